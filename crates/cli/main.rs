@@ -1,0 +1,146 @@
+//! `actiongate`: the gateway's command line.
+//!
+//! `serve` runs the gateway; `migrate` brings the database schema up to
+//! date; `token` creates, lists and revokes service tokens. Settings come
+//! from `config/actiongate.toml`, `ACTIONGATE_*` variables and the flags
+//! below, each overriding the one before.
+
+mod token;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use actiongate_gateway::{db, logging, Config, Gateway};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use figment::providers::Serialized;
+
+#[derive(Parser)]
+#[command(
+    name = "actiongate",
+    version,
+    about = "A self-hosted JSON-RPC-style action API gateway"
+)]
+struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "ACTIONGATE_CONFIG",
+        default_value = "config/actiongate.toml"
+    )]
+    config: PathBuf,
+    /// Where the SQLite database and admin.token live.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// `sqlite://...` or `postgres://...` (default: SQLite under the data dir).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on, such as 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage service tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+fn load_config(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
+    let mut figment = Config::figment(&cli.config);
+    if let Some(dir) = &cli.data_dir {
+        figment = figment.merge(Serialized::default("data_dir", dir));
+    }
+    if let Some(url) = &cli.database_url {
+        figment = figment.merge(Serialized::default("database_url", url));
+    }
+    if let Some(listen) = listen {
+        figment = figment.merge(Serialized::default("listen", listen));
+    }
+    figment
+        .extract()
+        .with_context(|| format!("reading configuration ({})", cli.config.display()))
+}
+
+/// The services this binary ships with.
+fn services(config: &Config) -> anyhow::Result<Vec<actiongate_service::Service>> {
+    let console = config
+        .service_settings("console")
+        .context("reading [services.console]")?;
+    Ok(vec![actiongate_console::service(console)])
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let _log = logging::init(config.log_format, &config.log_level)?;
+    let services = services(&config)?;
+    let running = Gateway::start(config, services).await?;
+    if let Some(boot) = &running.bootstrapped {
+        // The only time the token is shown; it is also in the file.
+        println!(
+            "\nFirst start: created organization {} and an admin token (saved to {}):\n\n    {}\n",
+            boot.org_id,
+            boot.token_file.display(),
+            boot.secret
+        );
+    }
+    println!("actiongate listening on http://{}", running.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve { listen } => serve(load_config(&cli, *listen)?).await,
+        Command::Migrate => {
+            let config = load_config(&cli, None)?;
+            let db = db::connect(&config).await?;
+            db::migrate(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Token(command) => {
+            let config = load_config(&cli, None)?;
+            let db = db::connect(&config).await?;
+            db::migrate(&db).await?;
+            token::run(&db, command).await
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("actiongate: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

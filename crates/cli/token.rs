@@ -1,0 +1,113 @@
+//! `actiongate token create|list|revoke`.
+
+use actiongate_entity::organization;
+use actiongate_gateway::tokens::{self, NewToken};
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use time::OffsetDateTime;
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once.
+    Create {
+        /// A label for people.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// The organization the token is bound to (default: the only one).
+        #[arg(long)]
+        org: Option<String>,
+        /// The user the token acts for (default: the organization's owner).
+        #[arg(long)]
+        user: Option<String>,
+        /// Services the token may call, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        services: Vec<String>,
+        /// Lifetime, such as `30d` or `12h` (default: no expiry).
+        #[arg(long)]
+        expires_in: Option<humantime::Duration>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+pub async fn run(db: &DatabaseConnection, command: &TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            name,
+            org,
+            user,
+            services,
+            expires_in,
+        } => {
+            let org = pick_org(db, org.as_deref()).await?;
+            let expires_at =
+                expires_in.map(|d| OffsetDateTime::now_utc() + std::time::Duration::from(d));
+            let issued = tokens::create(
+                db,
+                NewToken {
+                    name: name.clone(),
+                    user_id: user.clone().unwrap_or(org.owner_id),
+                    org_id: org.id,
+                    services: services
+                        .iter()
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                    expires_at,
+                },
+            )
+            .await?;
+            eprintln!("created token {} (shown once; store it now):", issued.id);
+            println!("{}", issued.secret);
+            Ok(())
+        }
+        TokenCommand::List => {
+            println!(
+                "{:<30}  {:<20}  {:<8}  {:<30}  {:<24}  STATE",
+                "ID", "NAME", "ENDS IN", "ORG", "SERVICES"
+            );
+            for t in tokens::list(db).await? {
+                let state = match (t.revoked_at, t.expires_at) {
+                    (Some(_), _) => "revoked".to_owned(),
+                    (None, Some(at)) if at <= OffsetDateTime::now_utc() => "expired".to_owned(),
+                    (None, Some(at)) => format!("expires {at}"),
+                    (None, None) => "active".to_owned(),
+                };
+                println!(
+                    "{:<30}  {:<20}  ...{:<5}  {:<30}  {:<24}  {state}",
+                    t.id, t.name, t.hint, t.org_id, t.services
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id } => {
+            if tokens::revoke(db, id).await? {
+                println!("revoked {id}");
+                Ok(())
+            } else {
+                bail!("no active token with id {id}")
+            }
+        }
+    }
+}
+
+async fn pick_org(
+    db: &DatabaseConnection,
+    id: Option<&str>,
+) -> anyhow::Result<organization::Model> {
+    if let Some(id) = id {
+        return organization::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .with_context(|| format!("no organization {id}"));
+    }
+    let mut all = organization::Entity::find().all(db).await?;
+    match all.len() {
+        1 => Ok(all.remove(0)),
+        0 => bail!("there is no organization yet; start the gateway once to create one"),
+        _ => bail!("there are several organizations; choose one with --org"),
+    }
+}

@@ -1,0 +1,95 @@
+//! Checks on field values that serde's types cannot express, each naming
+//! the field it rejects.
+
+use actiongate_service::{ApiError, Ctx, Timestamp};
+use sea_orm::DbErr;
+
+const NAME_MAX: usize = 100;
+const TEXT_MAX: usize = 1000;
+
+/// A name: not blank, at most 100 characters, no control characters.
+pub fn name(pointer: &str, value: &str) -> Result<String, ApiError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            "must not be blank",
+        ));
+    }
+    text(pointer, trimmed, NAME_MAX)
+}
+
+/// Free text of at most `max` characters without control characters
+/// (newlines and tabs allowed).
+pub fn text(pointer: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            "must not contain control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn description(pointer: &str, value: &str) -> Result<String, ApiError> {
+    text(pointer, value, TEXT_MAX)
+}
+
+/// A `#RRGGBB` color.
+pub fn color(pointer: &str, value: &str) -> Result<String, ApiError> {
+    let ok = value.len() == 7
+        && value.starts_with('#')
+        && value[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            format!("{value:?} is not a color of the form #RRGGBB"),
+        ))
+    }
+}
+
+/// `Conflict` when the caller's `if_updated_at` is not the record's.
+pub fn check_unchanged(
+    if_updated_at: Option<Timestamp>,
+    updated_at: time::OffsetDateTime,
+) -> Result<(), ApiError> {
+    match if_updated_at {
+        Some(seen) if seen.to_string() != Timestamp::from_datetime(updated_at).to_string() => {
+            Err(ApiError::conflict(
+                "The record was modified since if_updated_at; fetch it again and retry",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A database error as the caller should see it: a unique-key clash is a
+/// `Conflict` about `what`, anything else an internal error.
+pub fn db_error<'a>(ctx: &'a Ctx, what: &'a str) -> impl FnOnce(DbErr) -> ApiError + 'a {
+    move |err| match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::conflict(what),
+        _ => ctx.internal(err),
+    }
+}
+
+/// Milliseconds are all the API shows, so they are all that is stored.
+pub fn now() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap_or(now)
+}

@@ -1,0 +1,88 @@
+//! The console service: organizations and projects.
+//!
+//! Service name `console`, alias `api.console` (the name the Pangea SDK's
+//! management client uses). Version `v1beta` is Pangea's console API
+//! exactly (seed 000); version `v1` is the fuller surface over the same
+//! records, with seed 004's project fields.
+//!
+//! A token sees only its own organization; records of other organizations
+//! are reported exactly like records that do not exist.
+
+mod fields;
+mod org;
+mod page;
+mod project;
+mod settings;
+
+use actiongate_service::{ActionSpec, Service};
+
+pub use settings::Settings;
+
+/// The console service, ready to register with the gateway.
+pub fn service(settings: Settings) -> Service {
+    use ActionSpec as A;
+    Service::new("console")
+        .alias("api.console")
+        .state(settings)
+        // Pangea's console API (seed 000).
+        .action(
+            A::sync("v1beta", "platform/org/get", "Organization found"),
+            org::get,
+        )
+        .action(
+            A::sync("v1beta", "platform/org/update", "Organization updated"),
+            org::update_v1beta,
+        )
+        .action(
+            A::sync("v1beta", "platform/project/get", "Project found"),
+            project::get,
+        )
+        .action(
+            A::sync("v1beta", "platform/project/list", "Projects listed"),
+            project::list_v1beta,
+        )
+        .action(
+            A::sync("v1beta", "platform/project/create", "Project created"),
+            project::create_v1beta,
+        )
+        .action(
+            A::sync("v1beta", "platform/project/update", "Project updated"),
+            project::update_v1beta,
+        )
+        .action(
+            A::asynchronous("v1beta", "platform/project/delete", "Project deleted"),
+            project::delete,
+        )
+        // The full surface.
+        .action(
+            A::sync("v1", "org/create", "Organization created"),
+            org::create,
+        )
+        .action(A::sync("v1", "org/get", "Organization found"), org::get)
+        .action(A::sync("v1", "org/list", "Organizations listed"), org::list)
+        .action(
+            A::sync("v1", "org/update", "Organization updated"),
+            org::update,
+        )
+        .action(
+            A::asynchronous("v1", "org/delete", "Organization deleted"),
+            org::delete,
+        )
+        .action(
+            A::sync("v1", "project/create", "Project created"),
+            project::create,
+        )
+        .action(A::sync("v1", "project/get", "Project found"), project::get)
+        .action(
+            A::sync("v1", "project/list", "Projects listed"),
+            project::list,
+        )
+        .action(
+            A::sync("v1", "project/update", "Project updated"),
+            project::update,
+        )
+        .action(
+            A::asynchronous("v1", "project/delete", "Project deleted"),
+            project::delete,
+        )
+}

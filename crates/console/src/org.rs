@@ -1,0 +1,200 @@
+//! Organization actions. A token is bound to one organization: it can read
+//! and change that one only, and any other id is reported as not found.
+
+use actiongate_entity::{org_member, organization, project, token, user};
+use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
+use actiongate_wire::new_id;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::fields::{self, db_error};
+use crate::page::{Page, PageParams};
+use crate::Settings;
+
+/// An organization as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    /// The owner's user id.
+    pub owner: String,
+    pub owner_email: String,
+    pub csp: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrgId {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateOrgV1beta {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateOrg {
+    pub id: String,
+    pub name: Option<String>,
+    pub if_updated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateOrg {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListOrgs {
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Deleted {}
+
+/// The organization `id`, if the caller may see it.
+pub(crate) async fn visible(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> ActionResult<organization::Model> {
+    if id != ctx.principal.org_id {
+        return Err(ApiError::not_found("organization", id));
+    }
+    organization::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(|err| ctx.internal(err))?
+        .ok_or_else(|| ApiError::not_found("organization", id))
+}
+
+async fn present(ctx: &Ctx, org: organization::Model) -> ActionResult<Organization> {
+    let owner_email = user::Entity::find_by_id(&org.owner_id)
+        .one(&ctx.db)
+        .await
+        .map_err(|err| ctx.internal(err))?
+        .map(|owner| owner.email)
+        .unwrap_or_default();
+    Ok(Organization {
+        id: org.id,
+        name: org.name,
+        owner: org.owner_id,
+        owner_email,
+        csp: org.csp,
+        created_at: Timestamp::from_datetime(org.created_at),
+        updated_at: Timestamp::from_datetime(org.updated_at),
+    })
+}
+
+pub async fn get(ctx: Ctx, input: OrgId) -> ActionResult<Organization> {
+    let org = visible(&ctx, &ctx.db, &input.id).await?;
+    present(&ctx, org).await
+}
+
+pub async fn update_v1beta(ctx: Ctx, input: UpdateOrgV1beta) -> ActionResult<Organization> {
+    let input = UpdateOrg {
+        id: input.id,
+        name: Some(input.name),
+        if_updated_at: None,
+    };
+    update(ctx, input).await
+}
+
+pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| fields::name("/name", n))
+        .transpose()?;
+    let org = visible(&ctx, &ctx.db, &input.id).await?;
+    fields::check_unchanged(input.if_updated_at, org.updated_at)?;
+    let mut active = org.into_active_model();
+    if let Some(name) = name {
+        active.name = Set(name);
+    }
+    active.updated_at = Set(fields::now());
+    let org = active
+        .update(&ctx.db)
+        .await
+        .map_err(db_error(&ctx, "organization"))?;
+    present(&ctx, org).await
+}
+
+/// Creates an organization owned by the caller's user. The calling token
+/// stays bound to its own organization; act in the new one with a token
+/// created for it.
+pub async fn create(ctx: Ctx, input: CreateOrg) -> ActionResult<Organization> {
+    let name = fields::name("/name", &input.name)?;
+    let csp = ctx.state::<Settings>().csp.clone();
+    let txn = ctx.db.begin().await.map_err(|err| ctx.internal(err))?;
+    let org = organization::create_with_owner(
+        &txn,
+        new_id("org"),
+        name,
+        ctx.principal.user_id.clone(),
+        csp,
+    )
+    .await
+    .map_err(|err| ctx.internal(err))?;
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    present(&ctx, org).await
+}
+
+pub async fn list(ctx: Ctx, input: ListOrgs) -> ActionResult<Page<Organization>> {
+    let (offset, _limit) = PageParams {
+        offset: input.offset,
+        limit: input.limit,
+    }
+    .resolve()?;
+    let own = ctx.principal.org_id.clone();
+    let org = visible(&ctx, &ctx.db, &own).await?;
+    let results = if offset == 0 {
+        vec![present(&ctx, org).await?]
+    } else {
+        Vec::new()
+    };
+    Ok(Page {
+        results,
+        count: 1,
+        offset,
+    })
+}
+
+/// Deletes the organization and everything in it: its projects and
+/// memberships go, its tokens are revoked.
+pub async fn delete(ctx: Ctx, input: OrgId) -> ActionResult<Deleted> {
+    let txn = ctx.db.begin().await.map_err(|err| ctx.internal(err))?;
+    let org = visible(&ctx, &txn, &input.id).await?;
+    let internal = |err| ctx.internal(err);
+    project::Entity::delete_many()
+        .filter(project::Column::OrgId.eq(&org.id))
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    org_member::Entity::delete_many()
+        .filter(org_member::Column::OrgId.eq(&org.id))
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    token::Entity::update_many()
+        .col_expr(token::Column::RevokedAt, Expr::value(fields::now()))
+        .filter(token::Column::OrgId.eq(&org.id))
+        .filter(token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    organization::Entity::delete_by_id(&org.id)
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    txn.commit().await.map_err(internal)?;
+    Ok(Deleted {})
+}

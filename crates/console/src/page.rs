@@ -1,0 +1,37 @@
+//! List paging, the same everywhere: `offset`, `limit` (default 20, at
+//! most 1000), and `count` of all matches in the result.
+
+use actiongate_service::ApiError;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_LIMIT: u64 = 20;
+pub const MAX_LIMIT: u64 = 1000;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+impl PageParams {
+    /// `(offset, limit)`, or a `ValidationError` naming `/limit`.
+    pub fn resolve(&self) -> Result<(u64, u64), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(ApiError::invalid_field(
+                "/limit",
+                "InvalidValue",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        Ok((self.offset.unwrap_or(0), limit))
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub results: Vec<T>,
+    pub count: u64,
+    pub offset: u64,
+}

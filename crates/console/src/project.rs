@@ -1,0 +1,475 @@
+//! Project actions: Pangea's `v1beta` surface and the fuller `v1` one, over
+//! the same records.
+
+use actiongate_entity::{project, user};
+use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
+use actiongate_wire::new_id;
+use sea_orm::sea_query::{Expr, Func, LikeExpr, Query, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::fields::{self, db_error};
+use crate::org::{self, Deleted};
+use crate::page::{Page, PageParams};
+use crate::Settings;
+
+/// A project as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    /// The organization's id.
+    pub org: String,
+    pub geo: String,
+    pub region: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub icon_path: Option<String>,
+    pub single_server_mode: bool,
+    pub default_server_id: Option<String>,
+    pub auto_error_tracking_enabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<project::Model> for Project {
+    fn from(p: project::Model) -> Self {
+        Project {
+            id: p.id,
+            name: p.name,
+            org: p.org_id,
+            geo: p.geo,
+            region: p.region,
+            display_name: p.display_name,
+            description: p.description,
+            color: p.color,
+            icon_path: p.icon_path,
+            single_server_mode: p.single_server_mode,
+            default_server_id: p.default_server_id,
+            auto_error_tracking_enabled: p.auto_error_tracking_enabled,
+            created_at: Timestamp::from_datetime(p.created_at),
+            updated_at: Timestamp::from_datetime(p.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProjectId {
+    pub id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    /// Comma-separated keywords matched against id, name and owner's email.
+    pub search: Option<String>,
+    pub geo: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListV1beta {
+    pub org_id: String,
+    #[serde(default)]
+    pub filter: Filter,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct List {
+    /// Defaults to the token's organization.
+    pub org_id: Option<String>,
+    #[serde(default)]
+    pub filter: Filter,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+    /// `field` or `-field`: `name`, `created_at`, `updated_at`, `geo`, `region`.
+    pub order_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateV1beta {
+    pub org_id: String,
+    pub name: String,
+    pub geo: String,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Create {
+    /// Defaults to the token's organization.
+    pub org_id: Option<String>,
+    pub name: String,
+    /// Defaults to the first configured geo.
+    pub geo: Option<String>,
+    pub region: Option<String>,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    #[serde(default)]
+    pub single_server_mode: bool,
+    pub default_server_id: Option<String>,
+    #[serde(default)]
+    pub auto_error_tracking_enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateV1beta {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Update {
+    pub id: String,
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub single_server_mode: Option<bool>,
+    pub default_server_id: Option<String>,
+    pub auto_error_tracking_enabled: Option<bool>,
+    pub if_updated_at: Option<Timestamp>,
+}
+
+/// The project `id`, if the caller may see it.
+async fn visible(
+    ctx: &Ctx,
+    db: &impl sea_orm::ConnectionTrait,
+    id: &str,
+) -> ActionResult<project::Model> {
+    project::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(|err| ctx.internal(err))?
+        .filter(|p| p.org_id == ctx.principal.org_id)
+        .ok_or_else(|| ApiError::not_found("project", id))
+}
+
+pub async fn get(ctx: Ctx, input: ProjectId) -> ActionResult<Project> {
+    visible(&ctx, &ctx.db, &input.id).await.map(Project::from)
+}
+
+pub async fn list_v1beta(ctx: Ctx, input: ListV1beta) -> ActionResult<Page<Project>> {
+    let input = List {
+        org_id: Some(input.org_id),
+        filter: input.filter,
+        offset: input.offset,
+        limit: input.limit,
+        order_by: None,
+    };
+    list(ctx, input).await
+}
+
+pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
+    let (offset, limit) = PageParams {
+        offset: input.offset,
+        limit: input.limit,
+    }
+    .resolve()?;
+    let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
+    org::visible(&ctx, &ctx.db, &org_id).await?;
+    let (order_column, descending) = order(input.order_by.as_deref())?;
+
+    let mut condition = Condition::all().add(project::Column::OrgId.eq(&org_id));
+    if let Some(geo) = &input.filter.geo {
+        condition = condition.add(project::Column::Geo.eq(geo));
+    }
+    if let Some(region) = &input.filter.region {
+        condition = condition.add(project::Column::Region.eq(region));
+    }
+    if let Some(search) = &input.filter.search {
+        condition = condition.add(search_condition(search));
+    }
+    let query = project::Entity::find().filter(condition);
+    let count = query
+        .clone()
+        .count(&ctx.db)
+        .await
+        .map_err(|err| ctx.internal(err))?;
+    let query = if descending {
+        query
+            .order_by_desc(order_column)
+            .order_by_desc(project::Column::Id)
+    } else {
+        query
+            .order_by_asc(order_column)
+            .order_by_asc(project::Column::Id)
+    };
+    let rows = query
+        .offset(offset)
+        .limit(limit)
+        .all(&ctx.db)
+        .await
+        .map_err(|err| ctx.internal(err))?;
+    Ok(Page {
+        results: rows.into_iter().map(Project::from).collect(),
+        count,
+        offset,
+    })
+}
+
+fn order(order_by: Option<&str>) -> ActionResult<(project::Column, bool)> {
+    let Some(spec) = order_by else {
+        return Ok((project::Column::CreatedAt, false));
+    };
+    let (field, descending) = match spec.strip_prefix('-') {
+        Some(field) => (field, true),
+        None => (spec, false),
+    };
+    let column = match field {
+        "name" => project::Column::Name,
+        "created_at" => project::Column::CreatedAt,
+        "updated_at" => project::Column::UpdatedAt,
+        "geo" => project::Column::Geo,
+        "region" => project::Column::Region,
+        _ => return Err(ApiError::invalid_field(
+            "/order_by",
+            "InvalidValue",
+            "must be one of name, created_at, updated_at, geo, region, optionally with a leading -",
+        )),
+    };
+    Ok((column, descending))
+}
+
+/// Any keyword matching, case-insensitively, part of the project's id,
+/// name, or its owner's email.
+fn search_condition(search: &str) -> Condition {
+    let mut any = Condition::any();
+    for keyword in search.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&keyword.to_lowercase()));
+        let like = |column: SimpleExpr| {
+            Expr::expr(Func::lower(column)).like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        let owners = Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .and_where(like(Expr::col(user::Column::Email).into()))
+            .to_owned();
+        any = any
+            .add(like(Expr::col(project::Column::Id).into()))
+            .add(like(Expr::col(project::Column::Name).into()))
+            .add(project::Column::OwnerId.in_subquery(owners));
+    }
+    any
+}
+
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The geo and region to use, checked against the configured set.
+fn placement(
+    settings: &Settings,
+    geo: Option<&str>,
+    region: Option<&str>,
+) -> ActionResult<(String, String)> {
+    let geos: Vec<&str> = settings.regions.keys().map(String::as_str).collect();
+    let geo = match geo {
+        Some(geo) => geo,
+        None => settings
+            .regions
+            .keys()
+            .next()
+            .map(String::as_str)
+            .ok_or_else(|| {
+                ApiError::invalid_field("/geo", "MissingField", "no geos are configured")
+            })?,
+    };
+    let Some(regions) = settings.regions.get(geo) else {
+        return Err(ApiError::invalid_field(
+            "/geo",
+            "InvalidValue",
+            format!("{geo:?} is not a geo; use one of {}", geos.join(", ")),
+        ));
+    };
+    let region = match region {
+        Some(region) if regions.iter().any(|r| r == region) => region.to_owned(),
+        Some(region) => {
+            return Err(ApiError::invalid_field(
+                "/region",
+                "InvalidValue",
+                format!(
+                    "{region:?} is not a region of geo {geo}; use one of {}",
+                    regions.join(", ")
+                ),
+            ))
+        }
+        None => regions.first().cloned().ok_or_else(|| {
+            ApiError::invalid_field(
+                "/region",
+                "MissingField",
+                format!("geo {geo} has no regions"),
+            )
+        })?,
+    };
+    Ok((geo.to_owned(), region))
+}
+
+pub async fn create_v1beta(ctx: Ctx, input: CreateV1beta) -> ActionResult<Project> {
+    let input = Create {
+        org_id: Some(input.org_id),
+        name: input.name,
+        geo: Some(input.geo),
+        region: input.region,
+        display_name: None,
+        description: None,
+        color: None,
+        single_server_mode: false,
+        default_server_id: None,
+        auto_error_tracking_enabled: false,
+    };
+    create(ctx, input).await
+}
+
+pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
+    let name = fields::name("/name", &input.name)?;
+    let (geo, region) = placement(
+        ctx.state::<Settings>(),
+        input.geo.as_deref(),
+        input.region.as_deref(),
+    )?;
+    let display_name = input
+        .display_name
+        .as_deref()
+        .map(|v| fields::name("/display_name", v))
+        .transpose()?;
+    let description = input
+        .description
+        .as_deref()
+        .map(|v| fields::description("/description", v))
+        .transpose()?;
+    let color = input
+        .color
+        .as_deref()
+        .map(|v| fields::color("/color", v))
+        .transpose()?;
+    let default_server_id = input
+        .default_server_id
+        .as_deref()
+        .map(|v| fields::text("/default_server_id", v, 100))
+        .transpose()?;
+    let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
+    let txn = ctx.db.begin().await.map_err(|err| ctx.internal(err))?;
+    org::visible(&ctx, &txn, &org_id).await?;
+    let now = fields::now();
+    let created = project::ActiveModel {
+        id: Set(new_id("prj")),
+        org_id: Set(org_id),
+        owner_id: Set(ctx.principal.user_id.clone()),
+        name: Set(name.clone()),
+        geo: Set(geo),
+        region: Set(region),
+        display_name: Set(display_name),
+        description: Set(description),
+        color: Set(color),
+        icon_path: Set(None),
+        single_server_mode: Set(input.single_server_mode),
+        default_server_id: Set(default_server_id),
+        auto_error_tracking_enabled: Set(input.auto_error_tracking_enabled),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(db_error(
+        &ctx,
+        &format!("A project named {name:?} already exists in this organization"),
+    ))?;
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    Ok(created.into())
+}
+
+pub async fn update_v1beta(ctx: Ctx, input: UpdateV1beta) -> ActionResult<Project> {
+    let input = Update {
+        id: input.id,
+        name: Some(input.name),
+        ..Update::default()
+    };
+    update(ctx, input).await
+}
+
+pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
+    let name = input
+        .name
+        .as_deref()
+        .map(|v| fields::name("/name", v))
+        .transpose()?;
+    let display_name = input
+        .display_name
+        .as_deref()
+        .map(|v| fields::name("/display_name", v))
+        .transpose()?;
+    let description = input
+        .description
+        .as_deref()
+        .map(|v| fields::description("/description", v))
+        .transpose()?;
+    let color = input
+        .color
+        .as_deref()
+        .map(|v| fields::color("/color", v))
+        .transpose()?;
+    let default_server_id = input
+        .default_server_id
+        .as_deref()
+        .map(|v| fields::text("/default_server_id", v, 100))
+        .transpose()?;
+    let current = visible(&ctx, &ctx.db, &input.id).await?;
+    fields::check_unchanged(input.if_updated_at, current.updated_at)?;
+    let mut active = current.into_active_model();
+    let conflict = name
+        .as_ref()
+        .map(|n| format!("A project named {n:?} already exists in this organization"))
+        .unwrap_or_default();
+    if let Some(v) = name {
+        active.name = Set(v);
+    }
+    if let Some(v) = display_name {
+        active.display_name = Set(Some(v));
+    }
+    if let Some(v) = description {
+        active.description = Set(Some(v));
+    }
+    if let Some(v) = color {
+        active.color = Set(Some(v));
+    }
+    if let Some(v) = input.single_server_mode {
+        active.single_server_mode = Set(v);
+    }
+    if let Some(v) = default_server_id {
+        active.default_server_id = Set(Some(v));
+    }
+    if let Some(v) = input.auto_error_tracking_enabled {
+        active.auto_error_tracking_enabled = Set(v);
+    }
+    active.updated_at = Set(fields::now());
+    let updated = active
+        .update(&ctx.db)
+        .await
+        .map_err(db_error(&ctx, &conflict))?;
+    Ok(updated.into())
+}
+
+/// Deletes the project and every record in it, in one transaction.
+pub async fn delete(ctx: Ctx, input: ProjectId) -> ActionResult<Deleted> {
+    let txn = ctx.db.begin().await.map_err(|err| ctx.internal(err))?;
+    let project = visible(&ctx, &txn, &input.id).await?;
+    project::Entity::delete_by_id(&project.id)
+        .exec(&txn)
+        .await
+        .map_err(|err| ctx.internal(err))?;
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    Ok(Deleted {})
+}

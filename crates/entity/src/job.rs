@@ -1,0 +1,41 @@
+//! `jobs`: the durable record of every asynchronous request, from the
+//! moment its 202 is sent until its result expires.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "jobs")]
+pub struct Model {
+    /// The request id (`prq_...`) the caller polls with.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub request_id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub token_id: String,
+    pub service: String,
+    pub version: String,
+    pub action: String,
+    /// The request body as received, so the job can be run again after a
+    /// restart.
+    #[sea_orm(column_type = "Blob")]
+    pub input: Vec<u8>,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub state: String,
+    /// The node running the job, while it runs.
+    pub node_id: Option<String>,
+    pub attempts: i32,
+    pub poll_count: i32,
+    /// The final envelope, once finished.
+    pub response: Option<String>,
+    pub http_code: Option<i32>,
+    pub request_time: TimeDateTimeWithTimeZone,
+    pub started_at: Option<TimeDateTimeWithTimeZone>,
+    pub finished_at: Option<TimeDateTimeWithTimeZone>,
+    /// When the finished result is forgotten.
+    pub expires_at: Option<TimeDateTimeWithTimeZone>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,13 @@
+//! The tables of the actiongate database as sea-orm entities, one module a
+//! table. The schema itself is created by `actiongate-migration`; keep the
+//! two in step.
+//!
+//! Every service crate and the gateway read and write through these types,
+//! so that SQLite and PostgreSQL are served by the same code.
+
+pub mod job;
+pub mod org_member;
+pub mod organization;
+pub mod project;
+pub mod token;
+pub mod user;

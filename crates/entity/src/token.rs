@@ -1,0 +1,28 @@
+//! `tokens`: bearer service tokens, stored as SHA-256 hashes only.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tokens")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// Hex SHA-256 of the whole secret.
+    #[sea_orm(unique)]
+    pub secret_hash: String,
+    /// The secret's last characters, so a person can tell tokens apart.
+    pub hint: String,
+    pub name: String,
+    pub user_id: String,
+    pub org_id: String,
+    /// JSON array of service names, or `["*"]` for every service.
+    pub services: String,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub expires_at: Option<TimeDateTimeWithTimeZone>,
+    pub revoked_at: Option<TimeDateTimeWithTimeZone>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

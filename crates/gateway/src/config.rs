@@ -1,0 +1,139 @@
+//! Gateway settings: `config/actiongate.toml`, then `ACTIONGATE_*`
+//! environment variables, then command-line flags, each overriding the one
+//! before. Every setting is documented in `config/actiongate.toml`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the SQLite file and `admin.token` live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; empty means SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    /// Scheme and authority used in poll `location` URLs, when the gateway
+    /// sits behind a proxy; by default they come from the request.
+    pub public_url: Option<String>,
+    /// How long a synchronous call may run before it is answered with 202.
+    #[serde(with = "humantime_serde")]
+    pub response_threshold: Duration,
+    /// Per-action overrides of `response_threshold`, keyed
+    /// `service/version/resource/action`.
+    pub action_thresholds: BTreeMap<String, humantime_serde::Serde<Duration>>,
+    /// How long a finished asynchronous result can be fetched.
+    #[serde(with = "humantime_serde")]
+    pub result_ttl: Duration,
+    /// How often expired results are removed.
+    #[serde(with = "humantime_serde")]
+    pub result_sweep_interval: Duration,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: u64,
+    /// How often the token cache checks the database for revocations.
+    #[serde(with = "humantime_serde")]
+    pub token_refresh: Duration,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter: `info`, `warn`, `actiongate_gateway=debug`, ...
+    pub log_level: String,
+    /// Settings of each service, by service name.
+    pub services: BTreeMap<String, figment::value::Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            public_url: None,
+            response_threshold: Duration::from_secs(2),
+            action_thresholds: BTreeMap::new(),
+            result_ttl: Duration::from_secs(24 * 60 * 60),
+            result_sweep_interval: Duration::from_secs(60),
+            body_limit: 1024 * 1024,
+            token_refresh: Duration::from_millis(500),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            services: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The layered sources, before command-line flags: the file (if it
+    /// exists), then the environment. `ACTIONGATE_SERVICES__CONSOLE__CSP`
+    /// reaches a nested key.
+    pub fn figment(file: &Path) -> Figment {
+        Figment::new()
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("ACTIONGATE_").split("__"))
+    }
+
+    /// The database URL to use: the configured one, or SQLite under `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("actiongate.db").display()
+            ),
+        }
+    }
+
+    /// The settings section of one service, or its defaults.
+    pub fn service_settings<T: for<'de> Deserialize<'de> + Default>(
+        &self,
+        service: &str,
+    ) -> Result<T, figment::Error> {
+        match self.services.get(service) {
+            Some(value) => value.deserialize(),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// The threshold for one action: its override, else the gateway's.
+    pub fn threshold_for(&self, service: &str, version: &str, path: &str) -> Duration {
+        let key = format!("{service}/{version}/{path}");
+        self.action_thresholds
+            .get(&key)
+            .map(|d| d.into_inner())
+            .unwrap_or(self.response_threshold)
+    }
+
+    /// `ttl_mins` as the 202 reports it: whole minutes, rounded up.
+    pub fn ttl_mins(&self) -> u64 {
+        self.result_ttl.as_secs().div_ceil(60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_file_parses_and_matches_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/actiongate.toml");
+        let config: Config = Figment::new().merge(Toml::file(&file)).extract().unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.listen, defaults.listen);
+        assert_eq!(config.response_threshold, defaults.response_threshold);
+        assert_eq!(config.result_ttl, defaults.result_ttl);
+        assert_eq!(config.body_limit, defaults.body_limit);
+    }
+}

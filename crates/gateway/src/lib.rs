@@ -1,0 +1,26 @@
+//! The actiongate server.
+//!
+//! A request's life is a fixed sequence of phases, one module each under
+//! [`pipeline`], in this order: resolve the route, authenticate, decode and
+//! validate the body, dispatch (run now, or park as a job), write the
+//! envelope. Around the pipeline sit the route table built from the
+//! registered services ([`routes`]), the token store ([`tokens`]), the job
+//! table ([`jobs`]), the HTTP server ([`server`]) and first-start
+//! [`bootstrap`].
+
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod jobs;
+pub mod logging;
+pub mod pipeline;
+pub mod routes;
+pub mod server;
+pub mod tokens;
+
+mod gateway;
+mod outcome;
+
+pub use config::Config;
+pub use gateway::{Gateway, RunningGateway};
+pub use outcome::Outcome;

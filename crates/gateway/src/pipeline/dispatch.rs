@@ -1,0 +1,76 @@
+//! Phase 4: run the action. Designated-async actions are recorded in the
+//! job table and answered 202 at once; synchronous ones are answered
+//! directly unless they outlast their response-time threshold, in which
+//! case they are recorded and answered 202 while the work goes on.
+
+use actiongate_service::{Ctx, DecodedInput, Mode};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+
+use super::respond::Reply;
+use super::Call;
+use crate::jobs::NewJob;
+use crate::routes::{Action, ServiceRoutes};
+use crate::tokens::Grant;
+use crate::{Gateway, Outcome};
+
+pub async fn dispatch(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    service: &ServiceRoutes,
+    action: &Action,
+    grant: &Grant,
+    body: Bytes,
+    input: DecodedInput,
+) -> Reply {
+    let ctx = Ctx::new(
+        call.request_id,
+        grant.principal.clone(),
+        gateway.db().clone(),
+        service.state.clone(),
+    );
+    let mut work = run(action, ctx, input);
+    if action.spec.mode == Mode::Sync {
+        match tokio::time::timeout(action.threshold, &mut work).await {
+            Ok(outcome) => return Reply::Ended(outcome),
+            Err(_elapsed) => {}
+        }
+    }
+    let job = NewJob {
+        request_id: call.request_id,
+        request_time: call.request_time,
+        principal: &grant.principal,
+        service: service.name,
+        version: action.spec.version,
+        action: action.spec.path,
+        input: &body,
+    };
+    match gateway.jobs().record_running(job).await {
+        Ok(()) => {
+            gateway
+                .jobs()
+                .complete_in_background(call.request_id, call.request_time, work);
+            Reply::accepted(gateway, call, call.request_id, call.request_time, 0)
+        }
+        Err(err) => {
+            // No 202 was sent, so nothing was promised: finish in place.
+            tracing::warn!(request_id = %call.request_id, error = %err, "could not record the job; answering synchronously");
+            Reply::Ended(work.await)
+        }
+    }
+}
+
+/// The action's handler as a future of its outcome.
+pub fn run(action: &Action, ctx: Ctx, input: DecodedInput) -> BoxFuture<'static, Outcome> {
+    let summary = action.spec.summary;
+    let work = action.handler.run(ctx, input);
+    Box::pin(async move {
+        match work.await {
+            Ok(result) => Outcome::Success {
+                summary: summary.into(),
+                result,
+            },
+            Err(err) => Outcome::Failure(err),
+        }
+    })
+}

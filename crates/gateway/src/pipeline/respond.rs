@@ -1,0 +1,156 @@
+//! Phase 5: write the envelope, its headers (`x-request-id`, `Allow`) and
+//! one log line for the request.
+
+use std::time::Instant;
+
+use actiongate_wire::{AcceptedResult, Envelope, RequestId, Status, Timestamp};
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+use super::Call;
+use crate::{Gateway, Outcome};
+
+/// What the pipeline answers.
+pub enum Reply {
+    /// The call ended now, with this request's id.
+    Ended(Outcome),
+    /// Still running: 202 and where to poll.
+    Accepted {
+        request_id: RequestId,
+        request_time: Timestamp,
+        result: AcceptedResult,
+    },
+    /// A finished job's stored envelope, replayed as it was.
+    Stored {
+        request_id: RequestId,
+        http_code: u16,
+        body: Vec<u8>,
+    },
+}
+
+impl Reply {
+    /// A 202 for `request_id`, with its poll location.
+    pub fn accepted(
+        gateway: &Gateway,
+        call: &Call<'_>,
+        request_id: RequestId,
+        request_time: Timestamp,
+        retry_counter: u64,
+    ) -> Reply {
+        Reply::Accepted {
+            request_id,
+            request_time,
+            result: AcceptedResult {
+                ttl_mins: gateway.config().ttl_mins(),
+                retry_counter,
+                location: location(gateway, call, request_id),
+            },
+        }
+    }
+}
+
+/// The absolute URL of the poll endpoint, under the host and service
+/// prefix the call was made with (or the configured public URL).
+fn location(gateway: &Gateway, call: &Call<'_>, request_id: RequestId) -> String {
+    let base = match &gateway.config().public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = call
+                .parts
+                .headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| call.parts.uri.authority().map(|a| a.to_string()))
+                .unwrap_or_else(|| gateway.local_addr().to_string());
+            format!("http://{host}")
+        }
+    };
+    match call.prefix {
+        Some(prefix) => format!("{base}/{prefix}/request/{request_id}"),
+        None => format!("{base}/request/{request_id}"),
+    }
+}
+
+/// What the log line says about the route.
+#[derive(Default)]
+pub struct Trace<'a> {
+    pub service: &'a str,
+    pub version: &'a str,
+    pub action: &'a str,
+    /// For `MethodNotAllowed`: the method to use.
+    pub allow: Option<&'static str>,
+}
+
+pub fn write(
+    reply: Reply,
+    call_id: RequestId,
+    request_time: Timestamp,
+    started: Instant,
+    trace: &Trace<'_>,
+) -> Response<Full<Bytes>> {
+    let (request_id, status, http_code, body) = match reply {
+        Reply::Ended(outcome) => {
+            let status = outcome.status();
+            let body = outcome.render(call_id, request_time, Timestamp::now());
+            (call_id, status, status.http_code(), body)
+        }
+        Reply::Accepted {
+            request_id,
+            request_time,
+            result,
+        } => {
+            let envelope = Envelope {
+                request_id,
+                request_time,
+                response_time: Timestamp::now(),
+                status: Status::Accepted,
+                summary: "Accepted: the request is running; poll its location for the result"
+                    .to_owned(),
+                result,
+            };
+            let body = serde_json::to_vec(&envelope).expect("envelopes serialize");
+            (request_id, Status::Accepted, 202, body)
+        }
+        Reply::Stored {
+            request_id,
+            http_code,
+            body,
+        } => (request_id, stored_status(&body), http_code, body),
+    };
+    tracing::info!(
+        target: "actiongate::request",
+        request_id = %request_id,
+        service = trace.service,
+        route = format_args!("{}/{}", trace.version, trace.action),
+        status = status.as_str(),
+        http = http_code,
+        latency_us = started.elapsed().as_micros() as u64,
+    );
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() =
+        StatusCode::from_u16(http_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        "x-request-id",
+        HeaderValue::from_str(&request_id.to_string()).expect("request ids are ASCII"),
+    );
+    if let Some(allow) = trace.allow {
+        headers.insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}
+
+/// The status inside a stored envelope, for the log line.
+fn stored_status(body: &[u8]) -> Status {
+    #[derive(serde::Deserialize)]
+    struct StatusOnly {
+        status: Status,
+    }
+    serde_json::from_slice::<StatusOnly>(body)
+        .map(|s| s.status)
+        .unwrap_or(Status::InternalError)
+}

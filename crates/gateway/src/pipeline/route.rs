@@ -1,0 +1,192 @@
+//! Phase 1: resolve the route.
+//!
+//! The service is found from, in order: a leading path segment naming it
+//! (`/console/v1beta/...`), the leading labels of the `Host` header
+//! (`api.console.gw.example.com`), or the path alone when exactly one
+//! service serves it. What remains is `/request/<id>` (a poll), an action's
+//! `version/resource/action`, or, on GET, `version/resource/<id>` for a
+//! service whose resource has a `get` action.
+
+use actiongate_wire::{ApiError, Status};
+use http::request::Parts;
+use http::Method;
+
+use crate::routes::{Action, RouteTable, ServiceRoutes};
+
+/// Where a request goes.
+pub enum Route<'t> {
+    /// `GET /request/<id>`.
+    Poll { request_id: &'t str },
+    Action {
+        service: &'t ServiceRoutes,
+        action: &'t Action,
+        /// Set on `GET /<version>/<resource>/<id>`: the id to fetch.
+        rest_id: Option<&'t str>,
+    },
+}
+
+/// A resolved route and the service prefix the caller used, if any (poll
+/// locations repeat it).
+pub struct Resolved<'t> {
+    pub route: Route<'t>,
+    pub prefix: Option<&'t str>,
+}
+
+/// Why no route was found, and for `MethodNotAllowed` the method to use.
+pub struct Rejected {
+    pub error: ApiError,
+    pub allow: Option<&'static str>,
+}
+
+impl From<ApiError> for Rejected {
+    fn from(error: ApiError) -> Self {
+        Rejected { error, allow: None }
+    }
+}
+
+pub fn resolve<'t>(table: &'t RouteTable, parts: &'t Parts) -> Result<Resolved<'t>, Rejected> {
+    let path = parts.uri.path();
+    let (named, prefix, rest) = by_prefix(table, path)
+        .map(|(service, prefix, rest)| (Some(service), Some(prefix), rest))
+        .unwrap_or_else(|| (by_host(table, parts), None, path));
+
+    if let Some(request_id) = rest.strip_prefix("/request/") {
+        if parts.method != Method::GET {
+            return Err(method_not_allowed(&parts.method, "GET"));
+        }
+        return Ok(Resolved {
+            route: Route::Poll { request_id },
+            prefix,
+        });
+    }
+
+    let key = rest.strip_prefix('/').unwrap_or(rest);
+    let route = match find(table, named, key)? {
+        Some((service, action)) => {
+            if parts.method != Method::POST {
+                return Err(method_not_allowed(&parts.method, "POST"));
+            }
+            Route::Action {
+                service,
+                action,
+                rest_id: None,
+            }
+        }
+        None => match rest_get(table, named, key, &parts.method)? {
+            Some(route) => route,
+            None => {
+                return Err(ApiError::new(
+                    Status::NotFound,
+                    format!("No route for {path}: calls are POST /<version>/<resource>/<action>, optionally under a service prefix"),
+                )
+                .into())
+            }
+        },
+    };
+    Ok(Resolved { route, prefix })
+}
+
+/// A leading path segment that names a service.
+fn by_prefix<'t>(
+    table: &'t RouteTable,
+    path: &'t str,
+) -> Option<(&'t ServiceRoutes, &'t str, &'t str)> {
+    let trimmed = path.strip_prefix('/')?;
+    let (first, rest) = match trimmed.find('/') {
+        Some(i) => (&trimmed[..i], &trimmed[i..]),
+        None => (trimmed, ""),
+    };
+    table
+        .service_named(first)
+        .map(|service| (service, first, rest))
+}
+
+/// The longest run of leading `Host` labels that names a service.
+fn by_host<'t>(table: &'t RouteTable, parts: &'t Parts) -> Option<&'t ServiceRoutes> {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host())?;
+    let host = host.rsplit_once(':').map_or(host, |(name, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            name
+        } else {
+            host
+        }
+    });
+    let mut end = host.len();
+    loop {
+        if let Some(service) = table.service_named(&host[..end]) {
+            return Some(service);
+        }
+        end = host[..end].rfind('.')?;
+    }
+}
+
+type Found<'t> = Option<(&'t ServiceRoutes, &'t Action)>;
+
+fn find<'t>(
+    table: &'t RouteTable,
+    named: Option<&'t ServiceRoutes>,
+    key: &str,
+) -> Result<Found<'t>, Rejected> {
+    if let Some(service) = named {
+        return Ok(service.action(key).map(|action| (service, action)));
+    }
+    let mut candidates = table.services_with(key);
+    let Some(first) = candidates.next() else {
+        return Ok(None);
+    };
+    if candidates.next().is_some() {
+        let names: Vec<&str> = table.services_with(key).map(|s| s.name).collect();
+        return Err(ApiError::new(
+            Status::AmbiguousRoute,
+            format!(
+                "Several services serve /{key} ({}); name one with a path prefix (/{}/{key}) or the Host header",
+                names.join(", "),
+                names[0]
+            ),
+        )
+        .into());
+    }
+    Ok(first.action(key).map(|action| (first, action)))
+}
+
+/// `GET version/resource/<id>` served by `version/resource/get`.
+fn rest_get<'t>(
+    table: &'t RouteTable,
+    named: Option<&'t ServiceRoutes>,
+    key: &'t str,
+    method: &Method,
+) -> Result<Option<Route<'t>>, Rejected> {
+    let Some((resource, id)) = key.rsplit_once('/') else {
+        return Ok(None);
+    };
+    // `version/id` alone names no resource.
+    if id.is_empty() || !resource.contains('/') {
+        return Ok(None);
+    }
+    let get_key = format!("{resource}/get");
+    let Some((service, action)) = find(table, named, &get_key)? else {
+        return Ok(None);
+    };
+    if method != Method::GET {
+        return Err(method_not_allowed(method, "GET"));
+    }
+    Ok(Some(Route::Action {
+        service,
+        action,
+        rest_id: Some(id),
+    }))
+}
+
+fn method_not_allowed(method: &Method, allowed: &'static str) -> Rejected {
+    Rejected {
+        error: ApiError::new(
+            Status::MethodNotAllowed,
+            format!("{method} is not allowed here; use {allowed}"),
+        ),
+        allow: Some(allowed),
+    }
+}

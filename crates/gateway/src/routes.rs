@@ -1,0 +1,125 @@
+//! The route table: every registered service's actions, indexed the three
+//! ways a call can name them (service prefix, `Host` label, unique path).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actiongate_service::{ActionSpec, ErasedAction, Service};
+
+use crate::Config;
+
+/// One action, ready to run.
+pub struct Action {
+    pub spec: ActionSpec,
+    pub handler: Arc<dyn ErasedAction>,
+    pub threshold: Duration,
+}
+
+/// One service and its actions, keyed `version/resource/action`.
+pub struct ServiceRoutes {
+    pub name: &'static str,
+    pub state: Arc<http::Extensions>,
+    actions: HashMap<Box<str>, Action>,
+}
+
+impl ServiceRoutes {
+    pub fn action(&self, key: &str) -> Option<&Action> {
+        self.actions.get(key)
+    }
+
+    pub fn actions(&self) -> impl Iterator<Item = &Action> {
+        self.actions.values()
+    }
+}
+
+pub struct RouteTable {
+    services: Vec<ServiceRoutes>,
+    /// Service names and aliases to their index in `services`.
+    by_name: HashMap<&'static str, usize>,
+    /// `version/resource/action` to every service that serves it.
+    by_path: HashMap<Box<str>, Vec<usize>>,
+}
+
+/// A problem with the set of services, found at start.
+#[derive(Debug)]
+pub enum TableError {
+    DuplicateName(&'static str),
+    DuplicateAction(&'static str, String),
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TableError::DuplicateName(name) => {
+                write!(f, "two services answer to the name {name:?}")
+            }
+            TableError::DuplicateAction(service, key) => {
+                write!(f, "service {service:?} registers {key:?} twice")
+            }
+        }
+    }
+}
+
+impl RouteTable {
+    pub fn build(services: Vec<Service>, config: &Config) -> Result<Self, TableError> {
+        let mut table = RouteTable {
+            services: Vec::new(),
+            by_name: HashMap::new(),
+            by_path: HashMap::new(),
+        };
+        for service in services {
+            let index = table.services.len();
+            for name in service.names() {
+                if table.by_name.insert(name, index).is_some() {
+                    return Err(TableError::DuplicateName(name));
+                }
+            }
+            let mut actions = HashMap::new();
+            for (spec, handler) in service.actions {
+                let key: Box<str> = format!("{}/{}", spec.version, spec.path).into();
+                let threshold = spec
+                    .threshold
+                    .unwrap_or_else(|| config.threshold_for(service.name, spec.version, spec.path));
+                if actions.contains_key(&key) {
+                    return Err(TableError::DuplicateAction(service.name, key.into()));
+                }
+                table.by_path.entry(key.clone()).or_default().push(index);
+                actions.insert(
+                    key,
+                    Action {
+                        spec,
+                        handler,
+                        threshold,
+                    },
+                );
+            }
+            table.services.push(ServiceRoutes {
+                name: service.name,
+                state: Arc::new(service.state),
+                actions,
+            });
+        }
+        Ok(table)
+    }
+
+    /// The service answering to `name` (its own name or an alias).
+    pub fn service_named(&self, name: &str) -> Option<&ServiceRoutes> {
+        self.by_name.get(name).map(|&i| &self.services[i])
+    }
+
+    /// The services serving `version/resource/action`.
+    pub fn services_with(&self, key: &str) -> impl Iterator<Item = &ServiceRoutes> {
+        self.by_path
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.services[i])
+    }
+
+    pub fn services(&self) -> &[ServiceRoutes] {
+        &self.services
+    }
+}
+
+impl std::error::Error for TableError {}

@@ -1,0 +1,136 @@
+//! An action: its place on the wire ([`ActionSpec`]) and its handler, erased
+//! behind [`ErasedAction`] so the gateway can hold many input and output
+//! types in one table.
+
+use std::any::Any;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use actiongate_wire::ApiError;
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::{decode_body, Ctx};
+
+/// How the gateway runs an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Answered directly, unless it runs past the response-time threshold;
+    /// then it answers 202 and finishes in the background.
+    Sync,
+    /// Designated asynchronous: every call answers 202 at once.
+    Async,
+}
+
+/// Where an action lives and how it is run.
+#[derive(Clone, Debug)]
+pub struct ActionSpec {
+    /// `v1`, `v1beta`, ...
+    pub version: &'static str,
+    /// The resource segments and the action, `platform/project/get`.
+    pub path: &'static str,
+    pub mode: Mode,
+    /// The envelope's summary on success.
+    pub summary: &'static str,
+    /// Overrides the gateway's response-time threshold for this action.
+    pub threshold: Option<Duration>,
+}
+
+impl ActionSpec {
+    pub const fn sync(version: &'static str, path: &'static str, summary: &'static str) -> Self {
+        ActionSpec {
+            version,
+            path,
+            mode: Mode::Sync,
+            summary,
+            threshold: None,
+        }
+    }
+
+    pub const fn asynchronous(
+        version: &'static str,
+        path: &'static str,
+        summary: &'static str,
+    ) -> Self {
+        ActionSpec {
+            version,
+            path,
+            mode: Mode::Async,
+            summary,
+            threshold: None,
+        }
+    }
+
+    pub const fn threshold(mut self, threshold: Duration) -> Self {
+        self.threshold = Some(threshold);
+        self
+    }
+}
+
+/// A decoded input, waiting to be run.
+pub type DecodedInput = Box<dyn Any + Send>;
+
+/// An action with its types erased: decode bytes, then run.
+///
+/// Decoding is separate from running so that the gateway can reject bad
+/// input before it parks a designated-async call, and decode again from the
+/// stored body when a job is resumed after a restart.
+pub trait ErasedAction: Send + Sync {
+    fn decode(&self, body: &[u8]) -> Result<DecodedInput, ApiError>;
+    /// Runs the handler and serializes its output.
+    fn run(
+        &self,
+        ctx: Ctx,
+        input: DecodedInput,
+    ) -> BoxFuture<'static, Result<Box<RawValue>, ApiError>>;
+}
+
+pub(crate) struct Typed<I, O, F> {
+    handler: F,
+    types: PhantomData<fn(I) -> O>,
+}
+
+impl<I, O, F> Typed<I, O, F> {
+    pub(crate) fn new(handler: F) -> Self {
+        Typed {
+            handler,
+            types: PhantomData,
+        }
+    }
+}
+
+impl<I, O, F, Fut> ErasedAction for Typed<I, O, F>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize + Send + 'static,
+    F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, ApiError>> + Send + 'static,
+{
+    fn decode(&self, body: &[u8]) -> Result<DecodedInput, ApiError> {
+        decode_body::<I>(body).map(|input| Box::new(input) as DecodedInput)
+    }
+
+    fn run(
+        &self,
+        ctx: Ctx,
+        input: DecodedInput,
+    ) -> BoxFuture<'static, Result<Box<RawValue>, ApiError>> {
+        let request_id = ctx.request_id;
+        let input = match input.downcast::<I>() {
+            Ok(input) => *input,
+            // Only the gateway calls `run`, always with what `decode` made.
+            Err(_) => unreachable!("input decoded by another action"),
+        };
+        let output = (self.handler)(ctx, input);
+        Box::pin(async move {
+            let output = output.await?;
+            serde_json::value::to_raw_value(&output).map_err(|err| {
+                tracing::error!(%request_id, error = %err, "action output failed to serialize");
+                ApiError::internal(request_id)
+            })
+        })
+    }
+}

@@ -1,0 +1,62 @@
+//! What a handler is given besides its input: who is calling, the request
+//! id, the database, and its service's own settings.
+
+use std::sync::Arc;
+
+use actiongate_wire::{ApiError, RequestId};
+use sea_orm::DatabaseConnection;
+
+/// The authenticated caller: the token, the user it acts for, and the one
+/// organization it is bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub token_id: String,
+    pub user_id: String,
+    pub org_id: String,
+}
+
+/// The context of one call.
+#[derive(Clone)]
+pub struct Ctx {
+    pub request_id: RequestId,
+    pub principal: Principal,
+    pub db: DatabaseConnection,
+    state: Arc<http::Extensions>,
+}
+
+impl Ctx {
+    pub fn new(
+        request_id: RequestId,
+        principal: Principal,
+        db: DatabaseConnection,
+        state: Arc<http::Extensions>,
+    ) -> Self {
+        Ctx {
+            request_id,
+            principal,
+            db,
+            state,
+        }
+    }
+
+    /// An `InternalError` for an unexpected failure: the cause goes to the
+    /// log with the request id, the caller sees only the id.
+    pub fn internal(&self, cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(request_id = %self.request_id, error = %cause, "action failed");
+        ApiError::internal(self.request_id)
+    }
+
+    /// The service's own state of type `T`, as given to [`crate::Service::state`].
+    ///
+    /// # Panics
+    /// If the service never registered a `T`: a programming error caught by
+    /// the first test that calls the action.
+    pub fn state<T: Send + Sync + 'static>(&self) -> &T {
+        self.state.get::<T>().unwrap_or_else(|| {
+            panic!(
+                "service state {} was not registered",
+                std::any::type_name::<T>()
+            )
+        })
+    }
+}

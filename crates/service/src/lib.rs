@@ -1,0 +1,30 @@
+//! The API a service crate uses to plug actions into the gateway.
+//!
+//! A service is a name, its aliases, and a list of actions. An action is one
+//! typed input (`serde::Deserialize`), one typed output (`serde::Serialize`),
+//! one async handler, and an [`ActionSpec`] saying where it lives and whether
+//! it is designated asynchronous:
+//!
+//! ```ignore
+//! Service::new("console")
+//!     .alias("api.console")
+//!     .action(ActionSpec::sync("v1beta", "platform/project/get", "Project found"), project::get)
+//! ```
+//!
+//! The gateway owns everything else: routing, authentication, decoding the
+//! body into the input type (with JSON-pointer errors), running the handler
+//! or parking it as a job, and writing the envelope.
+
+mod action;
+mod context;
+mod decode;
+mod service;
+
+pub use action::{ActionSpec, DecodedInput, ErasedAction, Mode};
+pub use actiongate_wire::{ApiError, FieldError, RequestId, Status, Timestamp};
+pub use context::{Ctx, Principal};
+pub use decode::decode_body;
+pub use service::Service;
+
+/// What a handler returns.
+pub type ActionResult<T> = Result<T, ApiError>;

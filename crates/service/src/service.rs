@@ -1,0 +1,60 @@
+//! A service: its name, aliases, state and actions, in one declaration.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use actiongate_wire::ApiError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::action::{ActionSpec, ErasedAction, Typed};
+use crate::Ctx;
+
+/// A service as the gateway sees it.
+pub struct Service {
+    pub name: &'static str,
+    pub aliases: Vec<&'static str>,
+    pub actions: Vec<(ActionSpec, Arc<dyn ErasedAction>)>,
+    pub state: http::Extensions,
+}
+
+impl Service {
+    pub fn new(name: &'static str) -> Self {
+        Service {
+            name,
+            aliases: Vec::new(),
+            actions: Vec::new(),
+            state: http::Extensions::new(),
+        }
+    }
+
+    /// Another name the service answers to, as a path prefix or host label.
+    pub fn alias(mut self, alias: &'static str) -> Self {
+        self.aliases.push(alias);
+        self
+    }
+
+    /// Makes `value` available to handlers through [`Ctx::state`].
+    pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Registers one action: its spec and its handler.
+    pub fn action<I, O, F, Fut>(mut self, spec: ActionSpec, handler: F) -> Self
+    where
+        I: DeserializeOwned + Send + 'static,
+        O: Serialize + Send + 'static,
+        F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, ApiError>> + Send + 'static,
+    {
+        self.actions
+            .push((spec, Arc::new(Typed::<I, O, F>::new(handler))));
+        self
+    }
+
+    /// Every name the service answers to: its own first, then its aliases.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        std::iter::once(self.name).chain(self.aliases.iter().copied())
+    }
+}

@@ -1,0 +1,59 @@
+//! The response envelope: exactly six keys, on every response.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{RequestId, Status, Timestamp};
+
+/// Every response body, success or failure, sync or async.
+///
+/// `R` is the type of `result`: the action's output on success, an
+/// [`AcceptedResult`] on `Accepted`, `{"errors": [...]}` or `null` on failure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope<R = serde_json::Value> {
+    pub request_id: RequestId,
+    pub request_time: Timestamp,
+    pub response_time: Timestamp,
+    pub status: Status,
+    pub summary: String,
+    pub result: R,
+}
+
+/// The `result` of a 202: where and how long to poll.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedResult {
+    pub ttl_mins: u64,
+    pub retry_counter: u64,
+    pub location: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_exactly_six_keys() {
+        let env = Envelope {
+            request_id: RequestId::new(),
+            request_time: Timestamp::now(),
+            response_time: Timestamp::now(),
+            status: Status::Success,
+            summary: "done".into(),
+            result: serde_json::json!({}),
+        };
+        let value = serde_json::to_value(&env).unwrap();
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "request_id",
+                "request_time",
+                "response_time",
+                "result",
+                "status",
+                "summary"
+            ]
+        );
+    }
+}

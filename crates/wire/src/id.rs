@@ -1,0 +1,116 @@
+//! Request ids (`prq_` and a lower-case ULID) and the prefixed ids of
+//! records (`org_...`, `prj_...`).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use ulid::Ulid;
+
+/// The id of one call: `prq_` followed by a lower-case ULID, so ids are
+/// unique and sort by the time they were issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(Ulid);
+
+const REQUEST_PREFIX: &str = "prq_";
+
+/// A string that is not a request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidRequestId;
+
+impl std::fmt::Display for InvalidRequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a request id is `prq_` followed by 26 base32 characters")
+    }
+}
+
+impl std::error::Error for InvalidRequestId {}
+
+impl RequestId {
+    pub fn new() -> Self {
+        RequestId(Ulid::new())
+    }
+
+    pub fn parse(text: &str) -> Result<Self, InvalidRequestId> {
+        let body = text.strip_prefix(REQUEST_PREFIX).ok_or(InvalidRequestId)?;
+        // ULIDs are case-insensitive; we issue lower case but accept either.
+        Ulid::from_string(body)
+            .map(RequestId)
+            .map_err(|_| InvalidRequestId)
+    }
+
+    /// Milliseconds since the Unix epoch at which the id was issued.
+    pub fn timestamp_ms(self) -> u64 {
+        self.0.timestamp_ms()
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; ulid::ULID_LEN];
+        let encoded = self.0.array_to_str(&mut buf);
+        f.write_str(REQUEST_PREFIX)?;
+        f.write_str(&encoded.to_ascii_lowercase())
+    }
+}
+
+impl std::str::FromStr for RequestId {
+    type Err = InvalidRequestId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for RequestId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RequestId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        RequestId::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A new record id: the type prefix (`org`, `prj`, `tok`, ...), an
+/// underscore, and a lower-case ULID.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", Ulid::new().to_string().to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_is_prefixed_lowercase_ulid() {
+        let id = RequestId::new();
+        let text = id.to_string();
+        assert!(text.starts_with("prq_"));
+        assert_eq!(text.len(), 4 + 26);
+        assert_eq!(text, text.to_ascii_lowercase());
+        assert_eq!(RequestId::parse(&text), Ok(id));
+        assert_eq!(
+            RequestId::parse(&text.to_ascii_uppercase().replace("PRQ_", "prq_")),
+            Ok(id)
+        );
+    }
+
+    #[test]
+    fn rejects_other_strings() {
+        assert!(RequestId::parse("prq_").is_err());
+        assert!(RequestId::parse("org_01jd8x3m9kq2f6w7v5t4s3r2p1").is_err());
+        assert!(RequestId::parse("prq_../../etc").is_err());
+    }
+
+    #[test]
+    fn record_ids_carry_their_prefix() {
+        let id = new_id("prj");
+        assert!(id.starts_with("prj_") && id.len() == 30);
+    }
+}

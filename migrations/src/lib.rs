@@ -1,0 +1,17 @@
+//! The actiongate schema as ordered sea-orm migrations. The gateway runs
+//! them at start; `actiongate migrate` runs them on demand. Each migration
+//! is written once and never edited after it has shipped: change the schema
+//! with a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_initial::Migration)]
+    }
+}
