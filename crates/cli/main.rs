@@ -120,15 +120,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let config = load_config(&cli, None)?;
             let db = db::connect(&config).await?;
-            db::migrate(&db).await?;
+            db::migrate(&db.write).await?;
             println!("database is up to date");
             Ok(())
         }
         Command::Token(command) => {
             let config = load_config(&cli, None)?;
             let db = db::connect(&config).await?;
-            db::migrate(&db).await?;
-            token::run(&db, command).await
+            db::migrate(&db.write).await?;
+            token::run(&db.write, command).await
         }
     }
 }

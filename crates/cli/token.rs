@@ -2,10 +2,10 @@
 
 use actiongate_entity::organization;
 use actiongate_gateway::tokens::{self, NewToken};
+use actiongate_wire::Timestamp;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use sea_orm::{DatabaseConnection, EntityTrait};
-use time::OffsetDateTime;
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
@@ -43,8 +43,11 @@ pub async fn run(db: &DatabaseConnection, command: &TokenCommand) -> anyhow::Res
             expires_in,
         } => {
             let org = pick_org(db, org.as_deref()).await?;
-            let expires_at =
-                expires_in.map(|d| OffsetDateTime::now_utc() + std::time::Duration::from(d));
+            let expires_at = expires_in.map(|d| {
+                let ms =
+                    i64::try_from(std::time::Duration::from(d).as_millis()).unwrap_or(i64::MAX);
+                Timestamp::now_ms().saturating_add(ms)
+            });
             let issued = tokens::create(
                 db,
                 NewToken {
@@ -72,8 +75,8 @@ pub async fn run(db: &DatabaseConnection, command: &TokenCommand) -> anyhow::Res
             for t in tokens::list(db).await? {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(_), _) => "revoked".to_owned(),
-                    (None, Some(at)) if at <= OffsetDateTime::now_utc() => "expired".to_owned(),
-                    (None, Some(at)) => format!("expires {at}"),
+                    (None, Some(at)) if at <= Timestamp::now_ms() => "expired".to_owned(),
+                    (None, Some(at)) => format!("expires {}", Timestamp::from_unix_ms(at)),
                     (None, None) => "active".to_owned(),
                 };
                 println!(

@@ -109,18 +109,13 @@ fn text_null(col: impl IntoIden) -> ColumnDef {
     ColumnDef::new(col).string().null().to_owned()
 }
 
+/// A time, in milliseconds since the Unix epoch.
 fn at(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
+    ColumnDef::new(col).big_integer().not_null().to_owned()
 }
 
 fn at_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
+    ColumnDef::new(col).big_integer().null().to_owned()
 }
 
 #[async_trait::async_trait]

@@ -1,1 +1,143 @@
+//! A small Rust client for actiongate (and other Pangea-style APIs): make an
+//! action call, read the envelope, and poll a 202 until it finishes.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), actiongate_client::Error> {
+//! let client = actiongate_client::Client::new("http://127.0.0.1:8080/console", "agt_...");
+//! let reply = client.call("v1/project/list", &serde_json::json!({})).await?;
+//! let done = client.wait(reply, std::time::Duration::from_secs(30)).await?;
+//! println!("{}", done.envelope.summary);
+//! # Ok(()) }
+//! ```
 
+use std::time::Duration;
+
+pub use actiongate_wire::{AcceptedResult, Envelope, RequestId, Status};
+use serde::Serialize;
+
+/// Why a call produced no envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("HTTP request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("HTTP {status}: the body is not an envelope ({error}): {body}")]
+    NotAnEnvelope {
+        status: u16,
+        body: String,
+        error: serde_json::Error,
+    },
+    #[error("request {0} was still running when the wait ended")]
+    StillRunning(RequestId),
+}
+
+/// An answer: the HTTP status, the `x-request-id` header and the envelope.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub http_status: u16,
+    pub request_id_header: Option<String>,
+    pub envelope: Envelope,
+}
+
+impl Reply {
+    /// The poll details of a 202.
+    pub fn accepted(&self) -> Option<AcceptedResult> {
+        if self.envelope.status != Status::Accepted {
+            return None;
+        }
+        serde_json::from_value(self.envelope.result.clone()).ok()
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    token: String,
+}
+
+impl Client {
+    /// `base_url` is everything before `/<version>/...`: the gateway's root,
+    /// or its root and a service prefix (`http://host:8080/console`).
+    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
+        Client {
+            http: reqwest::Client::new(),
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            token: token.into(),
+        }
+    }
+
+    pub fn with_token(&self, token: impl Into<String>) -> Self {
+        Client {
+            token: token.into(),
+            ..self.clone()
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base_url, path.trim_start_matches('/'))
+    }
+
+    /// `POST <base>/<path>` with `params` as the JSON body.
+    pub async fn call(&self, path: &str, params: &impl Serialize) -> Result<Reply, Error> {
+        let request = self.http.post(self.url(path)).json(params);
+        self.send(request).await
+    }
+
+    /// `GET` of an absolute URL (a poll `location`) or a path under the base.
+    pub async fn get(&self, url_or_path: &str) -> Result<Reply, Error> {
+        let url = if url_or_path.starts_with("http://") || url_or_path.starts_with("https://") {
+            url_or_path.to_owned()
+        } else {
+            self.url(url_or_path)
+        };
+        self.send(self.http.get(url)).await
+    }
+
+    /// Sends any request with this client's token and reads the envelope.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, Error> {
+        let response = request.bearer_auth(&self.token).send().await?;
+        read_reply(response).await
+    }
+
+    /// Polls a 202 until it finishes or `timeout` passes; any other reply is
+    /// returned as it is.
+    pub async fn wait(&self, reply: Reply, timeout: Duration) -> Result<Reply, Error> {
+        let Some(accepted) = reply.accepted() else {
+            return Ok(reply);
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut delay = Duration::from_millis(20);
+        loop {
+            let polled = self.get(&accepted.location).await?;
+            if polled.http_status != 202 {
+                return Ok(polled);
+            }
+            if tokio::time::Instant::now() + delay > deadline {
+                return Err(Error::StillRunning(reply.envelope.request_id));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+/// Reads an HTTP response as an envelope.
+pub async fn read_reply(response: reqwest::Response) -> Result<Reply, Error> {
+    let http_status = response.status().as_u16();
+    let request_id_header = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.text().await?;
+    let envelope = serde_json::from_str(&body).map_err(|error| Error::NotAnEnvelope {
+        status: http_status,
+        body: body.clone(),
+        error,
+    })?;
+    Ok(Reply {
+        http_status,
+        request_id_header,
+        envelope,
+    })
+}

@@ -64,16 +64,11 @@ pub fn color(pointer: &str, value: &str) -> Result<String, ApiError> {
 }
 
 /// `Conflict` when the caller's `if_updated_at` is not the record's.
-pub fn check_unchanged(
-    if_updated_at: Option<Timestamp>,
-    updated_at: time::OffsetDateTime,
-) -> Result<(), ApiError> {
+pub fn check_unchanged(if_updated_at: Option<Timestamp>, updated_at: i64) -> Result<(), ApiError> {
     match if_updated_at {
-        Some(seen) if seen.to_string() != Timestamp::from_datetime(updated_at).to_string() => {
-            Err(ApiError::conflict(
-                "The record was modified since if_updated_at; fetch it again and retry",
-            ))
-        }
+        Some(seen) if seen.unix_ms() != updated_at => Err(ApiError::conflict(
+            "The record was modified since if_updated_at; fetch it again and retry",
+        )),
         _ => Ok(()),
     }
 }
@@ -87,9 +82,7 @@ pub fn db_error<'a>(ctx: &'a Ctx, what: &'a str) -> impl FnOnce(DbErr) -> ApiErr
     }
 }
 
-/// Milliseconds are all the API shows, so they are all that is stored.
-pub fn now() -> time::OffsetDateTime {
-    let now = time::OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-        .unwrap_or(now)
+/// Now, as records store it: milliseconds since the Unix epoch.
+pub fn now() -> i64 {
+    Timestamp::now_ms()
 }

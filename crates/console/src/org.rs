@@ -7,7 +7,6 @@ use actiongate_wire::new_id;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +77,7 @@ pub(crate) async fn visible(
 
 async fn present(ctx: &Ctx, org: organization::Model) -> ActionResult<Organization> {
     let owner_email = user::Entity::find_by_id(&org.owner_id)
-        .one(&ctx.db)
+        .one(&ctx.db.read)
         .await
         .map_err(|err| ctx.internal(err))?
         .map(|owner| owner.email)
@@ -89,13 +88,13 @@ async fn present(ctx: &Ctx, org: organization::Model) -> ActionResult<Organizati
         owner: org.owner_id,
         owner_email,
         csp: org.csp,
-        created_at: Timestamp::from_datetime(org.created_at),
-        updated_at: Timestamp::from_datetime(org.updated_at),
+        created_at: Timestamp::from_unix_ms(org.created_at),
+        updated_at: Timestamp::from_unix_ms(org.updated_at),
     })
 }
 
 pub async fn get(ctx: Ctx, input: OrgId) -> ActionResult<Organization> {
-    let org = visible(&ctx, &ctx.db, &input.id).await?;
+    let org = visible(&ctx, &ctx.db.read, &input.id).await?;
     present(&ctx, org).await
 }
 
@@ -114,7 +113,8 @@ pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
         .as_deref()
         .map(|n| fields::name("/name", n))
         .transpose()?;
-    let org = visible(&ctx, &ctx.db, &input.id).await?;
+    let txn = ctx.begin_write().await?;
+    let org = visible(&ctx, &txn, &input.id).await?;
     fields::check_unchanged(input.if_updated_at, org.updated_at)?;
     let mut active = org.into_active_model();
     if let Some(name) = name {
@@ -122,9 +122,10 @@ pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
     }
     active.updated_at = Set(fields::now());
     let org = active
-        .update(&ctx.db)
+        .update(&txn)
         .await
         .map_err(db_error(&ctx, "organization"))?;
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
     present(&ctx, org).await
 }
 
@@ -134,7 +135,7 @@ pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
 pub async fn create(ctx: Ctx, input: CreateOrg) -> ActionResult<Organization> {
     let name = fields::name("/name", &input.name)?;
     let csp = ctx.state::<Settings>().csp.clone();
-    let txn = ctx.db.begin().await.map_err(|err| ctx.internal(err))?;
+    let txn = ctx.begin_write().await?;
     let org = organization::create_with_owner(
         &txn,
         new_id("org"),
@@ -155,7 +156,7 @@ pub async fn list(ctx: Ctx, input: ListOrgs) -> ActionResult<Page<Organization>>
     }
     .resolve()?;
     let own = ctx.principal.org_id.clone();
-    let org = visible(&ctx, &ctx.db, &own).await?;
+    let org = visible(&ctx, &ctx.db.read, &own).await?;
     let results = if offset == 0 {
         vec![present(&ctx, org).await?]
     } else {
@@ -171,7 +172,7 @@ pub async fn list(ctx: Ctx, input: ListOrgs) -> ActionResult<Page<Organization>>
 /// Deletes the organization and everything in it: its projects and
 /// memberships go, its tokens are revoked.
 pub async fn delete(ctx: Ctx, input: OrgId) -> ActionResult<Deleted> {
-    let txn = ctx.db.begin().await.map_err(|err| ctx.internal(err))?;
+    let txn = ctx.begin_write().await?;
     let org = visible(&ctx, &txn, &input.id).await?;
     let internal = |err| ctx.internal(err);
     project::Entity::delete_many()

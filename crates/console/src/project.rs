@@ -7,7 +7,7 @@ use actiongate_wire::new_id;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -51,8 +51,8 @@ impl From<project::Model> for Project {
             single_server_mode: p.single_server_mode,
             default_server_id: p.default_server_id,
             auto_error_tracking_enabled: p.auto_error_tracking_enabled,
-            created_at: Timestamp::from_datetime(p.created_at),
-            updated_at: Timestamp::from_datetime(p.updated_at),
+            created_at: Timestamp::from_unix_ms(p.created_at),
+            updated_at: Timestamp::from_unix_ms(p.updated_at),
         }
     }
 }
@@ -104,7 +104,7 @@ pub struct Create {
     /// Defaults to the token's organization.
     pub org_id: Option<String>,
     pub name: String,
-    /// Defaults to the first configured geo.
+    /// Defaults to the configured `default_geo`.
     pub geo: Option<String>,
     pub region: Option<String>,
     pub display_name: Option<String>,
@@ -151,7 +151,9 @@ async fn visible(
 }
 
 pub async fn get(ctx: Ctx, input: ProjectId) -> ActionResult<Project> {
-    visible(&ctx, &ctx.db, &input.id).await.map(Project::from)
+    visible(&ctx, &ctx.db.read, &input.id)
+        .await
+        .map(Project::from)
 }
 
 pub async fn list_v1beta(ctx: Ctx, input: ListV1beta) -> ActionResult<Page<Project>> {
@@ -172,7 +174,7 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     }
     .resolve()?;
     let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
-    org::visible(&ctx, &ctx.db, &org_id).await?;
+    org::visible(&ctx, &ctx.db.read, &org_id).await?;
     let (order_column, descending) = order(input.order_by.as_deref())?;
 
     let mut condition = Condition::all().add(project::Column::OrgId.eq(&org_id));
@@ -188,7 +190,7 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     let query = project::Entity::find().filter(condition);
     let count = query
         .clone()
-        .count(&ctx.db)
+        .count(&ctx.db.read)
         .await
         .map_err(|err| ctx.internal(err))?;
     let query = if descending {
@@ -203,7 +205,7 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     let rows = query
         .offset(offset)
         .limit(limit)
-        .all(&ctx.db)
+        .all(&ctx.db.read)
         .await
         .map_err(|err| ctx.internal(err))?;
     Ok(Page {
@@ -276,17 +278,7 @@ fn placement(
     region: Option<&str>,
 ) -> ActionResult<(String, String)> {
     let geos: Vec<&str> = settings.regions.keys().map(String::as_str).collect();
-    let geo = match geo {
-        Some(geo) => geo,
-        None => settings
-            .regions
-            .keys()
-            .next()
-            .map(String::as_str)
-            .ok_or_else(|| {
-                ApiError::invalid_field("/geo", "MissingField", "no geos are configured")
-            })?,
-    };
+    let geo = geo.unwrap_or(&settings.default_geo);
     let Some(regions) = settings.regions.get(geo) else {
         return Err(ApiError::invalid_field(
             "/geo",
@@ -361,7 +353,7 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
         .map(|v| fields::text("/default_server_id", v, 100))
         .transpose()?;
     let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
-    let txn = ctx.db.begin().await.map_err(|err| ctx.internal(err))?;
+    let txn = ctx.begin_write().await?;
     org::visible(&ctx, &txn, &org_id).await?;
     let now = fields::now();
     let created = project::ActiveModel {
@@ -426,7 +418,8 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
         .as_deref()
         .map(|v| fields::text("/default_server_id", v, 100))
         .transpose()?;
-    let current = visible(&ctx, &ctx.db, &input.id).await?;
+    let txn = ctx.begin_write().await?;
+    let current = visible(&ctx, &txn, &input.id).await?;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
     let mut active = current.into_active_model();
     let conflict = name
@@ -456,15 +449,16 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
     }
     active.updated_at = Set(fields::now());
     let updated = active
-        .update(&ctx.db)
+        .update(&txn)
         .await
         .map_err(db_error(&ctx, &conflict))?;
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
     Ok(updated.into())
 }
 
 /// Deletes the project and every record in it, in one transaction.
 pub async fn delete(ctx: Ctx, input: ProjectId) -> ActionResult<Deleted> {
-    let txn = ctx.db.begin().await.map_err(|err| ctx.internal(err))?;
+    let txn = ctx.begin_write().await?;
     let project = visible(&ctx, &txn, &input.id).await?;
     project::Entity::delete_by_id(&project.id)
         .exec(&txn)

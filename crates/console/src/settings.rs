@@ -12,6 +12,8 @@ pub struct Settings {
     /// The geos projects may be created in, each with its regions; the
     /// first region of a geo is its default.
     pub regions: BTreeMap<String, Vec<String>>,
+    /// The geo of a project created without one (v1 only; v1beta requires it).
+    pub default_geo: String,
 }
 
 impl Default for Settings {
@@ -25,6 +27,7 @@ impl Default for Settings {
                 ),
                 ("eu".to_owned(), vec!["eu-central-1".to_owned()]),
             ]),
+            default_geo: "us".to_owned(),
         }
     }
 }

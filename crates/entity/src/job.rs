@@ -28,11 +28,11 @@ pub struct Model {
     /// The final envelope, once finished.
     pub response: Option<String>,
     pub http_code: Option<i32>,
-    pub request_time: TimeDateTimeWithTimeZone,
-    pub started_at: Option<TimeDateTimeWithTimeZone>,
-    pub finished_at: Option<TimeDateTimeWithTimeZone>,
+    pub request_time: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
     /// When the finished result is forgotten.
-    pub expires_at: Option<TimeDateTimeWithTimeZone>,
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

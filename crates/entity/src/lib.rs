@@ -4,6 +4,10 @@
 //!
 //! Every service crate and the gateway read and write through these types,
 //! so that SQLite and PostgreSQL are served by the same code.
+//!
+//! Times are stored as milliseconds since the Unix epoch (`i64`): they sort
+//! and compare the same on every database, which SQLite's text timestamps
+//! do not (`.1Z` sorts after `.12Z`). `actiongate_wire::Timestamp` converts.
 
 pub mod job;
 pub mod org_member;

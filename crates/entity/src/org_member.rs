@@ -11,7 +11,7 @@ pub struct Model {
     pub user_id: String,
     /// `owner`, `admin`, `member` or `viewer`.
     pub role: String,
-    pub created_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,8 +13,8 @@ pub struct Model {
     pub owner_id: String,
     /// Where the organization's data lives; free text for a self-hosted gateway.
     pub csp: String,
-    pub created_at: TimeDateTimeWithTimeZone,
-    pub updated_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -30,7 +30,7 @@ pub async fn create_with_owner(
     owner_id: String,
     csp: String,
 ) -> Result<Model, DbErr> {
-    let now = time::OffsetDateTime::now_utc();
+    let now = actiongate_wire::Timestamp::now_ms();
     let org = ActiveModel {
         id: Set(id),
         name: Set(name),

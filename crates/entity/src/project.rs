@@ -20,8 +20,8 @@ pub struct Model {
     pub single_server_mode: bool,
     pub default_server_id: Option<String>,
     pub auto_error_tracking_enabled: bool,
-    pub created_at: TimeDateTimeWithTimeZone,
-    pub updated_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,9 +17,9 @@ pub struct Model {
     pub org_id: String,
     /// JSON array of service names, or `["*"]` for every service.
     pub services: String,
-    pub created_at: TimeDateTimeWithTimeZone,
-    pub expires_at: Option<TimeDateTimeWithTimeZone>,
-    pub revoked_at: Option<TimeDateTimeWithTimeZone>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,8 +10,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub email: String,
     pub name: String,
-    pub created_at: TimeDateTimeWithTimeZone,
-    pub updated_at: TimeDateTimeWithTimeZone,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

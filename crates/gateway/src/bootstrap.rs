@@ -7,12 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use actiongate_entity::{organization, token, user};
-use actiongate_wire::new_id;
+use actiongate_wire::{new_id, Timestamp};
 use anyhow::Context;
 use sea_orm::{
     ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait,
 };
-use time::OffsetDateTime;
 
 use crate::tokens::{self, NewToken};
 
@@ -34,7 +33,7 @@ pub async fn first_start(
         return Ok(None);
     }
     let txn = db.begin().await?;
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now_ms();
     let owner = user::ActiveModel {
         id: Set(new_id("usr")),
         email: Set("admin@localhost".to_owned()),

@@ -82,7 +82,7 @@ impl Config {
     pub fn figment(file: &Path) -> Figment {
         Figment::new()
             .merge(Toml::file(file))
-            .merge(Env::prefixed("ACTIONGATE_").split("__"))
+            .merge(Env::prefixed("ACTIONGATE_").ignore(&["config"]).split("__"))
     }
 
     /// The database URL to use: the configured one, or SQLite under `data_dir`.
@@ -100,9 +100,9 @@ impl Config {
     pub fn service_settings<T: for<'de> Deserialize<'de> + Default>(
         &self,
         service: &str,
-    ) -> Result<T, figment::Error> {
+    ) -> Result<T, Box<figment::Error>> {
         match self.services.get(service) {
-            Some(value) => value.deserialize(),
+            Some(value) => value.deserialize().map_err(Box::new),
             None => Ok(T::default()),
         }
     }
@@ -118,7 +118,8 @@ impl Config {
 
     /// `ttl_mins` as the 202 reports it: whole minutes, rounded up.
     pub fn ttl_mins(&self) -> u64 {
-        self.result_ttl.as_secs().div_ceil(60)
+        let millis = u64::try_from(self.result_ttl.as_millis()).unwrap_or(u64::MAX);
+        millis.div_ceil(60_000)
     }
 }
 

@@ -3,34 +3,45 @@
 use std::time::Duration;
 
 use actiongate_migration::{Migrator, MigratorTrait};
+use actiongate_service::Db;
 use anyhow::Context;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 use crate::Config;
 
 /// Opens the configured database (creating the SQLite file and its folder
-/// if needed).
-pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+/// if needed): a pool for reads and, on SQLite, one connection for write
+/// transactions (see [`Db`]).
+pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     let url = config.database_url();
-    if url.starts_with("sqlite:") {
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
+    let read = open(&url, 16).await?;
+    if !sqlite {
+        return Ok(Db {
+            write: read.clone(),
+            read,
+        });
+    }
+    // WAL lets readers run beside the writer; it persists in the file.
+    read.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+    let write = open(&url, 1).await?;
+    Ok(Db { read, write })
+}
+
+async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
     options
-        .max_connections(16)
+        .max_connections(connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    let db = Database::connect(options)
+    Database::connect(options)
         .await
-        .context("connecting to the database")?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // WAL lets readers run beside the one writer; it persists in the
-        // file, so setting it once per start is enough.
-        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-    }
-    Ok(db)
+        .context("connecting to the database")
 }
 
 /// Applies every pending migration.

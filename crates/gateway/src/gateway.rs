@@ -3,10 +3,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actiongate_service::{Ctx, Principal, Service};
+use actiongate_service::{Ctx, Db, Principal, Service};
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -21,7 +20,7 @@ use crate::{db, server, Config, Outcome};
 /// Everything a request needs, shared by all of them.
 pub struct Gateway {
     config: Config,
-    db: DatabaseConnection,
+    db: Db,
     routes: RouteTable,
     tokens: Arc<TokenVerifier>,
     jobs: Arc<Jobs>,
@@ -33,7 +32,7 @@ impl Gateway {
         &self.config
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
+    pub fn db(&self) -> &Db {
         &self.db
     }
 
@@ -57,15 +56,15 @@ impl Gateway {
     /// the listener and starts serving `services`.
     pub async fn start(config: Config, services: Vec<Service>) -> anyhow::Result<RunningGateway> {
         let db = db::connect(&config).await?;
-        db::migrate(&db).await?;
-        let bootstrapped = bootstrap::first_start(&db, &config.data_dir).await?;
+        db::migrate(&db.write).await?;
+        let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         let routes = RouteTable::build(services, &config)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
         let node_id = actiongate_wire::new_id("node");
-        let tokens = TokenVerifier::new(db.clone());
+        let tokens = TokenVerifier::new(db.read.clone());
         let jobs = Jobs::new(db.clone(), node_id, config.result_ttl);
         let background = vec![
             tokens.spawn_watcher(config.token_refresh),
@@ -108,7 +107,7 @@ impl Gateway {
                 );
                 continue;
             };
-            let request_time = Timestamp::from_datetime(job.request_time);
+            let request_time = Timestamp::from_unix_ms(job.request_time);
             let principal = Principal {
                 token_id: job.token_id,
                 user_id: job.user_id,

@@ -15,13 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actiongate_entity::job;
-use actiongate_service::Principal;
+use actiongate_service::{Db, Principal};
 use actiongate_wire::{RequestId, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-};
-use time::OffsetDateTime;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 
 use crate::Outcome;
 
@@ -41,14 +38,15 @@ pub struct NewJob<'a> {
     pub input: &'a [u8],
 }
 
+/// The job table. Writes go through the writer connection (see [`Db`]).
 pub struct Jobs {
-    db: DatabaseConnection,
+    db: Db,
     node_id: String,
     ttl: Duration,
 }
 
 impl Jobs {
-    pub fn new(db: DatabaseConnection, node_id: String, ttl: Duration) -> Arc<Self> {
+    pub fn new(db: Db, node_id: String, ttl: Duration) -> Arc<Self> {
         Arc::new(Jobs { db, node_id, ttl })
     }
 
@@ -69,12 +67,12 @@ impl Jobs {
             poll_count: Set(0),
             response: Set(None),
             http_code: Set(None),
-            request_time: Set(new.request_time.datetime()),
-            started_at: Set(Some(OffsetDateTime::now_utc())),
+            request_time: Set(new.request_time.unix_ms()),
+            started_at: Set(Some(Timestamp::now_ms())),
             finished_at: Set(None),
             expires_at: Set(None),
         }
-        .insert(&self.db)
+        .insert(&self.db.write)
         .await
         .map(|_| ())
     }
@@ -86,8 +84,11 @@ impl Jobs {
         request_time: Timestamp,
         outcome: &Outcome,
     ) -> Result<(), DbErr> {
-        let now = OffsetDateTime::now_utc();
-        let body = outcome.render(request_id, request_time, Timestamp::from_datetime(now));
+        let now = Timestamp::now();
+        let body = outcome.render(request_id, request_time, now);
+        let now = now.unix_ms();
+        let expires_at =
+            now.saturating_add(i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX));
         let status = outcome.status();
         let state = if status.is_success() {
             SUCCEEDED
@@ -105,10 +106,10 @@ impl Jobs {
                 Expr::value(i32::from(status.http_code())),
             )
             .col_expr(job::Column::FinishedAt, Expr::value(now))
-            .col_expr(job::Column::ExpiresAt, Expr::value(now + self.ttl))
+            .col_expr(job::Column::ExpiresAt, Expr::value(expires_at))
             .col_expr(job::Column::NodeId, Expr::value(Option::<String>::None))
             .filter(job::Column::RequestId.eq(request_id.to_string()))
-            .exec(&self.db)
+            .exec(&self.db.write)
             .await
             .map(|_| ())
     }
@@ -136,9 +137,9 @@ impl Jobs {
     /// A job, if it exists and has not expired.
     pub async fn find_live(&self, request_id: &RequestId) -> Result<Option<job::Model>, DbErr> {
         let row = job::Entity::find_by_id(request_id.to_string())
-            .one(&self.db)
+            .one(&self.db.read)
             .await?;
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now_ms();
         Ok(row.filter(|job| job.expires_at.is_none_or(|at| at > now)))
     }
 
@@ -150,7 +151,7 @@ impl Jobs {
                 Expr::col(job::Column::PollCount).add(1),
             )
             .filter(job::Column::RequestId.eq(&job.request_id))
-            .exec(&self.db)
+            .exec(&self.db.write)
             .await?;
         Ok(job.poll_count + 1)
     }
@@ -159,9 +160,9 @@ impl Jobs {
     pub async fn claim_unfinished(&self) -> Result<Vec<job::Model>, DbErr> {
         let rows = job::Entity::find()
             .filter(job::Column::State.is_in([QUEUED, RUNNING]))
-            .all(&self.db)
+            .all(&self.db.write)
             .await?;
-        let now = OffsetDateTime::now_utc();
+        let now = Timestamp::now_ms();
         for row in &rows {
             job::Entity::update_many()
                 .col_expr(job::Column::State, Expr::value(RUNNING))
@@ -172,7 +173,7 @@ impl Jobs {
                 )
                 .col_expr(job::Column::StartedAt, Expr::value(now))
                 .filter(job::Column::RequestId.eq(&row.request_id))
-                .exec(&self.db)
+                .exec(&self.db.write)
                 .await?;
         }
         Ok(rows)
@@ -181,8 +182,8 @@ impl Jobs {
     /// Deletes results whose time to live has passed.
     pub async fn sweep_expired(&self) -> Result<u64, DbErr> {
         let result = job::Entity::delete_many()
-            .filter(job::Column::ExpiresAt.lt(OffsetDateTime::now_utc()))
-            .exec(&self.db)
+            .filter(job::Column::ExpiresAt.lt(Timestamp::now_ms()))
+            .exec(&self.db.write)
             .await?;
         Ok(result.rows_affected)
     }

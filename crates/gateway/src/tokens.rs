@@ -15,14 +15,13 @@ use std::time::Duration;
 
 use actiongate_entity::token;
 use actiongate_service::Principal;
-use actiongate_wire::{new_id, ApiError, Status};
+use actiongate_wire::{new_id, ApiError, Status, Timestamp};
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 const PREFIX: &str = "agt_";
 const RANDOM_LEN: usize = 30;
@@ -35,7 +34,7 @@ pub struct Grant {
     pub principal: Principal,
     /// `None` means every service.
     pub services: Option<Vec<String>>,
-    pub expires_at: Option<OffsetDateTime>,
+    pub expires_at: Option<i64>,
 }
 
 impl Grant {
@@ -62,7 +61,7 @@ pub struct NewToken {
     pub org_id: String,
     /// Empty means every service.
     pub services: Vec<String>,
-    pub expires_at: Option<OffsetDateTime>,
+    pub expires_at: Option<i64>,
 }
 
 fn checksum(random: &str) -> String {
@@ -134,7 +133,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewToken) -> Result<IssuedTo
         user_id: Set(new.user_id),
         org_id: Set(new.org_id),
         services: Set(services_json(&new.services)),
-        created_at: Set(OffsetDateTime::now_utc()),
+        created_at: Set(Timestamp::now_ms()),
         expires_at: Set(new.expires_at),
         revoked_at: Set(None),
     }
@@ -155,7 +154,7 @@ pub async fn revoke(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
     let result = token::Entity::update_many()
         .col_expr(
             token::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(OffsetDateTime::now_utc()),
+            sea_orm::sea_query::Expr::value(Timestamp::now_ms()),
         )
         .filter(token::Column::Id.eq(id))
         .filter(token::Column::RevokedAt.is_null())
@@ -201,7 +200,7 @@ impl TokenVerifier {
             None => self.load(&key).await?,
         };
         if let Some(expires_at) = grant.expires_at {
-            if expires_at <= OffsetDateTime::now_utc() {
+            if expires_at <= Timestamp::now_ms() {
                 return Err(unauthorized("The token has expired; create a new one"));
             }
         }

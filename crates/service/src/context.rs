@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actiongate_wire::{ApiError, RequestId};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 
 /// The authenticated caller: the token, the user it acts for, and the one
 /// organization it is bound to.
@@ -15,12 +15,31 @@ pub struct Principal {
     pub org_id: String,
 }
 
+/// The database, as handlers use it.
+///
+/// `read` serves single statements and read-only transactions. A
+/// transaction that writes must start with [`Db::begin_write`]: on SQLite
+/// it runs on the one writer connection, because a transaction that reads
+/// and then writes fails (`SQLITE_BUSY_SNAPSHOT`) whenever another
+/// connection commits in between; on PostgreSQL both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub read: DatabaseConnection,
+    pub write: DatabaseConnection,
+}
+
+impl Db {
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.write.begin().await
+    }
+}
+
 /// The context of one call.
 #[derive(Clone)]
 pub struct Ctx {
     pub request_id: RequestId,
     pub principal: Principal,
-    pub db: DatabaseConnection,
+    pub db: Db,
     state: Arc<http::Extensions>,
 }
 
@@ -28,7 +47,7 @@ impl Ctx {
     pub fn new(
         request_id: RequestId,
         principal: Principal,
-        db: DatabaseConnection,
+        db: Db,
         state: Arc<http::Extensions>,
     ) -> Self {
         Ctx {
@@ -37,6 +56,14 @@ impl Ctx {
             db,
             state,
         }
+    }
+
+    /// Starts a transaction that writes; see [`Db`].
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, ApiError> {
+        self.db
+            .begin_write()
+            .await
+            .map_err(|err| self.internal(err))
     }
 
     /// An `InternalError` for an unexpected failure: the cause goes to the

@@ -22,7 +22,7 @@ mod service;
 
 pub use action::{ActionSpec, DecodedInput, ErasedAction, Mode};
 pub use actiongate_wire::{ApiError, FieldError, RequestId, Status, Timestamp};
-pub use context::{Ctx, Principal};
+pub use context::{Ctx, Db, Principal};
 pub use decode::decode_body;
 pub use service::Service;
 

@@ -1,8 +1,22 @@
 //! Request ids (`prq_` and a lower-case ULID) and the prefixed ids of
 //! records (`org_...`, `prj_...`).
 
+use std::sync::Mutex;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use ulid::Ulid;
+use ulid::{Generator, Ulid};
+
+/// One generator per process, so that ids issued within the same
+/// millisecond still sort in the order they were issued.
+static GENERATOR: Mutex<Generator> = Mutex::new(Generator::new());
+
+fn next_ulid() -> Ulid {
+    let mut generator = GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // `generate` fails only if 2^80 ids were issued in one millisecond.
+    generator.generate().unwrap_or_else(|_| Ulid::new())
+}
 
 /// The id of one call: `prq_` followed by a lower-case ULID, so ids are
 /// unique and sort by the time they were issued.
@@ -25,7 +39,7 @@ impl std::error::Error for InvalidRequestId {}
 
 impl RequestId {
     pub fn new() -> Self {
-        RequestId(Ulid::new())
+        RequestId(next_ulid())
     }
 
     pub fn parse(text: &str) -> Result<Self, InvalidRequestId> {
@@ -80,7 +94,7 @@ impl<'de> Deserialize<'de> for RequestId {
 /// A new record id: the type prefix (`org`, `prj`, `tok`, ...), an
 /// underscore, and a lower-case ULID.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", Ulid::new().to_string().to_ascii_lowercase())
+    format!("{prefix}_{}", next_ulid().to_string().to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -106,6 +120,14 @@ mod tests {
         assert!(RequestId::parse("prq_").is_err());
         assert!(RequestId::parse("org_01jd8x3m9kq2f6w7v5t4s3r2p1").is_err());
         assert!(RequestId::parse("prq_../../etc").is_err());
+    }
+
+    #[test]
+    fn ids_sort_in_issue_order() {
+        let ids: Vec<RequestId> = (0..1000).map(|_| RequestId::new()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let texts: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        assert!(texts.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

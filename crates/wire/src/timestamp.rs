@@ -26,6 +26,24 @@ impl Timestamp {
         self.0
     }
 
+    /// From milliseconds since the Unix epoch, as the database stores times.
+    pub fn from_unix_ms(ms: i64) -> Self {
+        let nanos = i128::from(ms) * 1_000_000;
+        Timestamp(
+            OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        )
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_ms(self) -> i64 {
+        i64::try_from(self.0.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    }
+
+    /// The current time in milliseconds since the Unix epoch.
+    pub fn now_ms() -> i64 {
+        Self::now().unix_ms()
+    }
+
     /// Parses any RFC 3339 timestamp and normalises it to UTC.
     pub fn parse(text: &str) -> Result<Self, time::error::Parse> {
         OffsetDateTime::parse(text, &Rfc3339).map(Self::from_datetime)
@@ -57,6 +75,12 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_ms_round_trips() {
+        let at = Timestamp::parse("2026-11-23T15:24:33.105Z").unwrap();
+        assert_eq!(Timestamp::from_unix_ms(at.unix_ms()), at);
+    }
 
     #[test]
     fn formats_with_millis_and_z() {

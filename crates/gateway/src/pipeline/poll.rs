@@ -44,7 +44,7 @@ pub async fn answer(gateway: &Gateway, call: &Call<'_>, id_text: &str) -> Result
         gateway,
         call,
         request_id,
-        Timestamp::from_datetime(job.request_time),
+        Timestamp::from_unix_ms(job.request_time),
         u64::try_from(polls).unwrap_or(0),
     ))
 }

@@ -160,6 +160,10 @@ fn rest_get<'t>(
     key: &'t str,
     method: &Method,
 ) -> Result<Option<Route<'t>>, Rejected> {
+    // Any other method on such a path is a call to an unknown action.
+    if method != Method::GET {
+        return Ok(None);
+    }
     let Some((resource, id)) = key.rsplit_once('/') else {
         return Ok(None);
     };
@@ -171,9 +175,6 @@ fn rest_get<'t>(
     let Some((service, action)) = find(table, named, &get_key)? else {
         return Ok(None);
     };
-    if method != Method::GET {
-        return Err(method_not_allowed(method, "GET"));
-    }
     Ok(Some(Route::Action {
         service,
         action,

@@ -1,0 +1,198 @@
+//! The harness: start a gateway, call it, run the CLI against its database.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use actiongate_client::{Client, Reply, Status};
+use actiongate_gateway::{Config, Gateway, RunningGateway};
+use actiongate_service::{ActionResult, ActionSpec, ApiError, Ctx, Service};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub struct TestGateway {
+    pub url: String,
+    pub token: String,
+    pub org_id: String,
+    running: Option<RunningGateway>,
+    // Dropped last: the database lives here.
+    pub dir: tempfile::TempDir,
+}
+
+/// A gateway with the console and test services, on an ephemeral port.
+pub async fn start() -> TestGateway {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestGateway {
+    // The gateway's warnings and errors, shown with a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        token_refresh: Duration::from_millis(100),
+        ..Config::default()
+    };
+    configure(&mut config);
+    let running = Gateway::start(config, services())
+        .await
+        .expect("gateway starts");
+    let boot = running
+        .bootstrapped
+        .as_ref()
+        .expect("first start bootstraps");
+    let token = std::fs::read_to_string(&boot.token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(token, boot.secret);
+    TestGateway {
+        url: format!("http://{}", running.addr),
+        token,
+        org_id: boot.org_id.clone(),
+        running: Some(running),
+        dir,
+    }
+}
+
+pub fn services() -> Vec<Service> {
+    vec![
+        actiongate_console::service(Default::default()),
+        testkit("testkit"),
+        // Two services sharing a route, to test ambiguity.
+        Service::new("alpha").action(
+            ActionSpec::sync("v1", "shared/echo", "Echoed by alpha"),
+            echo,
+        ),
+        Service::new("beta").action(
+            ActionSpec::sync("v1", "shared/echo", "Echoed by beta"),
+            echo,
+        ),
+    ]
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Sleep {
+    pub ms: u64,
+    #[serde(default)]
+    pub value: String,
+}
+
+async fn sleep(_ctx: Ctx, input: Sleep) -> ActionResult<Sleep> {
+    tokio::time::sleep(Duration::from_millis(input.ms)).await;
+    Ok(input)
+}
+
+async fn fail(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
+    Err(ApiError::new(
+        Status::ProviderError,
+        "The upstream provider failed",
+    ))
+}
+
+async fn echo(ctx: Ctx, input: Value) -> ActionResult<Value> {
+    Ok(json!({ "input": input, "org": ctx.principal.org_id }))
+}
+
+/// Test-only actions: slow ones for the async threshold, a failing one.
+pub fn testkit(name: &'static str) -> Service {
+    Service::new(name)
+        .action(ActionSpec::sync("v1", "sleep", "Slept"), sleep)
+        .action(
+            ActionSpec::sync("v1", "sleep/patient", "Slept").threshold(Duration::from_secs(5)),
+            sleep,
+        )
+        .action(
+            ActionSpec::asynchronous("v1", "sleep/async", "Slept in the background"),
+            sleep,
+        )
+        .action(ActionSpec::sync("v1", "fail", "Never"), fail)
+        .action(ActionSpec::sync("v1", "echo", "Echoed"), echo)
+}
+
+impl TestGateway {
+    /// A client under a service prefix (`console`, `testkit`, ...), or the root.
+    pub fn client(&self, prefix: &str) -> Client {
+        Client::new(format!("{}/{prefix}", self.url), &self.token)
+    }
+
+    pub async fn call(&self, path: &str, body: Value) -> Reply {
+        self.client("")
+            .call(path, &body)
+            .await
+            .expect("an envelope")
+    }
+
+    pub async fn shutdown(mut self) -> tempfile::TempDir {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+        self.dir
+    }
+
+    /// Runs the `actiongate` binary against this gateway's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        cli(self.dir.path(), args)
+    }
+
+    /// Creates a token with the CLI and returns its secret.
+    pub fn create_token(&self, args: &[&str]) -> String {
+        let mut all = vec!["token", "create"];
+        all.extend_from_slice(args);
+        let out = self.cli(&all);
+        assert!(
+            out.status.success(),
+            "token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Creates a project in the bootstrap organization.
+    pub async fn project(&self, name: &str) -> Value {
+        let reply = self
+            .call(
+                "console/v1/project/create",
+                json!({ "name": name, "geo": "us" }),
+            )
+            .await;
+        assert_eq!(
+            reply.envelope.status,
+            Status::Success,
+            "{:?}",
+            reply.envelope
+        );
+        reply.envelope.result
+    }
+
+    pub async fn count_projects(&self) -> u64 {
+        let reply = self.call("console/v1/project/list", json!({})).await;
+        reply.envelope.result["count"].as_u64().expect("count")
+    }
+}
+
+pub fn cli(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_actiongate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        // The tests' settings are the defaults, whatever the working copy holds.
+        .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml")
+        .output()
+        .expect("running actiongate")
+}
+
+/// Asserts the reply's HTTP code and status.
+#[track_caller]
+pub fn expect(reply: &Reply, http: u16, status: Status) {
+    assert_eq!(
+        (reply.http_status, reply.envelope.status),
+        (http, status),
+        "unexpected reply: {:#?}",
+        reply.envelope
+    );
+}

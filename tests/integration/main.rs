@@ -1,0 +1,12 @@
+//! Integration tests: each starts a real gateway on a loopback port with a
+//! real SQLite file in a temporary directory, and talks to it over HTTP.
+
+mod async_requests;
+mod auth;
+mod bad_input;
+mod cli;
+mod common;
+mod console;
+mod envelope;
+mod routing;
+mod sdk;
