@@ -94,6 +94,10 @@ async fn fail(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
     ))
 }
 
+async fn panic(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
+    panic!("a bug in a handler")
+}
+
 async fn echo(ctx: Ctx, input: Value) -> ActionResult<Value> {
     Ok(json!({ "input": input, "org": ctx.principal.org_id }))
 }
@@ -111,6 +115,11 @@ pub fn testkit(name: &'static str) -> Service {
             sleep,
         )
         .action(ActionSpec::sync("v1", "fail", "Never"), fail)
+        .action(ActionSpec::sync("v1", "panic", "Never"), panic)
+        .action(
+            ActionSpec::asynchronous("v1", "panic/async", "Never"),
+            panic,
+        )
         .action(ActionSpec::sync("v1", "echo", "Echoed"), echo)
 }
 

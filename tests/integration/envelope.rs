@@ -138,3 +138,28 @@ async fn handler_errors_keep_their_status() {
     expect(&reply, 502, Status::ProviderError);
     assert_eq!(reply.envelope.summary, "The upstream provider failed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_an_internal_error_and_the_gateway_goes_on() {
+    let gw = common::start().await;
+    let reply = gw.call("testkit/v1/panic", json!({})).await;
+    expect(&reply, 500, Status::InternalError);
+    let id = reply.envelope.request_id.to_string();
+    assert!(reply.envelope.summary.contains(&id), "names the request id");
+    assert!(!reply.envelope.summary.contains("a bug"), "never internals");
+
+    let testkit = gw.client("testkit");
+    let reply = testkit.call("v1/panic/async", &json!({})).await.unwrap();
+    expect(&reply, 202, Status::Accepted);
+    let done = testkit
+        .wait(reply, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    expect(&done, 500, Status::InternalError);
+
+    expect(
+        &gw.call("testkit/v1/echo", json!({})).await,
+        200,
+        Status::Success,
+    );
+}

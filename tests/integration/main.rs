@@ -8,5 +8,6 @@ mod cli;
 mod common;
 mod console;
 mod envelope;
+mod postgres;
 mod routing;
 mod sdk;

@@ -48,6 +48,23 @@ pub struct Config {
     pub services: BTreeMap<String, figment::value::Value>,
 }
 
+/// The top-level settings, as the environment may name them.
+const SETTINGS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "response_threshold",
+    "action_thresholds",
+    "result_ttl",
+    "result_sweep_interval",
+    "body_limit",
+    "token_refresh",
+    "log_format",
+    "log_level",
+    "services",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -78,11 +95,14 @@ impl Default for Config {
 impl Config {
     /// The layered sources, before command-line flags: the file (if it
     /// exists), then the environment. `ACTIONGATE_SERVICES__CONSOLE__CSP`
-    /// reaches a nested key.
+    /// reaches a nested key. Unknown keys in the file are errors; other
+    /// `ACTIONGATE_*` variables are not settings and are left alone.
     pub fn figment(file: &Path) -> Figment {
-        Figment::new()
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("ACTIONGATE_").ignore(&["config"]).split("__"))
+        let env = Env::prefixed("ACTIONGATE_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            SETTINGS.iter().any(|s| s.eq_ignore_ascii_case(top))
+        });
+        Figment::new().merge(Toml::file(file)).merge(env)
     }
 
     /// The database URL to use: the configured one, or SQLite under `data_dir`.
@@ -126,6 +146,37 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_lists_every_field() {
+        let mut config = Config::default();
+        config.database_url = Some(String::new());
+        config.public_url = Some(String::new());
+        let value = serde_json::to_value(&config).unwrap();
+        let mut fields: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut listed = SETTINGS.to_vec();
+        fields.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(fields, listed);
+    }
+
+    #[test]
+    fn environment_overrides_known_settings_only() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ACTIONGATE_BODY_LIMIT", "77");
+            jail.set_env("ACTIONGATE_SERVICES__CONSOLE__CSP", "aws");
+            jail.set_env("ACTIONGATE_SOMETHING_ELSE", "ignored");
+            let config: Config = Config::figment(Path::new("missing.toml")).extract()?;
+            assert_eq!(config.body_limit, 77);
+            assert!(config.services.contains_key("console"));
+            Ok(())
+        });
+    }
 
     #[test]
     fn shipped_config_file_parses_and_matches_defaults() {

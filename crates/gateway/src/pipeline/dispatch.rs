@@ -3,9 +3,13 @@
 //! directly unless they outlast their response-time threshold, in which
 //! case they are recorded and answered 202 while the work goes on.
 
+use std::panic::AssertUnwindSafe;
+
 use actiongate_service::{Ctx, DecodedInput, Mode};
+use actiongate_wire::ApiError;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 
 use super::respond::Reply;
 use super::Call;
@@ -60,17 +64,28 @@ pub async fn dispatch(
     }
 }
 
-/// The action's handler as a future of its outcome.
+/// The action's handler as a future of its outcome. A handler that
+/// panics ends its call with `InternalError`; the gateway goes on.
 pub fn run(action: &Action, ctx: Ctx, input: DecodedInput) -> BoxFuture<'static, Outcome> {
     let summary = action.spec.summary;
-    let work = action.handler.run(ctx, input);
+    let request_id = ctx.request_id;
+    let work = AssertUnwindSafe(action.handler.run(ctx, input)).catch_unwind();
     Box::pin(async move {
         match work.await {
-            Ok(result) => Outcome::Success {
+            Ok(Ok(result)) => Outcome::Success {
                 summary: summary.into(),
                 result,
             },
-            Err(err) => Outcome::Failure(err),
+            Ok(Err(err)) => Outcome::Failure(err),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(%request_id, panic = message, "action handler panicked");
+                Outcome::Failure(ApiError::internal(request_id))
+            }
         }
     })
 }
