@@ -1,0 +1,77 @@
+//! A gateway with a service of your own next to the console: one typed
+//! input, one typed output, one handler and one line of registration per
+//! action.
+//!
+//! ```sh
+//! cargo run --example custom_service
+//! curl -s -XPOST localhost:8080/greeter/v1/hello \
+//!      -H "Authorization: Bearer $(cat data/admin.token)" -d '{"name": "Ada"}'
+//! ```
+//!
+//! `make bench` runs this binary for its no-database and designated-async
+//! measurements.
+
+use std::time::Duration;
+
+use actiongate_gateway::{logging, Config, Gateway};
+use actiongate_service::{ActionResult, ActionSpec, Ctx, Service};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+struct Hello {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Greeting {
+    message: String,
+}
+
+/// A synchronous action that touches no database.
+async fn hello(_ctx: Ctx, input: Hello) -> ActionResult<Greeting> {
+    let name = input.name.as_deref().unwrap_or("world");
+    Ok(Greeting {
+        message: format!("Hello, {name}!"),
+    })
+}
+
+#[derive(Deserialize)]
+struct Report {
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+#[derive(Serialize)]
+struct ReportDone {
+    requested_by: String,
+}
+
+/// A designated-async action: every call answers 202 and runs as a job.
+async fn report(ctx: Ctx, input: Report) -> ActionResult<ReportDone> {
+    tokio::time::sleep(Duration::from_millis(input.delay_ms.min(60_000))).await;
+    Ok(ReportDone {
+        requested_by: ctx.principal.user_id,
+    })
+}
+
+fn greeter() -> Service {
+    Service::new("greeter")
+        .action(ActionSpec::sync("v1", "hello", "Greeted"), hello)
+        .action(ActionSpec::asynchronous("v1", "report", "Report ready"), report)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config: Config = Config::figment("config/actiongate.toml".as_ref()).extract()?;
+    let _log = logging::init(config.log_format, &config.log_level)?;
+    let console = actiongate_console::service(config.service_settings("console")?);
+    let running = Gateway::start(config, vec![console, greeter()]).await?;
+    if let Some(boot) = &running.bootstrapped {
+        println!("admin token written to {}", boot.token_file.display());
+    }
+    println!("listening on http://{}", running.addr);
+    tokio::signal::ctrl_c().await?;
+    running.shutdown().await;
+    Ok(())
+}
