@@ -51,14 +51,17 @@ struct ReportDone {
 async fn report(ctx: Ctx, input: Report) -> ActionResult<ReportDone> {
     tokio::time::sleep(Duration::from_millis(input.delay_ms.min(60_000))).await;
     Ok(ReportDone {
-        requested_by: ctx.principal.user_id,
+        requested_by: ctx.principal.user_id.clone(),
     })
 }
 
 fn greeter() -> Service {
     Service::new("greeter")
         .action(ActionSpec::sync("v1", "hello", "Greeted"), hello)
-        .action(ActionSpec::asynchronous("v1", "report", "Report ready"), report)
+        .action(
+            ActionSpec::asynchronous("v1", "report", "Report ready"),
+            report,
+        )
 }
 
 #[tokio::main]

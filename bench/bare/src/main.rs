@@ -15,7 +15,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 
-async fn answer(request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let request_time = Timestamp::now();
     // Read the body, as the gateway must.
     let _ = request.into_body().collect().await;
@@ -24,20 +26,23 @@ async fn answer(request: Request<hyper::body::Incoming>) -> Result<Response<Full
         request_time,
         response_time: Timestamp::now(),
         status: Status::Success,
-        summary: "Greeted".to_owned(),
+        summary: "Greeted".into(),
         result: serde_json::json!({ "message": "Hello, world!" }),
     };
     let body = serde_json::to_vec(&envelope).expect("envelopes serialize");
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    response
-        .headers_mut()
-        .insert("content-type", "application/json".parse().expect("valid header"));
+    response.headers_mut().insert(
+        "content-type",
+        "application/json".parse().expect("valid header"),
+    );
     Ok(response)
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8090".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8090".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("bare baseline listening on http://{addr}");
     let builder = auto::Builder::new(TokioExecutor::new());

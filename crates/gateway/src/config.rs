@@ -20,6 +20,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; empty means SQLite under `data_dir`.
     pub database_url: Option<String>,
+    /// Connections in the database pool (on SQLite: for reads; writes use
+    /// one more of their own).
+    pub database_connections: u32,
     /// Scheme and authority used in poll `location` URLs, when the gateway
     /// sits behind a proxy; by default they come from the request.
     pub public_url: Option<String>,
@@ -53,6 +56,7 @@ const SETTINGS: &[&str] = &[
     "listen",
     "data_dir",
     "database_url",
+    "database_connections",
     "public_url",
     "response_threshold",
     "action_thresholds",
@@ -78,6 +82,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             database_url: None,
+            database_connections: 4,
             public_url: None,
             response_threshold: Duration::from_secs(2),
             action_thresholds: BTreeMap::new(),

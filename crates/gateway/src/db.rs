@@ -5,7 +5,8 @@ use std::time::Duration;
 use actiongate_migration::{Migrator, MigratorTrait};
 use actiongate_service::Db;
 use anyhow::Context;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::Config;
 
@@ -19,15 +20,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
-    let read = open(&url, 16).await?;
+    let read = open(&url, config.database_connections).await?;
     if !sqlite {
         return Ok(Db {
             write: read.clone(),
             read,
         });
     }
-    // WAL lets readers run beside the writer; it persists in the file.
-    read.execute_unprepared("PRAGMA journal_mode=WAL").await?;
     let write = open(&url, 1).await?;
     Ok(Db { read, write })
 }
@@ -38,7 +37,17 @@ async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection>
         .max_connections(connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            // WAL: readers never wait for the writer. NORMAL: a commit is
+            // durable once in the WAL, which survives the process being
+            // killed; only an OS crash or power loss can drop the newest
+            // commits. FULL would add an fsync to every commit.
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+        });
     Database::connect(options)
         .await
         .context("connecting to the database")

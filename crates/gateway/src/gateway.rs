@@ -108,11 +108,11 @@ impl Gateway {
                 continue;
             };
             let request_time = Timestamp::from_unix_ms(job.request_time);
-            let principal = Principal {
+            let principal = Arc::new(Principal {
                 token_id: job.token_id,
                 user_id: job.user_id,
                 org_id: job.org_id,
-            };
+            });
             let key = format!("{}/{}", job.version, job.action);
             let found = self
                 .routes

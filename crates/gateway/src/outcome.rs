@@ -29,10 +29,10 @@ impl Outcome {
         request_time: Timestamp,
         response_time: Timestamp,
     ) -> Vec<u8> {
-        let (summary, result): (&str, Cow<'_, RawValue>) = match self {
-            Outcome::Success { summary, result } => (summary, Cow::Borrowed(&**result)),
+        let (summary, result): (Cow<'static, str>, Cow<'_, RawValue>) = match self {
+            Outcome::Success { summary, result } => (summary.clone(), Cow::Borrowed(&**result)),
             Outcome::Failure(err) => (
-                &err.summary,
+                Cow::Owned(err.summary.clone()),
                 Cow::Owned(
                     serde_json::value::to_raw_value(&err.result()).expect("JSON values serialize"),
                 ),
@@ -43,7 +43,7 @@ impl Outcome {
             request_time,
             response_time,
             status: self.status(),
-            summary: summary.to_owned(),
+            summary,
             result: &*result,
         };
         serde_json::to_vec(&envelope).expect("envelopes serialize")

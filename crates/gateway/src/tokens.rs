@@ -31,7 +31,7 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 /// What a verified token may do.
 #[derive(Clone, Debug)]
 pub struct Grant {
-    pub principal: Principal,
+    pub principal: Arc<Principal>,
     /// `None` means every service.
     pub services: Option<Vec<String>>,
     pub expires_at: Option<i64>,
@@ -94,12 +94,23 @@ pub fn is_well_formed(secret: &str) -> bool {
     checksum(random) == sum
 }
 
+type Digest32 = [u8; 32];
+
+fn digest(secret: &str) -> Digest32 {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// The stored form of a secret: its SHA-256 in hex.
 pub fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
+    hex(&digest(secret))
+}
+
+fn hex(digest: &Digest32) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(64);
     for byte in digest {
-        out.push(BASE62[(byte >> 4) as usize] as char);
-        out.push(BASE62[(byte & 0xf) as usize] as char);
+        out.push(HEX[(byte >> 4) as usize] as char);
+        out.push(HEX[(byte & 0xf) as usize] as char);
     }
     out
 }
@@ -166,7 +177,8 @@ pub async fn revoke(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
 /// Verifies bearer tokens, caching the ones that pass.
 pub struct TokenVerifier {
     db: DatabaseConnection,
-    cache: RwLock<HashMap<String, Arc<Grant>>>,
+    /// Verified tokens by the SHA-256 of their secret.
+    cache: RwLock<HashMap<Digest32, Arc<Grant>>>,
 }
 
 fn unauthorized(summary: &str) -> ApiError {
@@ -183,12 +195,7 @@ impl TokenVerifier {
 
     /// The grant of a live token, or `Unauthorized` saying why not.
     pub async fn verify(&self, secret: &str) -> Result<Arc<Grant>, ApiError> {
-        if !is_well_formed(secret) {
-            return Err(unauthorized(
-                "Malformed token: expected the agt_... token issued by `actiongate token create`",
-            ));
-        }
-        let key = hash(secret);
+        let key = digest(secret);
         let cached = self
             .cache
             .read()
@@ -197,7 +204,12 @@ impl TokenVerifier {
             .cloned();
         let grant = match cached {
             Some(grant) => grant,
-            None => self.load(&key).await?,
+            // Only a token we issued can be cached, so the shape is checked
+            // here, before the database is asked.
+            None if !is_well_formed(secret) => return Err(unauthorized(
+                "Malformed token: expected the agt_... token issued by `actiongate token create`",
+            )),
+            None => self.load(key).await?,
         };
         if let Some(expires_at) = grant.expires_at {
             if expires_at <= Timestamp::now_ms() {
@@ -207,9 +219,9 @@ impl TokenVerifier {
         Ok(grant)
     }
 
-    async fn load(&self, key: &str) -> Result<Arc<Grant>, ApiError> {
+    async fn load(&self, key: Digest32) -> Result<Arc<Grant>, ApiError> {
         let row = token::Entity::find()
-            .filter(token::Column::SecretHash.eq(key))
+            .filter(token::Column::SecretHash.eq(hex(&key)))
             .one(&self.db)
             .await
             .map_err(|err| {
@@ -225,18 +237,18 @@ impl TokenVerifier {
             return Err(unauthorized("The token has been revoked"));
         }
         let grant = Arc::new(Grant {
-            principal: Principal {
+            principal: Arc::new(Principal {
                 token_id: row.id,
                 user_id: row.user_id,
                 org_id: row.org_id,
-            },
+            }),
             services: parse_services(&row.services),
             expires_at: row.expires_at,
         });
         self.cache
             .write()
             .expect("token cache poisoned")
-            .insert(key.to_owned(), grant.clone());
+            .insert(key, grant.clone());
         Ok(grant)
     }
 

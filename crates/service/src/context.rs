@@ -38,7 +38,7 @@ impl Db {
 #[derive(Clone)]
 pub struct Ctx {
     pub request_id: RequestId,
-    pub principal: Principal,
+    pub principal: Arc<Principal>,
     pub db: Db,
     state: Arc<http::Extensions>,
 }
@@ -46,7 +46,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(
         request_id: RequestId,
-        principal: Principal,
+        principal: Arc<Principal>,
         db: Db,
         state: Arc<http::Extensions>,
     ) -> Self {

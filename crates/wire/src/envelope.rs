@@ -1,5 +1,7 @@
 //! The response envelope: exactly six keys, on every response.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{RequestId, Status, Timestamp};
@@ -15,7 +17,7 @@ pub struct Envelope<R = serde_json::Value> {
     pub request_time: Timestamp,
     pub response_time: Timestamp,
     pub status: Status,
-    pub summary: String,
+    pub summary: Cow<'static, str>,
     pub result: R,
 }
 

@@ -62,12 +62,24 @@ impl Default for RequestId {
     }
 }
 
+impl RequestId {
+    /// The id's text, `prq_` and the lower-case ULID, without allocating.
+    pub fn encode(self) -> [u8; 30] {
+        let mut out = [0u8; 30];
+        out[..4].copy_from_slice(REQUEST_PREFIX.as_bytes());
+        let mut buf = [0u8; ulid::ULID_LEN];
+        let upper = self.0.array_to_str(&mut buf);
+        out[4..].copy_from_slice(upper.as_bytes());
+        out[4..].make_ascii_lowercase();
+        out
+    }
+}
+
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut buf = [0u8; ulid::ULID_LEN];
-        let encoded = self.0.array_to_str(&mut buf);
-        f.write_str(REQUEST_PREFIX)?;
-        f.write_str(&encoded.to_ascii_lowercase())
+        let text = self.encode();
+        // Prefix and Crockford base32 digits are ASCII.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
     }
 }
 

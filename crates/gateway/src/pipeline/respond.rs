@@ -108,7 +108,7 @@ pub fn write(
                 response_time: Timestamp::now(),
                 status: Status::Accepted,
                 summary: "Accepted: the request is running; poll its location for the result"
-                    .to_owned(),
+                    .into(),
                 result,
             };
             let body = serde_json::to_vec(&envelope).expect("envelopes serialize");
@@ -136,7 +136,7 @@ pub fn write(
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(
         "x-request-id",
-        HeaderValue::from_str(&request_id.to_string()).expect("request ids are ASCII"),
+        HeaderValue::from_bytes(&request_id.encode()).expect("request ids are ASCII"),
     );
     if let Some(allow) = trace.allow {
         headers.insert(ALLOW, HeaderValue::from_static(allow));
