@@ -59,31 +59,59 @@ project=$(curl -s -XPOST "http://$gw_addr/console/v1/project/create" \
     -H "Authorization: Bearer $token" -d '{"name": "bench"}' |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["id"])')
 
-# run NAME URL BODY TOKEN -> "req/s p50 p99"
-run() {
+# One wrk run: "req/s p50_us p99_us".
+measure() {
     local out
-    out=$(BENCH_BODY="$3" BENCH_TOKEN="$4" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$2")
-    local rps p50 p99 non2xx
-    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    if [ -n "$non2xx" ]; then
-        echo "$1: $non2xx non-2xx responses" >&2
+    out=$(BENCH_BODY="$2" BENCH_TOKEN="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$1")
+    if grep -q "Non-2xx" <<<"$out"; then
+        echo "unexpected non-2xx responses from $1:" >&2
+        echo "$out" >&2
         exit 1
     fi
-    echo "$rps $p50 $p99"
+    python3 - "$out" <<'PY'
+import re, sys
+out = sys.argv[1]
+def micros(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+p50 = micros(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+p99 = micros(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+print(rps, p50, p99)
+PY
 }
 
-echo "wrk: $THREADS thread(s), $CONNECTIONS connections, $DURATION per case, on $(nproc) cores"
-printf '%-42s %12s %10s %10s %9s\n' case "req/s" p50 p99 "vs bare"
-read -r bare_rps bare_p50 bare_p99 < <(run bare "http://$bare_addr/" '{}' '')
-printf '%-42s %12s %10s %10s %9s\n' "bare hyper, same envelope" "$bare_rps" "$bare_p50" "$bare_p99" "100%"
-report() {
-    read -r rps p50 p99 < <(run "$1" "$2" "$3" "$token")
-    share=$(python3 -c "print(f'{100 * $rps / $bare_rps:.0f}%')")
-    printf '%-42s %12s %10s %10s %9s\n' "$1" "$rps" "$p50" "$p99" "$share"
-}
-report "greeter/v1/hello (sync, no database)" "http://$gw_addr/greeter/v1/hello" '{"name": "bench"}'
-report "console/v1/project/get (SQLite)" "http://$gw_addr/console/v1/project/get" "{\"id\": \"$project\"}"
-report "greeter/v1/report (designated async, 202)" "http://$gw_addr/greeter/v1/report" '{}'
+ROUNDS=${ROUNDS:-3}
+cases=(
+    "bare hyper, same envelope|http://$bare_addr/|{}|"
+    "greeter/v1/hello (sync, no database)|http://$gw_addr/greeter/v1/hello|{\"name\": \"bench\"}|$token"
+    "console/v1/project/get (SQLite)|http://$gw_addr/console/v1/project/get|{\"id\": \"$project\"}|$token"
+    "greeter/v1/report (designated async, 202)|http://$gw_addr/greeter/v1/report|{}|$token"
+)
+
+# Rounds interleave the cases, so that the machine's noise falls on all of
+# them alike; each figure reported is the median over the rounds.
+results="$work/results"
+: >"$results"
+for round in $(seq 1 "$ROUNDS"); do
+    for entry in "${cases[@]}"; do
+        IFS='|' read -r name url body auth <<<"$entry"
+        echo "$name|$(measure "$url" "$body" "$auth")" >>"$results"
+    done
+    echo "round $round of $ROUNDS done" >&2
+done
+
+echo "wrk: $THREADS thread(s), $CONNECTIONS connections, $DURATION per case, median of $ROUNDS interleaved rounds, $(nproc) cores"
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, figures = line.rstrip("\n").split("|")
+    rows.setdefault(name, []).append([float(x) for x in figures.split()])
+med = {name: [statistics.median(col) for col in zip(*runs)] for name, runs in rows.items()}
+bare = med["bare hyper, same envelope"][0]
+print(f"{'case':<44}{'req/s':>11}{'p50':>11}{'p99':>11}{'vs bare':>9}")
+for name, (rps, p50, p99) in med.items():
+    fmt = lambda us: f"{us / 1000:.2f}ms" if us >= 1000 else f"{us:.0f}us"
+    print(f"{name:<44}{rps:>11.0f}{fmt(p50):>11}{fmt(p99):>11}{100 * rps / bare:>8.0f}%")
+PY

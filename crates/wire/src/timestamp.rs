@@ -3,15 +3,11 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::OffsetDateTime;
 
 /// A point in time, always written in UTC with milliseconds and a `Z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
-
-const FORMAT: &[time::format_description::FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 impl Timestamp {
     pub fn now() -> Self {
@@ -50,12 +46,36 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, written without a format description:
+    /// every envelope carries two of these.
+    pub fn encode(self) -> [u8; 24] {
+        fn put(out: &mut [u8], value: u32) {
+            let mut value = value;
+            for slot in out.iter_mut().rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        let at = self.0;
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        // Years outside 0..=9999 cannot be built from a Unix time in ms that
+        // fits the database's i64, but clamp rather than write garbage.
+        put(&mut out[0..4], at.year().clamp(0, 9999) as u32);
+        put(&mut out[5..7], u32::from(u8::from(at.month())));
+        put(&mut out[8..10], u32::from(at.day()));
+        put(&mut out[11..13], u32::from(at.hour()));
+        put(&mut out[14..16], u32::from(at.minute()));
+        put(&mut out[17..19], u32::from(at.second()));
+        put(&mut out[20..23], u32::from(at.millisecond()));
+        out
+    }
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Formatting a valid UTC datetime with this description cannot fail
-        // for years 0..=9999, the only ones `OffsetDateTime` holds by default.
-        let text = self.0.format(FORMAT).map_err(|_| std::fmt::Error)?;
-        f.write_str(&text)
+        let text = self.encode();
+        f.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -80,6 +100,30 @@ mod tests {
     fn unix_ms_round_trips() {
         let at = Timestamp::parse("2026-11-23T15:24:33.105Z").unwrap();
         assert_eq!(Timestamp::from_unix_ms(at.unix_ms()), at);
+    }
+
+    #[test]
+    fn encodes_like_the_format_description() {
+        use time::macros::format_description;
+        let format = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        for ms in [
+            0_i64,
+            1,
+            999,
+            1_000,
+            86_399_999,
+            1_795_000_000_123,
+            253_402_300_799_999,
+        ] {
+            let at = Timestamp::from_unix_ms(ms);
+            assert_eq!(
+                at.to_string(),
+                at.datetime().format(format).unwrap(),
+                "{ms}"
+            );
+        }
     }
 
     #[test]
