@@ -102,3 +102,32 @@ mod tests {
         assert_eq!(Status::ServiceNotAvailable.http_code(), 503);
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::Status;
+
+    /// The README shows the status table; it must say what the code does.
+    #[test]
+    fn readme_table_matches_the_code() {
+        let readme = include_str!("../../../README.md");
+        let rows: Vec<(String, u16, String)> = readme
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+                let code = cells.get(1)?.parse().ok()?;
+                Some((
+                    cells[0].trim_matches('`').to_owned(),
+                    code,
+                    cells.get(2)?.to_string(),
+                ))
+            })
+            .collect();
+        let expected: Vec<(String, u16, String)> = Status::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), s.http_code(), s.meaning().to_owned()))
+            .collect();
+        assert_eq!(rows, expected);
+    }
+}
