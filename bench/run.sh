@@ -3,8 +3,9 @@
 # envelope, measured in one run with wrk on loopback. Prints req/s, p50 and
 # p99 for each case and the gateway's req/s as a share of the baseline.
 #
-# Environment: DURATION (default 10s), CONNECTIONS (64), THREADS (1: wrk
-# shares the machine's 2 cores with the server under test).
+# Environment: DURATION (default 10s), ROUNDS (3), CONNECTIONS (64), THREADS (1: wrk
+# shares the machine's 2 cores with the server under test), LOG_LEVEL
+# (info: every request is logged, as in production).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +50,7 @@ target/release/actiongate-bench-bare "$bare_addr" >/dev/null &
 pids+=($!)
 # The gateway logs every request at info, as in production; to /dev/null.
 ACTIONGATE_CONFIG=/nonexistent ACTIONGATE_LISTEN="$gw_addr" ACTIONGATE_DATA_DIR="$work/data" \
-    ACTIONGATE_LOG_LEVEL=info target/release/examples/custom_service >"$work/gateway.log" 2>&1 &
+    ACTIONGATE_LOG_LEVEL="${LOG_LEVEL:-info}" target/release/examples/custom_service >"$work/gateway.log" 2>&1 &
 pids+=($!)
 wait_up "$bare_addr"
 wait_up "$gw_addr"

@@ -17,6 +17,11 @@ use actiongate_gateway::{logging, Config, Gateway};
 use actiongate_service::{ActionResult, ActionSpec, Ctx, Service};
 use serde::{Deserialize, Serialize};
 
+// Request handling allocates many small, short-lived buffers; mimalloc
+// serves them faster than the system allocator under concurrency.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Deserialize)]
 struct Hello {
     #[serde(default)]

@@ -11,3 +11,4 @@ mod envelope;
 mod postgres;
 mod routing;
 mod sdk;
+mod serve;

@@ -1,18 +1,23 @@
 //! Connecting to the database and bringing its schema up to date.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actiongate_migration::{Migrator, MigratorTrait};
 use actiongate_service::Db;
 use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+
+use crate::sqlite_reader::SqliteReader;
 
 use crate::Config;
 
 /// Opens the configured database (creating the SQLite file and its folder
-/// if needed): a pool for reads and, on SQLite, one connection for write
-/// transactions (see [`Db`]).
+/// if needed). On PostgreSQL, one pool serves reads and writes. On SQLite,
+/// writes go through one connection (see [`Db`]) and reads run on the
+/// calling thread ([`SqliteReader`]).
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     let url = config.database_url();
     let sqlite = url.starts_with("sqlite:");
@@ -20,15 +25,29 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
-    let read = open(&url, config.database_connections).await?;
     if !sqlite {
+        let pool = open(&url, config.database_connections).await?;
         return Ok(Db {
-            write: read.clone(),
-            read,
+            write: pool.clone(),
+            read: pool,
         });
     }
+    // The writer opens (and creates) the file first; readers open it read-only.
     let write = open(&url, 1).await?;
+    let reader = SqliteReader::new(sqlite_path(&url));
+    let read = Database::connect_proxy(DbBackend::Sqlite, Arc::new(Box::new(reader)))
+        .await
+        .context("opening the SQLite reader")?;
     Ok(Db { read, write })
+}
+
+/// The file of a `sqlite://path?options` URL.
+fn sqlite_path(url: &str) -> PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
 async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection> {

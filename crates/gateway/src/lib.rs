@@ -16,6 +16,7 @@ pub mod logging;
 pub mod pipeline;
 pub mod routes;
 pub mod server;
+pub mod sqlite_reader;
 pub mod tokens;
 
 mod gateway;

@@ -1,0 +1,276 @@
+//! Reads from SQLite on the calling thread.
+//!
+//! sqlx runs every SQLite connection on a worker thread of its own and
+//! hands each query there and back. Under load those hand-offs were most of
+//! the CPU a one-row read cost (`perf` on `project/get`: the time went to
+//! futex waits and wake-ups in sqlx's channels). A read of cached pages
+//! takes microseconds, so the read side of [`actiongate_service::Db`] runs
+//! its statements right where they are awaited instead: through rusqlite,
+//! on a read-only connection kept per thread, plugged into sea-orm as a
+//! proxy backend so handlers keep writing sea-orm queries.
+//!
+//! What it does not do: writes (they fail with an error; they belong on
+//! `Db::write`), and transactions (a transaction begun here gives no
+//! snapshot across its statements; use `Db::begin_write` for one).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use sea_orm::sea_query::Value;
+use sea_orm::{DbErr, ProxyDatabaseTrait, ProxyExecResult, ProxyRow, Statement};
+
+/// Statements prepared once per connection and reused.
+const STATEMENT_CACHE: usize = 128;
+
+static NEXT_READER: AtomicU64 = AtomicU64::new(0);
+
+/// A thread's connection to one database, and the result columns of each
+/// statement it has run (their names and what sea-orm expects of them).
+struct ReaderConnection {
+    connection: Connection,
+    columns: HashMap<String, Rc<[(String, ColumnKind)]>>,
+}
+
+thread_local! {
+    /// This thread's connection to each database it has read from.
+    static CONNECTIONS: RefCell<HashMap<u64, ReaderConnection>> = RefCell::new(HashMap::new());
+}
+
+#[derive(Debug)]
+pub struct SqliteReader {
+    /// Tells apart the databases of several gateways in one process.
+    id: u64,
+    path: PathBuf,
+}
+
+impl SqliteReader {
+    pub fn new(path: PathBuf) -> Self {
+        SqliteReader {
+            id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
+            path,
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(connection)
+    }
+
+    fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut ReaderConnection) -> rusqlite::Result<T>,
+    ) -> Result<T, DbErr> {
+        CONNECTIONS.with(|connections| {
+            let mut connections = connections.borrow_mut();
+            let reader = match connections.entry(self.id) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(ReaderConnection {
+                        connection: self.open().map_err(query_error)?,
+                        columns: HashMap::new(),
+                    })
+                }
+            };
+            f(reader).map_err(query_error)
+        })
+    }
+}
+
+fn query_error(err: rusqlite::Error) -> DbErr {
+    DbErr::Custom(format!("SQLite read failed: {err}"))
+}
+
+#[async_trait::async_trait]
+impl ProxyDatabaseTrait for SqliteReader {
+    async fn query(&self, statement: Statement) -> Result<Vec<ProxyRow>, DbErr> {
+        let params = match &statement.values {
+            Some(values) => values
+                .0
+                .iter()
+                .map(parameter)
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        self.with_connection(|reader| {
+            let mut prepared = reader.connection.prepare_cached(&statement.sql)?;
+            let columns = match reader.columns.get(&statement.sql) {
+                Some(columns) => columns.clone(),
+                None => {
+                    let columns: Rc<[(String, ColumnKind)]> = prepared
+                        .columns()
+                        .iter()
+                        .map(|c| (c.name().to_owned(), ColumnKind::of(c.decl_type())))
+                        .collect();
+                    // Bounded like the statement cache: the queries a
+                    // program makes are few, but some text (IN lists) varies.
+                    if reader.columns.len() >= STATEMENT_CACHE {
+                        reader.columns.clear();
+                    }
+                    reader
+                        .columns
+                        .insert(statement.sql.clone(), columns.clone());
+                    columns
+                }
+            };
+            let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let mut values = BTreeMap::new();
+                for (index, (name, kind)) in columns.iter().enumerate() {
+                    values.insert(name.clone(), kind.value(row.get_ref(index)?));
+                }
+                out.push(ProxyRow::new(values));
+            }
+            Ok(out)
+        })
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<ProxyExecResult, DbErr> {
+        Err(DbErr::Custom(format!(
+            "the SQLite read connection does not write (use Db::write): {}",
+            statement.sql
+        )))
+    }
+}
+
+/// A sea-query parameter as SQLite stores it (booleans as 0 and 1, as sqlx
+/// writes them).
+fn parameter(value: &Value) -> Result<SqlValue, DbErr> {
+    Ok(match value {
+        Value::Bool(v) => v.map_or(SqlValue::Null, |b| SqlValue::Integer(i64::from(b))),
+        Value::TinyInt(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::SmallInt(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::Int(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::BigInt(v) => v.map_or(SqlValue::Null, SqlValue::Integer),
+        Value::TinyUnsigned(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::SmallUnsigned(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::Unsigned(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::BigUnsigned(v) => match v {
+            None => SqlValue::Null,
+            Some(n) => SqlValue::Integer(
+                i64::try_from(*n)
+                    .map_err(|_| DbErr::Custom(format!("{n} does not fit SQLite's integer")))?,
+            ),
+        },
+        Value::Float(v) => v.map_or(SqlValue::Null, |n| SqlValue::Real(n.into())),
+        Value::Double(v) => v.map_or(SqlValue::Null, SqlValue::Real),
+        Value::String(v) => v
+            .as_ref()
+            .map_or(SqlValue::Null, |s| SqlValue::Text(s.to_string())),
+        Value::Char(v) => v.map_or(SqlValue::Null, |c| SqlValue::Text(c.to_string())),
+        Value::Bytes(v) => v
+            .as_ref()
+            .map_or(SqlValue::Null, |b| SqlValue::Blob(b.to_vec())),
+        other => {
+            return Err(DbErr::Custom(format!(
+                "parameter type not supported by the SQLite reader: {other:?}"
+            )))
+        }
+    })
+}
+
+/// What sea-orm expects of a column, from its declared type: the model's
+/// Rust type decides which `Value` variant it accepts, NULLs included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ColumnKind {
+    Text,
+    BigInt,
+    Int,
+    Bool,
+    Bytes,
+    Real,
+    /// No declared type (an expression such as `COUNT(*)`): go by the value.
+    Any,
+}
+
+impl ColumnKind {
+    fn of(decl_type: Option<&str>) -> Self {
+        let Some(decl) = decl_type else {
+            return ColumnKind::Any;
+        };
+        let base = decl
+            .split('(')
+            .next()
+            .unwrap_or(decl)
+            .trim()
+            .to_ascii_lowercase();
+        match base.as_str() {
+            "bigint" => ColumnKind::BigInt,
+            "integer" | "int" | "smallint" | "tinyint" => ColumnKind::Int,
+            "boolean" | "bool" => ColumnKind::Bool,
+            "blob" | "binary" | "varbinary" => ColumnKind::Bytes,
+            "real" | "double" | "float" => ColumnKind::Real,
+            "varchar" | "text" | "char" | "string" => ColumnKind::Text,
+            _ => ColumnKind::Any,
+        }
+    }
+
+    fn value(self, cell: ValueRef<'_>) -> Value {
+        match (self, cell) {
+            (ColumnKind::Text, ValueRef::Null) => Value::String(None),
+            (ColumnKind::BigInt, ValueRef::Null) => Value::BigInt(None),
+            (ColumnKind::Int, ValueRef::Null) => Value::Int(None),
+            (ColumnKind::Bool, ValueRef::Null) => Value::Bool(None),
+            (ColumnKind::Bytes, ValueRef::Null) => Value::Bytes(None),
+            (ColumnKind::Real, ValueRef::Null) => Value::Double(None),
+            (ColumnKind::Any, ValueRef::Null) => Value::String(None),
+            (ColumnKind::Bool, ValueRef::Integer(n)) => Value::Bool(Some(n != 0)),
+            // sea-orm reads `COUNT(*)` as i32 on SQLite: untyped integers
+            // that fit are `Int`.
+            (ColumnKind::Int | ColumnKind::Any, ValueRef::Integer(n)) => match i32::try_from(n) {
+                Ok(n) => Value::Int(Some(n)),
+                Err(_) => Value::BigInt(Some(n)),
+            },
+            (_, ValueRef::Integer(n)) => Value::BigInt(Some(n)),
+            (_, ValueRef::Real(f)) => Value::Double(Some(f)),
+            (_, ValueRef::Text(bytes)) => {
+                Value::String(Some(Box::new(String::from_utf8_lossy(bytes).into_owned())))
+            }
+            (_, ValueRef::Blob(bytes)) => Value::Bytes(Some(Box::new(bytes.to_vec()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_pick_the_value_variant() {
+        assert_eq!(ColumnKind::of(Some("varchar(64)")), ColumnKind::Text);
+        assert_eq!(ColumnKind::of(Some("bigint")), ColumnKind::BigInt);
+        assert_eq!(ColumnKind::of(Some("blob(1)")), ColumnKind::Bytes);
+        assert_eq!(ColumnKind::of(None), ColumnKind::Any);
+        assert_eq!(
+            ColumnKind::Bool.value(ValueRef::Integer(1)),
+            Value::Bool(Some(true))
+        );
+        assert_eq!(
+            ColumnKind::BigInt.value(ValueRef::Null),
+            Value::BigInt(None)
+        );
+        assert_eq!(
+            ColumnKind::Int.value(ValueRef::Integer(7)),
+            Value::Int(Some(7))
+        );
+        assert_eq!(
+            ColumnKind::Any.value(ValueRef::Integer(7)),
+            Value::Int(Some(7))
+        );
+        assert_eq!(
+            ColumnKind::Any.value(ValueRef::Integer(1 << 40)),
+            Value::BigInt(Some(1 << 40))
+        );
+    }
+}

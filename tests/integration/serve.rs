@@ -1,0 +1,154 @@
+//! The `actiongate serve` binary as a user runs it: the bootstrap token
+//! printed once, one JSON log line per request without secrets, and a clean
+//! exit on SIGTERM.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actiongate_client::{Client, Status};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::common::expect;
+
+struct Served {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    url: String,
+}
+
+async fn serve(data_dir: &std::path::Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_actiongate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml")
+        .env("ACTIONGATE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting actiongate serve");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
+    let collected = lines.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = reader.next_line().await {
+            collected.lock().unwrap().push(line);
+        }
+    });
+    let url = wait_for(&lines, |lines| {
+        lines
+            .iter()
+            .find_map(|line| line.strip_prefix("actiongate listening on "))
+            .map(str::to_owned)
+    })
+    .await;
+    Served { child, lines, url }
+}
+
+/// What `pick` finds in the output so far, waiting up to 10 s for it.
+async fn wait_for<T>(lines: &Mutex<Vec<String>>, pick: impl Fn(&[String]) -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(found) = pick(&lines.lock().unwrap()) {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not seen in the output: {:#?}", lines.lock().unwrap());
+}
+
+fn request_lines(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "actiongate::request")
+        .collect()
+}
+
+async fn terminate(mut served: Served) {
+    let pid = served.child.id().unwrap().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(15), served.child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_each_request_once_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path()).await;
+    let token = std::fs::read_to_string(dir.path().join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // Printed once, in the first-start banner.
+    let shown: Vec<String> = served
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(&token))
+        .cloned()
+        .collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].trim() == token);
+
+    let console = Client::new(format!("{}/console", served.url), &token);
+    let ok = console.call("v1/org/list", &json!({})).await.unwrap();
+    expect(&ok, 200, Status::Success);
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let denied = console
+        .with_token(&forged)
+        .call("v1/org/list", &json!({}))
+        .await
+        .unwrap();
+    expect(&denied, 401, Status::Unauthorized);
+
+    // Lines reach stdout within the flush interval, one per request.
+    let logged = wait_for(&served.lines, |lines| {
+        let logged = request_lines(lines);
+        (logged.len() >= 2).then_some(logged)
+    })
+    .await;
+    assert_eq!(logged.len(), 2, "{logged:#?}");
+    let first = &logged[0];
+    assert_eq!(first["request_id"], ok.envelope.request_id.to_string());
+    assert_eq!(first["service"], "console");
+    assert_eq!(first["route"], "v1/org/list");
+    assert_eq!(first["status"], "Success");
+    assert_eq!(first["http"], 200);
+    assert!(first["latency_us"].as_u64().is_some());
+    assert_eq!(logged[1]["status"], "Unauthorized");
+    assert_eq!(logged[1]["http"], 401);
+
+    let all = served.lines.lock().unwrap().join("\n");
+    assert_eq!(
+        all.matches(&token).count(),
+        1,
+        "the token appears only in the banner"
+    );
+    assert!(
+        !all.contains(&forged),
+        "a refused token is not logged either"
+    );
+    terminate(served).await;
+
+    // A second start on the same data dir prints no token.
+    let again = serve(dir.path()).await;
+    let console = Client::new(format!("{}/console", again.url), &token);
+    expect(
+        &console.call("v1/org/list", &json!({})).await.unwrap(),
+        200,
+        Status::Success,
+    );
+    assert!(!again.lines.lock().unwrap().join("\n").contains(&token));
+    terminate(again).await;
+}
