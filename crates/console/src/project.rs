@@ -136,6 +136,35 @@ pub struct Update {
     pub if_updated_at: Option<Timestamp>,
 }
 
+/// The free-form project fields of seed 004, checked; `None` where not sent.
+struct Details {
+    display_name: Option<String>,
+    description: Option<String>,
+    color: Option<String>,
+    default_server_id: Option<String>,
+}
+
+impl Details {
+    fn checked(
+        display_name: &Option<String>,
+        description: &Option<String>,
+        color: &Option<String>,
+        default_server_id: &Option<String>,
+    ) -> ActionResult<Self> {
+        let check = |value: &Option<String>, f: &dyn Fn(&str) -> ActionResult<String>| {
+            value.as_deref().map(f).transpose()
+        };
+        Ok(Details {
+            display_name: check(display_name, &|v| fields::name("/display_name", v))?,
+            description: check(description, &|v| fields::description("/description", v))?,
+            color: check(color, &|v| fields::color("/color", v))?,
+            default_server_id: check(default_server_id, &|v| {
+                fields::text("/default_server_id", v, 100)
+            })?,
+        })
+    }
+}
+
 /// The project `id`, if the caller may see it.
 async fn visible(
     ctx: &Ctx,
@@ -332,26 +361,12 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
         input.geo.as_deref(),
         input.region.as_deref(),
     )?;
-    let display_name = input
-        .display_name
-        .as_deref()
-        .map(|v| fields::name("/display_name", v))
-        .transpose()?;
-    let description = input
-        .description
-        .as_deref()
-        .map(|v| fields::description("/description", v))
-        .transpose()?;
-    let color = input
-        .color
-        .as_deref()
-        .map(|v| fields::color("/color", v))
-        .transpose()?;
-    let default_server_id = input
-        .default_server_id
-        .as_deref()
-        .map(|v| fields::text("/default_server_id", v, 100))
-        .transpose()?;
+    let details = Details::checked(
+        &input.display_name,
+        &input.description,
+        &input.color,
+        &input.default_server_id,
+    )?;
     let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
     let txn = ctx.begin_write().await?;
     org::visible(&ctx, &txn, &org_id).await?;
@@ -363,12 +378,12 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
         name: Set(name.clone()),
         geo: Set(geo),
         region: Set(region),
-        display_name: Set(display_name),
-        description: Set(description),
-        color: Set(color),
+        display_name: Set(details.display_name),
+        description: Set(details.description),
+        color: Set(details.color),
         icon_path: Set(None),
         single_server_mode: Set(input.single_server_mode),
-        default_server_id: Set(default_server_id),
+        default_server_id: Set(details.default_server_id),
         auto_error_tracking_enabled: Set(input.auto_error_tracking_enabled),
         created_at: Set(now),
         updated_at: Set(now),
@@ -398,26 +413,12 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
         .as_deref()
         .map(|v| fields::name("/name", v))
         .transpose()?;
-    let display_name = input
-        .display_name
-        .as_deref()
-        .map(|v| fields::name("/display_name", v))
-        .transpose()?;
-    let description = input
-        .description
-        .as_deref()
-        .map(|v| fields::description("/description", v))
-        .transpose()?;
-    let color = input
-        .color
-        .as_deref()
-        .map(|v| fields::color("/color", v))
-        .transpose()?;
-    let default_server_id = input
-        .default_server_id
-        .as_deref()
-        .map(|v| fields::text("/default_server_id", v, 100))
-        .transpose()?;
+    let details = Details::checked(
+        &input.display_name,
+        &input.description,
+        &input.color,
+        &input.default_server_id,
+    )?;
     let txn = ctx.begin_write().await?;
     let current = visible(&ctx, &txn, &input.id).await?;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
@@ -429,19 +430,19 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
     if let Some(v) = name {
         active.name = Set(v);
     }
-    if let Some(v) = display_name {
+    if let Some(v) = details.display_name {
         active.display_name = Set(Some(v));
     }
-    if let Some(v) = description {
+    if let Some(v) = details.description {
         active.description = Set(Some(v));
     }
-    if let Some(v) = color {
+    if let Some(v) = details.color {
         active.color = Set(Some(v));
     }
     if let Some(v) = input.single_server_mode {
         active.single_server_mode = Set(v);
     }
-    if let Some(v) = default_server_id {
+    if let Some(v) = details.default_server_id {
         active.default_server_id = Set(Some(v));
     }
     if let Some(v) = input.auto_error_tracking_enabled {

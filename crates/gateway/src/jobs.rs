@@ -17,6 +17,7 @@ use std::time::Duration;
 use actiongate_entity::job;
 use actiongate_service::{Db, Principal};
 use actiongate_wire::{RequestId, Timestamp};
+use bytes::Bytes;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
 
@@ -28,14 +29,14 @@ pub const SUCCEEDED: &str = "succeeded";
 pub const FAILED: &str = "failed";
 
 /// What is known of a request when it is parked.
-pub struct NewJob<'a> {
+pub struct NewJob {
     pub request_id: RequestId,
     pub request_time: Timestamp,
-    pub principal: &'a Principal,
-    pub service: &'a str,
-    pub version: &'a str,
-    pub action: &'a str,
-    pub input: &'a [u8],
+    pub principal: Arc<Principal>,
+    pub service: &'static str,
+    pub version: &'static str,
+    pub action: &'static str,
+    pub input: Bytes,
 }
 
 /// The job table. Writes go through the writer connection (see [`Db`]).
@@ -51,7 +52,7 @@ impl Jobs {
     }
 
     /// Records a request that this node is about to run (or is running).
-    pub async fn record_running(&self, new: NewJob<'_>) -> Result<(), DbErr> {
+    pub async fn record_running(&self, new: &NewJob) -> Result<(), DbErr> {
         job::ActiveModel {
             request_id: Set(new.request_id.to_string()),
             org_id: Set(new.principal.org_id.clone()),

@@ -43,23 +43,35 @@ pub async fn dispatch(
     let job = NewJob {
         request_id: call.request_id,
         request_time: call.request_time,
-        principal: &grant.principal,
+        principal: grant.principal.clone(),
         service: service.name,
         version: action.spec.version,
         action: action.spec.path,
-        input: &body,
+        input: body,
     };
-    match gateway.jobs().record_running(job).await {
-        Ok(()) => {
-            gateway
-                .jobs()
-                .complete_in_background(call.request_id, call.request_time, work);
-            Reply::accepted(gateway, call, call.request_id, call.request_time, 0)
+    // Recording and starting the job happen in a task of their own, so that
+    // a client hanging up meanwhile cannot leave a job recorded but not run.
+    let jobs = gateway.jobs().clone();
+    let parked = tokio::spawn(async move {
+        match jobs.record_running(&job).await {
+            Ok(()) => {
+                jobs.complete_in_background(job.request_id, job.request_time, work);
+                Ok(())
+            }
+            Err(err) => Err((err, work)),
         }
-        Err(err) => {
+    })
+    .await;
+    match parked {
+        Ok(Ok(())) => Reply::accepted(gateway, call, call.request_id, call.request_time, 0),
+        Ok(Err((err, work))) => {
             // No 202 was sent, so nothing was promised: finish in place.
             tracing::warn!(request_id = %call.request_id, error = %err, "could not record the job; answering synchronously");
             Reply::Ended(work.await)
+        }
+        Err(join_error) => {
+            tracing::error!(request_id = %call.request_id, error = %join_error, "recording the job failed");
+            Reply::Ended(ApiError::internal(call.request_id).into())
         }
     }
 }
