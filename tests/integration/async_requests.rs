@@ -253,14 +253,7 @@ async fn unfinished_jobs_resume_when_the_gateway_starts_again() {
     .unwrap();
     db.close().await.unwrap();
 
-    let config = actiongate_gateway::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_owned(),
-        ..Default::default()
-    };
-    let running = actiongate_gateway::Gateway::start(config, common::services())
-        .await
-        .unwrap();
+    let running = common::restart(dir.path()).await;
     assert!(running.bootstrapped.is_none(), "bootstrap happens once");
     let client = Client::new(format!("http://{}/testkit", running.addr), &token);
     let polled = client

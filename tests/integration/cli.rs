@@ -15,14 +15,7 @@ async fn bootstrap_token_file_is_private_and_written_once() {
     assert_eq!(mode, 0o600);
     let before = std::fs::read_to_string(&file).unwrap();
     let dir = gw.shutdown().await;
-    let config = actiongate_gateway::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_owned(),
-        ..Default::default()
-    };
-    let again = actiongate_gateway::Gateway::start(config, common::services())
-        .await
-        .unwrap();
+    let again = common::restart(dir.path()).await;
     assert!(again.bootstrapped.is_none());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
     again.shutdown().await;

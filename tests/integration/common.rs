@@ -59,6 +59,18 @@ pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestGateway {
     }
 }
 
+/// Starts a gateway again on the database a stopped one left in `data_dir`.
+pub async fn restart(data_dir: &Path) -> RunningGateway {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    };
+    Gateway::start(config, services())
+        .await
+        .expect("gateway restarts")
+}
+
 pub fn services() -> Vec<Service> {
     vec![
         actiongate_console::service(Default::default()),
