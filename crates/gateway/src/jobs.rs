@@ -163,20 +163,20 @@ impl Jobs {
             .filter(job::Column::State.is_in([QUEUED, RUNNING]))
             .all(&self.db.write)
             .await?;
-        let now = Timestamp::now_ms();
-        for row in &rows {
-            job::Entity::update_many()
-                .col_expr(job::Column::State, Expr::value(RUNNING))
-                .col_expr(job::Column::NodeId, Expr::value(self.node_id.clone()))
-                .col_expr(
-                    job::Column::Attempts,
-                    Expr::col(job::Column::Attempts).add(1),
-                )
-                .col_expr(job::Column::StartedAt, Expr::value(now))
-                .filter(job::Column::RequestId.eq(&row.request_id))
-                .exec(&self.db.write)
-                .await?;
+        if rows.is_empty() {
+            return Ok(rows);
         }
+        job::Entity::update_many()
+            .col_expr(job::Column::State, Expr::value(RUNNING))
+            .col_expr(job::Column::NodeId, Expr::value(self.node_id.clone()))
+            .col_expr(
+                job::Column::Attempts,
+                Expr::col(job::Column::Attempts).add(1),
+            )
+            .col_expr(job::Column::StartedAt, Expr::value(Timestamp::now_ms()))
+            .filter(job::Column::RequestId.is_in(rows.iter().map(|row| row.request_id.as_str())))
+            .exec(&self.db.write)
+            .await?;
         Ok(rows)
     }
 
