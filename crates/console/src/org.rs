@@ -77,7 +77,7 @@ pub(crate) async fn visible(
 
 async fn present(ctx: &Ctx, org: organization::Model) -> ActionResult<Organization> {
     let owner_email = user::Entity::find_by_id(&org.owner_id)
-        .one(&ctx.db.read)
+        .one(ctx.read())
         .await
         .map_err(|err| ctx.internal(err))?
         .map(|owner| owner.email)
@@ -94,7 +94,7 @@ async fn present(ctx: &Ctx, org: organization::Model) -> ActionResult<Organizati
 }
 
 pub async fn get(ctx: Ctx, input: OrgId) -> ActionResult<Organization> {
-    let org = visible(&ctx, &ctx.db.read, &input.id).await?;
+    let org = visible(&ctx, ctx.read(), &input.id).await?;
     present(&ctx, org).await
 }
 
@@ -156,7 +156,7 @@ pub async fn list(ctx: Ctx, input: ListOrgs) -> ActionResult<Page<Organization>>
     }
     .resolve()?;
     let own = ctx.principal.org_id.clone();
-    let org = visible(&ctx, &ctx.db.read, &own).await?;
+    let org = visible(&ctx, ctx.read(), &own).await?;
     let results = if offset == 0 {
         vec![present(&ctx, org).await?]
     } else {

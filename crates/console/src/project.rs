@@ -180,7 +180,7 @@ async fn visible(
 }
 
 pub async fn get(ctx: Ctx, input: ProjectId) -> ActionResult<Project> {
-    visible(&ctx, &ctx.db.read, &input.id)
+    visible(&ctx, ctx.read(), &input.id)
         .await
         .map(Project::from)
 }
@@ -203,7 +203,7 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     }
     .resolve()?;
     let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
-    org::visible(&ctx, &ctx.db.read, &org_id).await?;
+    org::visible(&ctx, ctx.read(), &org_id).await?;
     let (order_column, descending) = order(input.order_by.as_deref())?;
 
     let mut condition = Condition::all().add(project::Column::OrgId.eq(&org_id));
@@ -219,7 +219,7 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     let query = project::Entity::find().filter(condition);
     let count = query
         .clone()
-        .count(&ctx.db.read)
+        .count(ctx.read())
         .await
         .map_err(|err| ctx.internal(err))?;
     let query = if descending {
@@ -234,7 +234,7 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     let rows = query
         .offset(offset)
         .limit(limit)
-        .all(&ctx.db.read)
+        .all(ctx.read())
         .await
         .map_err(|err| ctx.internal(err))?;
     Ok(Page {

@@ -19,10 +19,19 @@ pub struct Model {
     /// restart.
     #[sea_orm(column_type = "Blob")]
     pub input: Vec<u8>,
-    /// `queued`, `running`, `succeeded` or `failed`.
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub state: String,
     /// The node running the job, while it runs.
     pub node_id: Option<String>,
+    /// Until when `node_id`'s claim holds unless renewed (Unix ms); past
+    /// it, the job may be claimed again.
+    pub lease_until: Option<i64>,
+    /// Set by a cancel while running; the handler stops at a checkpoint.
+    pub cancel_requested: bool,
+    /// The caller's `Idempotency-Key`, unique per token.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the body (hex), so a replay is only of the same call.
+    pub input_hash: Option<String>,
     pub attempts: i32,
     pub poll_count: i32,
     /// The final envelope, once finished.

@@ -38,6 +38,26 @@ pub struct Config {
     /// How often expired results are removed.
     #[serde(with = "humantime_serde")]
     pub result_sweep_interval: Duration,
+    /// How many fetches of one asynchronous request (polls while pending,
+    /// and of its result) are answered before `PollLimitExceeded`.
+    pub poll_limit: u32,
+    /// How long an `Idempotency-Key` is remembered, per token.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_ttl: Duration,
+    /// How long a node's claim on a running job lasts unless renewed; after
+    /// a node dies, its jobs run elsewhere once this has passed.
+    #[serde(with = "humantime_serde")]
+    pub job_lease: Duration,
+    /// Jobs one node runs at once; more wait queued.
+    pub job_concurrency: usize,
+    /// How often a node looks for queued jobs and lapsed leases without
+    /// being woken.
+    #[serde(with = "humantime_serde")]
+    pub job_claim_interval: Duration,
+    /// On SIGTERM: how long running requests and jobs get to finish before
+    /// the rest are handed back to the queue.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     /// Largest request body accepted, in bytes.
     pub body_limit: u64,
     /// How often the token cache checks the database for revocations.
@@ -62,6 +82,12 @@ const SETTINGS: &[&str] = &[
     "action_thresholds",
     "result_ttl",
     "result_sweep_interval",
+    "poll_limit",
+    "idempotency_ttl",
+    "job_lease",
+    "job_concurrency",
+    "job_claim_interval",
+    "shutdown_grace",
     "body_limit",
     "token_refresh",
     "log_format",
@@ -88,6 +114,12 @@ impl Default for Config {
             action_thresholds: BTreeMap::new(),
             result_ttl: Duration::from_secs(24 * 60 * 60),
             result_sweep_interval: Duration::from_secs(60),
+            poll_limit: 1000,
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            job_lease: Duration::from_secs(10),
+            job_concurrency: 256,
+            job_claim_interval: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
             body_limit: 1024 * 1024,
             token_refresh: Duration::from_millis(500),
             log_format: LogFormat::Text,

@@ -15,6 +15,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How a cancelled request ends.
+    pub fn cancelled() -> Self {
+        Outcome::Failure(ApiError::new(
+            Status::Cancelled,
+            "The request was cancelled by its caller",
+        ))
+    }
+
     pub fn status(&self) -> Status {
         match self {
             Outcome::Success { .. } => Status::Success,

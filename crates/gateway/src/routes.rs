@@ -5,15 +5,47 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actiongate_service::{ActionSpec, ErasedAction, Service};
+use std::panic::AssertUnwindSafe;
 
-use crate::Config;
+use actiongate_service::{ActionSpec, ApiError, Ctx, DecodedInput, ErasedAction, Service};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+
+use crate::{Config, Outcome};
 
 /// One action, ready to run.
 pub struct Action {
     pub spec: ActionSpec,
     pub handler: Arc<dyn ErasedAction>,
     pub threshold: Duration,
+}
+
+impl Action {
+    /// The handler as a future of its outcome. A handler that panics ends
+    /// its call with `InternalError`; the gateway goes on.
+    pub fn run(&self, ctx: Ctx, input: DecodedInput) -> BoxFuture<'static, Outcome> {
+        let summary = self.spec.summary;
+        let request_id = ctx.request_id;
+        let work = AssertUnwindSafe(self.handler.run(ctx, input)).catch_unwind();
+        Box::pin(async move {
+            match work.await {
+                Ok(Ok(result)) => Outcome::Success {
+                    summary: summary.into(),
+                    result,
+                },
+                Ok(Err(err)) => Outcome::Failure(err),
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(%request_id, panic = message, "action handler panicked");
+                    Outcome::Failure(ApiError::internal(request_id))
+                }
+            }
+        })
+    }
 }
 
 /// One service and its actions, keyed `version/resource/action`.

@@ -1,6 +1,7 @@
 //! The HTTP server: accepts connections, speaks HTTP/1.1 and HTTP/2
 //! (cleartext, by preface), hands each request to the pipeline, and on
-//! shutdown stops accepting and lets open requests finish.
+//! shutdown stops accepting and lets open requests finish within the grace
+//! period.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,12 +16,10 @@ use tokio::net::TcpListener;
 
 use crate::{pipeline, Gateway};
 
-/// How long open connections get to finish after shutdown begins.
-const GRACE: Duration = Duration::from_secs(10);
-
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    grace: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -58,6 +57,6 @@ pub async fn serve(
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(GRACE) => tracing::warn!("connections still open after the grace period"),
+        () = tokio::time::sleep(grace) => tracing::warn!("connections still open after the grace period"),
     }
 }

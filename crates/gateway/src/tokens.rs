@@ -102,7 +102,12 @@ fn digest(secret: &str) -> Digest32 {
 
 /// The stored form of a secret: its SHA-256 in hex.
 pub fn hash(secret: &str) -> String {
-    hex(&digest(secret))
+    sha256_hex(secret.as_bytes())
+}
+
+/// SHA-256 of `data`, in lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data).into())
 }
 
 fn hex(digest: &Digest32) -> String {

@@ -1,10 +1,13 @@
 //! What a handler is given besides its input: who is calling, the request
-//! id, the database, and its service's own settings.
+//! id, the database, cancellation, and its service's own settings.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use actiongate_wire::{ApiError, RequestId};
+use actiongate_wire::{ApiError, RequestId, Status};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+
+use crate::write::{PendingWrite, WriteTxn};
 
 /// The authenticated caller: the token, the user it acts for, and the one
 /// organization it is bound to.
@@ -15,13 +18,13 @@ pub struct Principal {
     pub org_id: String,
 }
 
-/// The database, as handlers use it.
+/// The database, as the gateway holds it.
 ///
 /// `read` serves single statements and read-only transactions. A
-/// transaction that writes must start with [`Db::begin_write`]: on SQLite
-/// it runs on the one writer connection, because a transaction that reads
-/// and then writes fails (`SQLITE_BUSY_SNAPSHOT`) whenever another
-/// connection commits in between; on PostgreSQL both are the same pool.
+/// transaction that writes must start on `write`: on SQLite that is the one
+/// writer connection, because a transaction that reads and then writes
+/// fails (`SQLITE_BUSY_SNAPSHOT`) whenever another connection commits in
+/// between; on PostgreSQL both are the same pool.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub read: DatabaseConnection,
@@ -35,11 +38,18 @@ impl Db {
 }
 
 /// The context of one call.
+///
+/// Handlers read through [`Ctx::read`] and write only inside
+/// [`Ctx::begin_write`]: the gateway commits those writes together with the
+/// call's recorded result, which is what makes an asynchronous request run
+/// once (see [`WriteTxn`]).
 #[derive(Clone)]
 pub struct Ctx {
     pub request_id: RequestId,
     pub principal: Arc<Principal>,
-    pub db: Db,
+    db: Db,
+    pending: PendingWrite,
+    cancel: CancellationToken,
     state: Arc<http::Extensions>,
 }
 
@@ -54,16 +64,61 @@ impl Ctx {
             request_id,
             principal,
             db,
+            pending: Arc::new(Mutex::new(None)),
+            cancel: CancellationToken::new(),
             state,
         }
     }
 
-    /// Starts a transaction that writes; see [`Db`].
-    pub async fn begin_write(&self) -> Result<DatabaseTransaction, ApiError> {
-        self.db
-            .begin_write()
-            .await
-            .map_err(|err| self.internal(err))
+    /// The connection for reads outside a write transaction.
+    pub fn read(&self) -> &DatabaseConnection {
+        &self.db.read
+    }
+
+    /// Starts (or, after an earlier [`WriteTxn::commit`] in this call,
+    /// continues) the call's one write transaction.
+    pub async fn begin_write(&self) -> Result<WriteTxn, ApiError> {
+        let resumed = self.pending.lock().expect("pending write lock").take();
+        let txn = match resumed {
+            Some(txn) => txn,
+            None => self
+                .db
+                .begin_write()
+                .await
+                .map_err(|err| self.internal(err))?,
+        };
+        Ok(WriteTxn::new(txn, self.pending.clone()))
+    }
+
+    /// The writes the handler committed, for the gateway to commit with the
+    /// call's result. `None` if the handler wrote nothing.
+    pub fn take_pending_write(&self) -> Option<DatabaseTransaction> {
+        self.pending.lock().expect("pending write lock").take()
+    }
+
+    /// A checkpoint: `Err(Cancelled)` once the caller has cancelled this
+    /// request. Long handlers call it between steps; returning the error
+    /// ends the call and discards its writes.
+    pub fn checkpoint(&self) -> Result<(), ApiError> {
+        if self.cancel.is_cancelled() {
+            Err(ApiError::new(
+                Status::Cancelled,
+                "The request was cancelled by its caller",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Resolves when the request is cancelled, for handlers that wait on
+    /// something else meanwhile.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// The token the gateway trips to cancel this call.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancel
     }
 
     /// An `InternalError` for an unexpected failure: the cause goes to the

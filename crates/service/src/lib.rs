@@ -19,12 +19,14 @@ mod action;
 mod context;
 mod decode;
 mod service;
+mod write;
 
 pub use action::{ActionSpec, DecodedInput, ErasedAction, Mode};
 pub use actiongate_wire::{ApiError, FieldError, RequestId, Status, Timestamp};
 pub use context::{Ctx, Db, Principal};
 pub use decode::decode_body;
 pub use service::Service;
+pub use write::WriteTxn;
 
 /// What a handler returns.
 pub type ActionResult<T> = Result<T, ApiError>;

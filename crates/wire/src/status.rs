@@ -52,7 +52,9 @@ statuses! {
     MethodNotAllowed => 405, "the HTTP method is not allowed on this route (actions are POST)";
     Conflict => 409, "the record conflicts with another one, or was modified elsewhere";
     ResourceInUse => 409, "the record is in use and cannot be deleted";
+    Cancelled => 409, "the request was cancelled by its caller before it finished";
     PayloadTooLarge => 413, "the body is larger than the configured limit";
+    IdempotencyKeyReused => 422, "the `Idempotency-Key` was already used by this token for a different call";
     PollLimitExceeded => 429, "the async result was fetched more often than allowed";
     TooManyRequests => 429, "rate limit hit; `Retry-After` says when to come back";
     InternalError => 500, "a bug; the summary names the request id, never internals";

@@ -1,23 +1,30 @@
-//! Phase 4: run the action. Designated-async actions are recorded in the
-//! job table and answered 202 at once; synchronous ones are answered
-//! directly unless they outlast their response-time threshold, in which
-//! case they are recorded and answered 202 while the work goes on.
+//! Phase 5: run the action.
+//!
+//! - Designated asynchronous: recorded as a job and answered 202 at once.
+//! - With an `Idempotency-Key`: recorded as a job before it runs, then
+//!   answered directly if it ends within its threshold, else 202.
+//! - Otherwise synchronous: answered directly, its writes committed with
+//!   its outcome. Past its threshold it is recorded as a job while it goes
+//!   on, and answered 202.
+//!
+//! Recording always happens in a task of its own: a client hanging up
+//! cannot leave a job recorded but not run.
 
-use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 
 use actiongate_service::{Ctx, DecodedInput, Mode};
-use actiongate_wire::ApiError;
+use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
-use futures_util::FutureExt;
+use tokio::sync::oneshot;
 
 use super::respond::Reply;
-use super::Call;
-use crate::jobs::NewJob;
+use super::{replay, Call};
+use crate::jobs::{Claim, JobSpec, Jobs};
 use crate::routes::{Action, ServiceRoutes};
-use crate::tokens::Grant;
+use crate::tokens::{sha256_hex, Grant};
 use crate::{Gateway, Outcome};
 
+#[allow(clippy::too_many_arguments)]
 pub async fn dispatch(
     gateway: &Gateway,
     call: &Call<'_>,
@@ -26,6 +33,7 @@ pub async fn dispatch(
     grant: &Grant,
     body: Bytes,
     input: DecodedInput,
+    idempotency_key: Option<String>,
 ) -> Reply {
     let ctx = Ctx::new(
         call.request_id,
@@ -33,71 +41,212 @@ pub async fn dispatch(
         gateway.db().clone(),
         service.state.clone(),
     );
-    let mut work = run(action, ctx, input);
-    if action.spec.mode == Mode::Sync {
-        match tokio::time::timeout(action.threshold, &mut work).await {
-            Ok(outcome) => return Reply::Ended(outcome),
-            Err(_elapsed) => {}
-        }
-    }
-    let job = NewJob {
+    let work = action.run(ctx.clone(), input);
+    let spec = || JobSpec {
         request_id: call.request_id,
         request_time: call.request_time,
         principal: grant.principal.clone(),
         service: service.name,
         version: action.spec.version,
         action: action.spec.path,
-        input: body,
+        input_hash: sha256_hex(&body),
+        input: body.clone(),
+        idempotency_key: idempotency_key.clone(),
     };
-    // Recording and starting the job happen in a task of their own, so that
-    // a client hanging up meanwhile cannot leave a job recorded but not run.
     let jobs = gateway.jobs().clone();
-    let parked = tokio::spawn(async move {
-        match jobs.record_running(&job).await {
-            Ok(()) => {
-                jobs.complete_in_background(job.request_id, job.request_time, work);
-                Ok(())
+    let threshold = action.threshold;
+    if action.spec.mode == Mode::Async {
+        let spec = spec();
+        let accepted = tokio::spawn(async move { jobs.accept(&spec, ctx, work).await }).await;
+        return match accepted {
+            Ok(Ok(true)) => Reply::accepted(gateway, call, call.request_id, call.request_time, 0),
+            Ok(Ok(false)) => {
+                key_taken(
+                    gateway,
+                    call,
+                    service,
+                    action,
+                    grant,
+                    &body,
+                    idempotency_key,
+                )
+                .await
             }
-            Err(err) => Err((err, work)),
+            Ok(Err(err)) => not_recorded(call, err),
+            Err(join) => internal(call, join),
+        };
+    }
+    if idempotency_key.is_some() {
+        let spec = spec();
+        let started = tokio::spawn(async move {
+            let claim = jobs.record_running(&spec).await?;
+            Ok(claim.map(|claim| jobs.run(claim, ctx, work, None)))
+        })
+        .await;
+        let done = match started {
+            Ok(Ok(Some(done))) => done,
+            Ok(Ok(None)) => {
+                return key_taken(
+                    gateway,
+                    call,
+                    service,
+                    action,
+                    grant,
+                    &body,
+                    idempotency_key,
+                )
+                .await
+            }
+            Ok(Err(err)) => return not_recorded(call, err),
+            Err(join) => return internal(call, join),
+        };
+        return match tokio::time::timeout(threshold, done).await {
+            Ok(Ok(outcome)) => Reply::Ended(outcome),
+            _ => Reply::accepted(gateway, call, call.request_id, call.request_time, 0),
+        };
+    }
+    let mut work = work;
+    if let Ok(outcome) = tokio::time::timeout(threshold, &mut work).await {
+        return Reply::Ended(match ctx.take_pending_write() {
+            Some(txn) => jobs.commit_sync(&spec(), txn, &ctx, outcome).await,
+            None => outcome,
+        });
+    }
+    let (decided, decision) = oneshot::channel();
+    tokio::spawn(park(jobs, spec(), ctx, work, decided));
+    match decision.await {
+        Ok(Decision::Parked) => {
+            Reply::accepted(gateway, call, call.request_id, call.request_time, 0)
         }
-    })
-    .await;
-    match parked {
-        Ok(Ok(())) => Reply::accepted(gateway, call, call.request_id, call.request_time, 0),
-        Ok(Err((err, work))) => {
-            // No 202 was sent, so nothing was promised: finish in place.
-            tracing::warn!(request_id = %call.request_id, error = %err, "could not record the job; answering synchronously");
-            Reply::Ended(work.await)
-        }
-        Err(join_error) => {
-            tracing::error!(request_id = %call.request_id, error = %join_error, "recording the job failed");
-            Reply::Ended(ApiError::internal(call.request_id).into())
-        }
+        Ok(Decision::Answered(outcome)) => Reply::Ended(outcome),
+        Err(_) => Reply::Ended(ApiError::internal(call.request_id).into()),
     }
 }
 
-/// The action's handler as a future of its outcome. A handler that
-/// panics ends its call with `InternalError`; the gateway goes on.
-pub fn run(action: &Action, ctx: Ctx, input: DecodedInput) -> BoxFuture<'static, Outcome> {
-    let summary = action.spec.summary;
-    let request_id = ctx.request_id;
-    let work = AssertUnwindSafe(action.handler.run(ctx, input)).catch_unwind();
-    Box::pin(async move {
-        match work.await {
-            Ok(Ok(result)) => Outcome::Success {
-                summary: summary.into(),
-                result,
-            },
-            Ok(Err(err)) => Outcome::Failure(err),
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(%request_id, panic = message, "action handler panicked");
-                Outcome::Failure(ApiError::internal(request_id))
+enum Phase {
+    /// The handler runs on; the job is being recorded.
+    Deciding,
+    /// Recorded and answered 202: the handler's result goes to the job.
+    Parked(Claim),
+    /// The handler ended first: its caller gets the result directly.
+    Answered,
+}
+
+enum Decision {
+    Parked,
+    Answered(Outcome),
+}
+
+/// Records a synchronous call that outlasted its threshold while its
+/// handler goes on. The handler may hold the writer the record needs, so
+/// it runs in a task of its own, and whichever ends first decides: the
+/// record (202, the result goes to the job) or the handler (answered
+/// directly, as if it had been quick).
+async fn park(
+    jobs: Arc<Jobs>,
+    spec: JobSpec,
+    ctx: Ctx,
+    work: crate::jobs::Work,
+    decided: oneshot::Sender<Decision>,
+) {
+    let phase = Arc::new(Mutex::new(Phase::Deciding));
+    let (answer, answered) = oneshot::channel();
+    let runner = tokio::spawn({
+        let (jobs, spec, ctx, phase) = (jobs.clone(), spec.clone(), ctx.clone(), phase.clone());
+        async move {
+            let outcome = work.await;
+            let parked = {
+                let mut phase = phase.lock().expect("phase lock");
+                match &*phase {
+                    Phase::Parked(claim) => Some(claim.clone()),
+                    _ => {
+                        *phase = Phase::Answered;
+                        None
+                    }
+                }
+            };
+            match parked {
+                Some(claim) => {
+                    jobs.settle(&claim, &ctx, outcome).await;
+                }
+                None => {
+                    let outcome = match ctx.take_pending_write() {
+                        Some(txn) => jobs.commit_sync(&spec, txn, &ctx, outcome).await,
+                        None => outcome,
+                    };
+                    let _ = answer.send(outcome);
+                }
             }
         }
-    })
+    });
+    let recorded = jobs.record_running(&spec).await;
+    {
+        let mut current = phase.lock().expect("phase lock");
+        if let (Phase::Deciding, Ok(Some(claim))) = (&*current, &recorded) {
+            jobs.track(
+                claim,
+                ctx.cancellation().clone(),
+                Some(runner.abort_handle()),
+            );
+            *current = Phase::Parked(claim.clone());
+            drop(current);
+            let _ = decided.send(Decision::Parked);
+            return;
+        }
+    }
+    if let Err(err) = &recorded {
+        tracing::warn!(request_id = %spec.request_id, error = %err, "could not record a slow call; answering it when it ends");
+    }
+    let outcome = answered
+        .await
+        .unwrap_or_else(|_| ApiError::internal(spec.request_id).into());
+    if let Ok(Some(claim)) = recorded {
+        // Recorded just after the handler ended: the row gets its result.
+        jobs.finish_answered(&claim, &outcome).await;
+    }
+    let _ = decided.send(Decision::Answered(outcome));
+}
+
+/// The key was used by a call recorded meanwhile: answer as that call.
+async fn key_taken(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    service: &ServiceRoutes,
+    action: &Action,
+    grant: &Grant,
+    body: &Bytes,
+    idempotency_key: Option<String>,
+) -> Reply {
+    let repeat = replay::Repeat {
+        idempotency_key,
+        retried: Vec::new(),
+    };
+    match replay::earlier(gateway, call, service, action, grant, body, &repeat).await {
+        Ok(Some(reply)) => reply,
+        Ok(None) => Reply::Ended(
+            ApiError::new(
+                Status::Conflict,
+                "Another call with this Idempotency-Key was recorded at the same moment; retry",
+            )
+            .into(),
+        ),
+        Err(err) => Reply::Ended(err.into()),
+    }
+}
+
+/// Nothing was promised yet: the caller may retry.
+fn not_recorded(call: &Call<'_>, err: sea_orm::DbErr) -> Reply {
+    tracing::error!(request_id = %call.request_id, error = %err, "could not record a job");
+    Reply::Ended(
+        ApiError::new(
+            Status::ServiceNotAvailable,
+            "The request could not be recorded; nothing was done, retry shortly",
+        )
+        .into(),
+    )
+}
+
+fn internal(call: &Call<'_>, join: tokio::task::JoinError) -> Reply {
+    tracing::error!(request_id = %call.request_id, error = %join, "recording a job failed");
+    Reply::Ended(ApiError::internal(call.request_id).into())
 }

@@ -1,20 +1,27 @@
 //! The life of one request, as a fixed sequence of phases, one module each:
 //!
-//! 1. [`route`]: find the service and action (or the poll endpoint);
+//! 1. [`route`]: find the service and action (or one of the gateway's own
+//!    request endpoints);
 //! 2. [`authenticate`]: check the bearer token and that it is enabled for
 //!    the service;
 //! 3. [`decode`]: read the body within its limit and decode it into the
 //!    action's typed input;
-//! 4. [`dispatch`]: run the action, answering directly or parking it as a
-//!    job and answering 202 ([`poll`] answers for parked jobs);
-//! 5. [`respond`]: write the envelope, its headers, and the log line.
+//! 4. [`replay`]: answer a repeat of an earlier call (`Idempotency-Key`,
+//!    `X-Pangea-Retried-Request-Ids`) with that call's outcome;
+//! 5. [`dispatch`]: run the action, answering directly or recording it as
+//!    a job and answering 202;
+//! 6. [`respond`]: write the envelope, its headers, and the log line.
 //!
-//! Rate limiting, when it comes, sits between authentication and decoding.
+//! The gateway's own endpoints for recorded requests: [`poll`] and
+//! [`cancel`]. Rate limiting, when it comes, sits between authentication
+//! and decoding.
 
 pub mod authenticate;
+pub mod cancel;
 pub mod decode;
 pub mod dispatch;
 pub mod poll;
+pub mod replay;
 pub mod respond;
 pub mod route;
 
@@ -79,6 +86,15 @@ async fn run<'a>(
             trace.action = "request";
             poll::answer(gateway, &call, request_id).await
         }
+        Route::Cancel => {
+            trace.action = "request/cancel";
+            async {
+                let body =
+                    decode::read_body(body, parts, gateway.config().body_limit, None).await?;
+                cancel::answer(gateway, &call, body).await.map(Reply::Ended)
+            }
+            .await
+        }
         Route::Action {
             service,
             action,
@@ -93,7 +109,23 @@ async fn run<'a>(
                 let body =
                     decode::read_body(body, parts, gateway.config().body_limit, rest_id).await?;
                 let input = action.handler.decode(&body)?;
-                Ok(dispatch::dispatch(gateway, &call, service, action, &grant, body, input).await)
+                let repeat = replay::Repeat::read(&parts.headers)?;
+                if let Some(reply) =
+                    replay::earlier(gateway, &call, service, action, &grant, &body, &repeat).await?
+                {
+                    return Ok(reply);
+                }
+                Ok(dispatch::dispatch(
+                    gateway,
+                    &call,
+                    service,
+                    action,
+                    &grant,
+                    body,
+                    input,
+                    repeat.idempotency_key,
+                )
+                .await)
             }
             .await
         }

@@ -1,58 +1,105 @@
-//! `GET /request/<id>`: the state of a parked request, for its owner.
+//! `GET /request/<id>[?wait=<seconds>]`: the state of a recorded request,
+//! for its owner.
 //!
-//! Pending: 202 with the original request id and a count of polls so far.
-//! Finished: the stored envelope, with the HTTP code it would have had.
-//! Unknown, expired or someone else's: the same 404, so nothing leaks.
+//! Pending: 202 with the original request id and `retry_counter`, the
+//! fetches so far. Finished: the stored envelope, with the HTTP code it
+//! would have had. Unknown, expired or someone else's: the same 404, so
+//! nothing leaks. Past `poll_limit` fetches: `PollLimitExceeded`. With
+//! `wait`, a pending request holds the connection up to that many seconds
+//! (at most 30) for its result.
 
-use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
+use std::time::Duration;
 
+use actiongate_entity::job;
+use actiongate_wire::{ApiError, Status};
+
+use super::replay::{reply_for, unavailable};
 use super::respond::Reply;
 use super::{authenticate, Call};
+use crate::tokens::Grant;
 use crate::Gateway;
+
+/// The longest a poll may wait.
+pub const MAX_WAIT_SECS: u64 = 30;
 
 pub async fn answer(gateway: &Gateway, call: &Call<'_>, id_text: &str) -> Result<Reply, ApiError> {
     let grant = authenticate::bearer(gateway.tokens(), &call.parts.headers).await?;
-    let not_found = || {
-        ApiError::new(
-            Status::ResourceNotFound,
-            format!("No request {id_text:?} is known to this caller; its result may have expired"),
-        )
-    };
-    let request_id = RequestId::parse(id_text).map_err(|_| not_found())?;
-    let job = gateway
-        .jobs()
-        .find_live(&request_id)
+    let wait = wait(call.parts.uri.query())?;
+    let jobs = gateway.jobs();
+    let row = owned(gateway, &grant, id_text).await?;
+    let fetches = jobs
+        .count_poll(&row.request_id)
         .await
-        .map_err(store_unavailable)?
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found(id_text))?;
+    let limit = jobs.settings().poll_limit;
+    if u32::try_from(fetches).unwrap_or(u32::MAX) > limit {
+        return Err(ApiError::new(
+            Status::PollLimitExceeded,
+            format!("Request {id_text} was fetched more than {limit} times; no more answers are given for it"),
+        ));
+    }
+    let mut row = job::Model {
+        poll_count: fetches,
+        ..row
+    };
+    if row.response.is_none() && !wait.is_zero() {
+        if let Some(now) = jobs
+            .wait_final(&row.request_id, wait)
+            .await
+            .map_err(unavailable)?
+        {
+            row = job::Model {
+                poll_count: fetches,
+                ..now
+            };
+        }
+    }
+    Ok(reply_for(gateway, call, &row))
+}
+
+/// The caller's own live request named `id_text`.
+pub async fn owned(
+    gateway: &Gateway,
+    grant: &Grant,
+    id_text: &str,
+) -> Result<job::Model, ApiError> {
+    if actiongate_wire::RequestId::parse(id_text).is_err() {
+        return Err(not_found(id_text));
+    }
+    gateway
+        .jobs()
+        .find_live(id_text)
+        .await
+        .map_err(unavailable)?
         .filter(|job| {
             job.user_id == grant.principal.user_id && job.org_id == grant.principal.org_id
         })
-        .ok_or_else(not_found)?;
-    if let (Some(body), Some(http_code)) = (&job.response, job.http_code) {
-        return Ok(Reply::Stored {
-            request_id,
-            http_code: u16::try_from(http_code).unwrap_or(500),
-            body: body.clone().into_bytes(),
-        });
-    }
-    let polls = gateway
-        .jobs()
-        .count_poll(&job)
-        .await
-        .map_err(store_unavailable)?;
-    Ok(Reply::accepted(
-        gateway,
-        call,
-        request_id,
-        Timestamp::from_unix_ms(job.request_time),
-        u64::try_from(polls).unwrap_or(0),
-    ))
+        .ok_or_else(|| not_found(id_text))
 }
 
-fn store_unavailable(err: sea_orm::DbErr) -> ApiError {
-    tracing::error!(error = %err, "job table unavailable");
+fn not_found(id_text: &str) -> ApiError {
     ApiError::new(
-        Status::ServiceNotAvailable,
-        "The job table is unavailable; poll again shortly",
+        Status::ResourceNotFound,
+        format!("No request {id_text:?} is known to this caller; its result may have expired"),
     )
+}
+
+/// `wait=<seconds>` from the query string; longer waits are cut to 30 s.
+fn wait(query: Option<&str>) -> Result<Duration, ApiError> {
+    let value = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("wait="));
+    let Some(value) = value else {
+        return Ok(Duration::ZERO);
+    };
+    let secs: u64 = value.parse().map_err(|_| {
+        ApiError::invalid_field(
+            "query:wait",
+            "InvalidValue",
+            format!("wait is a whole number of seconds, 0 to {MAX_WAIT_SECS}"),
+        )
+    })?;
+    Ok(Duration::from_secs(secs.min(MAX_WAIT_SECS)))
 }

@@ -3,7 +3,8 @@
 //! The service is found from, in order: a leading path segment naming it
 //! (`/console/v1beta/...`), the leading labels of the `Host` header
 //! (`api.console.gw.example.com`), or the path alone when exactly one
-//! service serves it. What remains is `/request/<id>` (a poll), an action's
+//! service serves it. What remains is `/request/<id>` (a poll),
+//! `/request/cancel`, an action's
 //! `version/resource/action`, or, on GET, `version/resource/<id>` for a
 //! service whose resource has a `get` action.
 
@@ -17,6 +18,8 @@ use crate::routes::{Action, RouteTable, ServiceRoutes};
 pub enum Route<'t> {
     /// `GET /request/<id>`.
     Poll { request_id: &'t str },
+    /// `POST /request/cancel`.
+    Cancel,
     Action {
         service: &'t ServiceRoutes,
         action: &'t Action,
@@ -50,6 +53,15 @@ pub fn resolve<'t>(table: &'t RouteTable, parts: &'t Parts) -> Result<Resolved<'
         .map(|(service, prefix, rest)| (Some(service), Some(prefix), rest))
         .unwrap_or_else(|| (by_host(table, parts), None, path));
 
+    if rest == "/request/cancel" {
+        if parts.method != Method::POST {
+            return Err(method_not_allowed(&parts.method, "POST"));
+        }
+        return Ok(Resolved {
+            route: Route::Cancel,
+            prefix,
+        });
+    }
     if let Some(request_id) = rest.strip_prefix("/request/") {
         if parts.method != Method::GET {
             return Err(method_not_allowed(&parts.method, "GET"));

@@ -1,0 +1,319 @@
+//! The job table's statements, each on any connection or transaction.
+//!
+//! Every statement that ends or extends a job's run is fenced by the claim
+//! it was made under (`node_id` and `attempts`): a node that lost its lease
+//! finds its writes match no row, and knows to discard its work.
+
+use actiongate_entity::job;
+use sea_orm::sea_query::{
+    Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query, SimpleExpr,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+};
+
+use super::{CANCELLED, QUEUED, RUNNING};
+
+/// The LISTEN/NOTIFY channel that PostgreSQL nodes share.
+pub const CHANNEL: &str = "actiongate_jobs";
+
+/// A run of a job by one node: the fence for its writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub request_id: String,
+    pub node_id: String,
+    pub attempt: i32,
+}
+
+impl Fence {
+    fn condition(&self) -> Condition {
+        Condition::all()
+            .add(job::Column::RequestId.eq(&self.request_id))
+            .add(job::Column::State.eq(RUNNING))
+            .add(job::Column::NodeId.eq(&self.node_id))
+            .add(job::Column::Attempts.eq(self.attempt))
+    }
+}
+
+/// A job's final state and envelope.
+#[derive(Clone, Debug)]
+pub struct Final {
+    pub state: &'static str,
+    pub response: String,
+    pub http_code: i32,
+    pub finished_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert(conn: &impl ConnectionTrait, rows: Vec<job::ActiveModel>) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    job::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Inserts `row` unless its request id or idempotency key is taken;
+/// whether it was inserted.
+pub async fn insert_if_absent(
+    conn: &impl ConnectionTrait,
+    row: job::ActiveModel,
+) -> Result<bool, DbErr> {
+    let inserted = job::Entity::insert(row)
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Stores the final state of a synchronous call that wrote, in the
+/// transaction of its writes; a row already recorded for it is finished.
+pub async fn upsert_finished(
+    conn: &impl ConnectionTrait,
+    row: job::ActiveModel,
+) -> Result<(), DbErr> {
+    job::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(job::Column::RequestId)
+                .update_columns([
+                    job::Column::State,
+                    job::Column::Response,
+                    job::Column::HttpCode,
+                    job::Column::FinishedAt,
+                    job::Column::ExpiresAt,
+                    job::Column::NodeId,
+                    job::Column::LeaseUntil,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Ends a run with its result, if the run still holds the job (and, with
+/// `unless_cancelled`, nobody asked to cancel it). Whether it did.
+pub async fn finish(
+    conn: &impl ConnectionTrait,
+    fence: &Fence,
+    end: &Final,
+    unless_cancelled: bool,
+) -> Result<bool, DbErr> {
+    let mut condition = fence.condition();
+    if unless_cancelled {
+        condition = condition.add(job::Column::CancelRequested.eq(false));
+    }
+    let updated = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(end.state))
+        .col_expr(job::Column::Response, Expr::value(end.response.clone()))
+        .col_expr(job::Column::HttpCode, Expr::value(end.http_code))
+        .col_expr(job::Column::FinishedAt, Expr::value(end.finished_at))
+        .col_expr(job::Column::ExpiresAt, Expr::value(end.expires_at))
+        .col_expr(job::Column::NodeId, null_text())
+        .col_expr(job::Column::LeaseUntil, null_ms())
+        .filter(condition)
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Claims up to `limit` jobs that are queued or whose lease lapsed. On
+/// PostgreSQL, rows another node is claiming are skipped, not waited for.
+pub async fn claim(
+    conn: &impl ConnectionTrait,
+    node_id: &str,
+    limit: u64,
+    now: i64,
+    lease_until: i64,
+) -> Result<Vec<job::Model>, DbErr> {
+    let mut pick = Query::select();
+    pick.column(job::Column::RequestId)
+        .from(job::Entity)
+        .cond_where(
+            Condition::any().add(job::Column::State.eq(QUEUED)).add(
+                Condition::all()
+                    .add(job::Column::State.eq(RUNNING))
+                    .add(job::Column::LeaseUntil.lt(now)),
+            ),
+        )
+        .order_by(job::Column::RequestId, Order::Asc)
+        .limit(limit);
+    if conn.get_database_backend() == DbBackend::Postgres {
+        pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(RUNNING))
+        .col_expr(job::Column::NodeId, Expr::value(node_id))
+        .col_expr(job::Column::LeaseUntil, Expr::value(lease_until))
+        .col_expr(
+            job::Column::Attempts,
+            Expr::col(job::Column::Attempts).add(1),
+        )
+        .col_expr(job::Column::StartedAt, Expr::value(now))
+        .filter(job::Column::RequestId.in_subquery(pick))
+        .exec_with_returning(conn)
+        .await
+}
+
+/// Extends the lease of every job `node_id` runs; returns those that a
+/// caller asked to cancel.
+pub async fn renew(
+    conn: &impl ConnectionTrait,
+    node_id: &str,
+    lease_until: i64,
+) -> Result<Vec<job::Model>, DbErr> {
+    let renewed = job::Entity::update_many()
+        .col_expr(job::Column::LeaseUntil, Expr::value(lease_until))
+        .filter(job::Column::NodeId.eq(node_id))
+        .filter(job::Column::State.eq(RUNNING))
+        .exec_with_returning(conn)
+        .await?;
+    Ok(renewed
+        .into_iter()
+        .filter(|job| job.cancel_requested)
+        .collect())
+}
+
+/// Puts the jobs `node_id` still runs back in the queue (at shutdown).
+pub async fn release_all(conn: &impl ConnectionTrait, node_id: &str) -> Result<u64, DbErr> {
+    let released = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(QUEUED))
+        .col_expr(job::Column::NodeId, null_text())
+        .col_expr(job::Column::LeaseUntil, null_ms())
+        .filter(job::Column::NodeId.eq(node_id))
+        .filter(job::Column::State.eq(RUNNING))
+        .exec(conn)
+        .await?;
+    Ok(released.rows_affected)
+}
+
+/// Puts one run's job back in the queue, for another attempt.
+pub async fn release(conn: &impl ConnectionTrait, fence: &Fence) -> Result<bool, DbErr> {
+    let released = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(QUEUED))
+        .col_expr(job::Column::NodeId, null_text())
+        .col_expr(job::Column::LeaseUntil, null_ms())
+        .filter(fence.condition())
+        .exec(conn)
+        .await?;
+    Ok(released.rows_affected == 1)
+}
+
+/// Cancels a queued job outright; whether it was queued.
+pub async fn cancel_queued(
+    conn: &impl ConnectionTrait,
+    request_id: &str,
+    end: &Final,
+) -> Result<bool, DbErr> {
+    let updated = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(CANCELLED))
+        .col_expr(job::Column::Response, Expr::value(end.response.clone()))
+        .col_expr(job::Column::HttpCode, Expr::value(end.http_code))
+        .col_expr(job::Column::FinishedAt, Expr::value(end.finished_at))
+        .col_expr(job::Column::ExpiresAt, Expr::value(end.expires_at))
+        .filter(job::Column::RequestId.eq(request_id))
+        .filter(job::Column::State.eq(QUEUED))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Asks the node running a job to cancel it; whether it was running.
+pub async fn request_cancel(conn: &impl ConnectionTrait, request_id: &str) -> Result<bool, DbErr> {
+    let updated = job::Entity::update_many()
+        .col_expr(job::Column::CancelRequested, Expr::value(true))
+        .filter(job::Column::RequestId.eq(request_id))
+        .filter(job::Column::State.eq(RUNNING))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Counts one more fetch of a job's state; the new count, or `None` if the
+/// job is gone.
+pub async fn count_poll(
+    conn: &impl ConnectionTrait,
+    request_id: &str,
+) -> Result<Option<i32>, DbErr> {
+    let updated = job::Entity::update_many()
+        .col_expr(
+            job::Column::PollCount,
+            Expr::col(job::Column::PollCount).add(1),
+        )
+        .filter(job::Column::RequestId.eq(request_id))
+        .exec_with_returning(conn)
+        .await?;
+    Ok(updated.first().map(|job| job.poll_count))
+}
+
+/// Deletes up to `limit` expired rows; how many.
+pub async fn sweep(conn: &impl ConnectionTrait, now: i64, limit: u64) -> Result<u64, DbErr> {
+    let pick = Query::select()
+        .column(job::Column::RequestId)
+        .from(job::Entity)
+        .and_where(job::Column::ExpiresAt.lt(now))
+        .limit(limit)
+        .to_owned();
+    let deleted = job::Entity::delete_many()
+        .filter(job::Column::RequestId.in_subquery(pick))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    request_id: &str,
+) -> Result<Option<job::Model>, DbErr> {
+    job::Entity::find_by_id(request_id).one(conn).await
+}
+
+pub async fn find_by_key(
+    conn: &impl ConnectionTrait,
+    token_id: &str,
+    key: &str,
+) -> Result<Option<job::Model>, DbErr> {
+    job::Entity::find()
+        .filter(job::Column::TokenId.eq(token_id))
+        .filter(job::Column::IdempotencyKey.eq(key))
+        .one(conn)
+        .await
+}
+
+/// Deletes a row whose time has passed, so its key can be used again.
+pub async fn delete_expired(
+    conn: &impl ConnectionTrait,
+    request_id: &str,
+    now: i64,
+) -> Result<(), DbErr> {
+    job::Entity::delete_many()
+        .filter(job::Column::RequestId.eq(request_id))
+        .filter(job::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Tells the other PostgreSQL nodes something happened, at commit.
+pub async fn notify(conn: &impl ConnectionTrait, payload: &str) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    conn.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+fn null_text() -> SimpleExpr {
+    Expr::value(Option::<String>::None)
+}
+
+fn null_ms() -> SimpleExpr {
+    Expr::value(Option::<i64>::None)
+}

@@ -1,0 +1,253 @@
+//! This node's side of the engine: running jobs, claiming queued and
+//! orphaned ones, keeping leases, sweeping expired results, and handing
+//! unfinished work back at shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actiongate_entity::job;
+use actiongate_service::{Ctx, Principal};
+use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use tokio::task::JoinHandle;
+
+use super::store::{self, Fence};
+use super::{Claim, Jobs};
+use crate::Outcome;
+
+/// A handler's run, as a future of its outcome.
+pub type Work = BoxFuture<'static, Outcome>;
+
+/// The most jobs one claim takes.
+const CLAIM_BATCH: usize = 128;
+/// The most expired results one sweep statement deletes, so that the
+/// writer is never held for long.
+const SWEEP_BATCH: u64 = 500;
+
+impl Jobs {
+    /// Runs `work` in a task of its own and settles it; the receiver gets
+    /// the outcome that stands.
+    pub fn run(
+        self: &Arc<Self>,
+        claim: Claim,
+        ctx: Ctx,
+        work: Work,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> oneshot::Receiver<Outcome> {
+        let request_id = claim.fence.request_id.clone();
+        self.track(&claim, ctx.cancellation().clone(), None);
+        let jobs = self.clone();
+        let (done, outcome) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            let outcome = work.await;
+            let _ = done.send(jobs.settle(&claim, &ctx, outcome).await);
+            drop(permit);
+        });
+        if let Some(entry) = self
+            .running
+            .lock()
+            .expect("running lock")
+            .get_mut(&request_id)
+        {
+            entry.1 = Some(task.abort_handle());
+        }
+        outcome
+    }
+
+    /// Starts a job claimed from the table.
+    fn start_claimed(self: &Arc<Self>, row: job::Model, permit: Option<OwnedSemaphorePermit>) {
+        let Ok(request_id) = RequestId::parse(&row.request_id) else {
+            tracing::error!(
+                id = row.request_id,
+                "job with an invalid request id skipped"
+            );
+            return;
+        };
+        let claim = Claim {
+            fence: Fence {
+                request_id: row.request_id.clone(),
+                node_id: self.node_id.clone(),
+                attempt: row.attempts,
+            },
+            request_time: Timestamp::from_unix_ms(row.request_time),
+            keyed: row.idempotency_key.is_some(),
+        };
+        let principal = Arc::new(Principal {
+            token_id: row.token_id,
+            user_id: row.user_id,
+            org_id: row.org_id,
+        });
+        let key = format!("{}/{}", row.version, row.action);
+        let found = self
+            .routes
+            .service_named(&row.service)
+            .and_then(|service| service.action(&key).map(|action| (service, action)));
+        let (ctx, work): (Ctx, Work) = match found {
+            Some((service, action)) => {
+                let ctx = Ctx::new(
+                    request_id,
+                    principal,
+                    self.db.clone(),
+                    service.state.clone(),
+                );
+                let work = match action.handler.decode(&row.input) {
+                    Ok(input) => action.run(ctx.clone(), input),
+                    Err(err) => async move { Outcome::Failure(err) }.boxed(),
+                };
+                (ctx, work)
+            }
+            None => {
+                let ctx = Ctx::new(request_id, principal, self.db.clone(), Default::default());
+                let err = ApiError::new(
+                    Status::ServiceNotAvailable,
+                    format!(
+                        "The action {}/{key} is no longer served by this gateway",
+                        row.service
+                    ),
+                );
+                (ctx, async move { Outcome::Failure(err) }.boxed())
+            }
+        };
+        if row.cancel_requested {
+            ctx.cancellation().cancel();
+        }
+        if row.attempts > 1 {
+            tracing::info!(%request_id, attempt = row.attempts, "running a job again");
+        }
+        // Nobody waits for a claimed job's outcome but its pollers.
+        drop(self.run(claim, ctx, work, permit));
+    }
+
+    /// Claims queued jobs and lapsed leases while there is room, whenever
+    /// woken and at least every `claim_interval`.
+    pub(super) fn spawn_claimer(self: Arc<Self>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                self.claim_while_room().await;
+                tokio::select! {
+                    () = self.stopping.cancelled() => return,
+                    () = self.wake_claimer.notified() => {}
+                    () = tokio::time::sleep(self.settings.claim_interval) => {}
+                }
+            }
+        })
+    }
+
+    async fn claim_while_room(self: &Arc<Self>) {
+        loop {
+            let room = self.capacity.available_permits().min(CLAIM_BATCH);
+            if room == 0 || self.stopping.is_cancelled() {
+                return;
+            }
+            let now = Timestamp::now_ms();
+            let claimed = store::claim(
+                &self.db.write,
+                &self.node_id,
+                room as u64,
+                now,
+                self.lease_until(),
+            )
+            .await;
+            let rows = match claimed {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::warn!(error = %err, "claiming jobs failed");
+                    return;
+                }
+            };
+            let count = rows.len();
+            for row in rows {
+                // Accepted jobs may have taken the room meanwhile; a claimed
+                // job runs regardless, a little over capacity.
+                let permit = self.capacity.clone().try_acquire_owned().ok();
+                self.start_claimed(row, permit);
+            }
+            if count < room {
+                return;
+            }
+        }
+    }
+
+    /// Renews this node's leases every third of a lease, and trips the
+    /// cancellation of jobs a caller cancelled through another node.
+    pub(super) fn spawn_lease_keeper(self: Arc<Self>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let every = self.settings.lease / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                match store::renew(&self.db.write, &self.node_id, self.lease_until()).await {
+                    Ok(cancelled) => {
+                        for row in cancelled {
+                            self.trip(&row.request_id);
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "renewing job leases failed"),
+                }
+            }
+        })
+    }
+
+    /// Deletes expired results in bounded batches, pausing between them.
+    pub(super) fn spawn_sweeper(self: Arc<Self>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = self.stopping.cancelled() => return,
+                    () = tokio::time::sleep(self.settings.sweep_interval) => {}
+                }
+                let mut removed = 0;
+                loop {
+                    match store::sweep(&self.db.write, Timestamp::now_ms(), SWEEP_BATCH).await {
+                        Ok(n) => {
+                            removed += n;
+                            if n < SWEEP_BATCH {
+                                break;
+                            }
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "sweeping expired job results failed");
+                            break;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                if removed > 0 {
+                    tracing::debug!(removed, "expired job results removed");
+                }
+            }
+        })
+    }
+
+    /// Stops claiming, gives running jobs up to `grace` to finish, then
+    /// stops the rest and puts them back in the queue for another run.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.stopping.cancel();
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.running.lock().expect("running lock").is_empty()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let unfinished: Vec<_> = self.running.lock().expect("running lock").drain().collect();
+        for (_, (_, abort)) in &unfinished {
+            if let Some(abort) = abort {
+                abort.abort();
+            }
+        }
+        if !unfinished.is_empty() {
+            // Let the aborted tasks drop their transactions first.
+            tokio::task::yield_now().await;
+            match store::release_all(&self.db.write, &self.node_id).await {
+                Ok(n) => tracing::info!(released = n, "unfinished jobs handed back"),
+                Err(err) => {
+                    tracing::error!(error = %err, "handing jobs back failed; they run again when their leases lapse")
+                }
+            }
+        }
+        for task in self.tasks.lock().expect("tasks lock").drain(..) {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `POST /request/cancel {"request_id": "prq_..."}`: a caller cancels its
+//! own pending or running request.
+//!
+//! A queued request is cancelled at once. A running one is asked to stop:
+//! its handler sees it at its next checkpoint, and whatever it wrote is
+//! discarded unless its result was already stored. Either way, polls then
+//! answer `Cancelled`. A finished request is `Conflict`; unknown, expired
+//! or someone else's is `ResourceNotFound`.
+
+use actiongate_service::decode_body;
+use actiongate_wire::{ApiError, Status};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::poll::owned;
+use super::replay::unavailable;
+use super::{authenticate, Call};
+use crate::jobs::Cancelled;
+use crate::{Gateway, Outcome};
+
+#[derive(Deserialize)]
+struct CancelInput {
+    request_id: String,
+}
+
+#[derive(Serialize)]
+struct CancelOutput<'a> {
+    request_id: &'a str,
+    /// `cancelled`, or `cancelling` until the handler stops.
+    state: &'static str,
+}
+
+pub async fn answer(gateway: &Gateway, call: &Call<'_>, body: Bytes) -> Result<Outcome, ApiError> {
+    let grant = authenticate::bearer(gateway.tokens(), &call.parts.headers).await?;
+    let input: CancelInput = decode_body(&body)?;
+    let row = owned(gateway, &grant, &input.request_id).await?;
+    let (summary, state) = match gateway.jobs().cancel(&row).await.map_err(unavailable)? {
+        Cancelled::Now => ("Request cancelled", "cancelled"),
+        Cancelled::Requested => (
+            "Cancellation requested; the request stops at its next checkpoint",
+            "cancelling",
+        ),
+        Cancelled::AlreadyFinished(state) => {
+            return Err(ApiError::new(
+                Status::Conflict,
+                format!(
+                    "Request {} already finished ({state}); its result stands",
+                    input.request_id
+                ),
+            ))
+        }
+    };
+    let output = CancelOutput {
+        request_id: &input.request_id,
+        state,
+    };
+    Ok(Outcome::Success {
+        summary: summary.into(),
+        result: serde_json::value::to_raw_value(&output).expect("JSON values serialize"),
+    })
+}

@@ -1,0 +1,75 @@
+//! A handler's write transaction, whose final commit belongs to the gateway.
+//!
+//! A handler writes as usual: `let txn = ctx.begin_write().await?;`, its
+//! statements on `&txn`, then `txn.commit().await`. That commit does not
+//! reach the database yet: it hands the transaction back to the gateway,
+//! which commits it after the handler returns, in the same transaction as
+//! the request's recorded result when the request is a job. So a job whose
+//! result committed never runs again, and one whose result did not leaves
+//! nothing behind. Dropping a `WriteTxn` without committing rolls it back.
+
+use std::sync::{Arc, Mutex};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+};
+
+/// Where a committed-by-the-handler transaction waits for the gateway.
+pub(crate) type PendingWrite = Arc<Mutex<Option<DatabaseTransaction>>>;
+
+/// The call's write transaction. Use `&txn` wherever sea-orm takes a
+/// connection.
+pub struct WriteTxn {
+    txn: Option<DatabaseTransaction>,
+    pending: PendingWrite,
+}
+
+impl WriteTxn {
+    pub(crate) fn new(txn: DatabaseTransaction, pending: PendingWrite) -> Self {
+        WriteTxn {
+            txn: Some(txn),
+            pending,
+        }
+    }
+
+    fn inner(&self) -> &DatabaseTransaction {
+        self.txn
+            .as_ref()
+            .expect("a WriteTxn holds its transaction until commit")
+    }
+
+    /// Marks the writes as done. The gateway commits them when the call
+    /// ends, with its result; see the module documentation.
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        let txn = self.txn.take().expect("committed once");
+        *self.pending.lock().expect("pending write lock") = Some(txn);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner().get_database_backend()
+    }
+
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.inner().execute(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.inner().execute_unprepared(sql).await
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.inner().query_one(stmt).await
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.inner().query_all(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.inner().support_returning()
+    }
+}
