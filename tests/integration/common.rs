@@ -5,8 +5,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use actiongate_client::{Client, Reply, Status};
+use actiongate_entity::project;
 use actiongate_gateway::{Config, Gateway, RunningGateway};
-use actiongate_service::{ActionResult, ActionSpec, ApiError, Ctx, Service};
+use actiongate_service::{ActionResult, ActionSpec, ApiError, Ctx, Service, Timestamp};
+use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -99,6 +101,54 @@ async fn sleep(_ctx: Ctx, input: Sleep) -> ActionResult<Sleep> {
     Ok(input)
 }
 
+/// Steps of `step_ms` with a cancellation checkpoint after each, then, if
+/// `name` is set, one write: a project of that name in the caller's
+/// organization. A run that is repeated after its write committed fails
+/// with `Conflict`, and the row count shows every effect.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Steps {
+    #[serde(default)]
+    pub steps: u32,
+    #[serde(default)]
+    pub step_ms: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+async fn steps(ctx: Ctx, input: Steps) -> ActionResult<Value> {
+    for _ in 0..input.steps {
+        tokio::time::sleep(Duration::from_millis(input.step_ms)).await;
+        ctx.checkpoint()?;
+    }
+    let Some(name) = input.name else {
+        return Ok(json!({ "steps": input.steps }));
+    };
+    let txn = ctx.begin_write().await?;
+    let now = Timestamp::now_ms();
+    project::ActiveModel {
+        id: Set(actiongate_wire::new_id("prj")),
+        org_id: Set(ctx.principal.org_id.clone()),
+        owner_id: Set(ctx.principal.user_id.clone()),
+        name: Set(name.clone()),
+        geo: Set("us".into()),
+        region: Set("us-west-1".into()),
+        display_name: Set(None),
+        description: Set(None),
+        color: Set(None),
+        icon_path: Set(None),
+        single_server_mode: Set(false),
+        default_server_id: Set(None),
+        auto_error_tracking_enabled: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|err| ApiError::conflict(format!("writing {name:?} failed: {err}")))?;
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    Ok(json!({ "steps": input.steps, "name": name }))
+}
+
 async fn fail(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
     Err(ApiError::new(
         Status::ProviderError,
@@ -133,6 +183,11 @@ pub fn testkit(name: &'static str) -> Service {
             panic,
         )
         .action(ActionSpec::sync("v1", "echo", "Echoed"), echo)
+        .action(ActionSpec::sync("v1", "steps", "Stepped"), steps)
+        .action(
+            ActionSpec::asynchronous("v1", "steps/async", "Stepped in the background"),
+            steps,
+        )
 }
 
 impl TestGateway {

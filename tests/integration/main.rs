@@ -8,6 +8,8 @@ mod cli;
 mod common;
 mod console;
 mod envelope;
+mod jobs;
+mod nodes;
 mod postgres;
 mod routing;
 mod sdk;

@@ -83,6 +83,11 @@ impl Client {
         self.send(request).await
     }
 
+    /// A `POST <base>/<path>` to finish (headers, body) and [`Client::send`].
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path))
+    }
+
     /// `GET` of an absolute URL (a poll `location`) or a path under the base.
     pub async fn get(&self, url_or_path: &str) -> Result<Reply, Error> {
         let url = if url_or_path.starts_with("http://") || url_or_path.starts_with("https://") {
@@ -99,24 +104,26 @@ impl Client {
         read_reply(response).await
     }
 
-    /// Polls a 202 until it finishes or `timeout` passes; any other reply is
-    /// returned as it is.
+    /// Waits for a 202 to finish, with long-polls (`?wait=`), until
+    /// `timeout` passes; any other reply is returned as it is.
     pub async fn wait(&self, reply: Reply, timeout: Duration) -> Result<Reply, Error> {
         let Some(accepted) = reply.accepted() else {
             return Ok(reply);
         };
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut delay = Duration::from_millis(20);
         loop {
-            let polled = self.get(&accepted.location).await?;
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            // The gateway holds a poll at most 30 s; whole seconds, at least 1.
+            let secs = remaining.as_secs().clamp(1, 30);
+            let polled = self
+                .get(&format!("{}?wait={secs}", accepted.location))
+                .await?;
             if polled.http_status != 202 {
                 return Ok(polled);
             }
-            if tokio::time::Instant::now() + delay > deadline {
+            if tokio::time::Instant::now() >= deadline {
                 return Err(Error::StillRunning(reply.envelope.request_id));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(500));
         }
     }
 }
