@@ -18,6 +18,7 @@ use crate::common;
 const DATA_DIR: &str = "ACTIONGATE_CHILD_DATA_DIR";
 const DATABASE_URL: &str = "ACTIONGATE_CHILD_DATABASE_URL";
 const LEASE_MS: &str = "ACTIONGATE_CHILD_LEASE_MS";
+const CONCURRENCY: &str = "ACTIONGATE_CHILD_CONCURRENCY";
 
 /// Runs in the child: a gateway with the test services, configured from
 /// the environment, until the process is killed. Does nothing in a normal
@@ -38,6 +39,10 @@ async fn child_node() {
         database_url: std::env::var(DATABASE_URL).ok(),
         job_lease: Duration::from_millis(lease_ms),
         job_claim_interval: Duration::from_millis(200),
+        job_concurrency: std::env::var(CONCURRENCY)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256),
         ..Config::default()
     };
     let running = Gateway::start(config, common::services())
@@ -57,11 +62,22 @@ impl Node {
     /// Starts a node on `data_dir` (and `database_url`, if set) and waits
     /// until it listens.
     pub fn start(data_dir: &Path, database_url: Option<&str>, lease: Duration) -> Node {
+        Node::start_with(data_dir, database_url, lease, 256)
+    }
+
+    /// [`Node::start`], running at most `concurrency` jobs at once.
+    pub fn start_with(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        lease: Duration,
+        concurrency: usize,
+    ) -> Node {
         let mut command = Command::new(std::env::current_exe().expect("the test binary"));
         command
             .args(["--ignored", "--exact", "nodes::child_node", "--nocapture"])
             .env(DATA_DIR, data_dir)
             .env(LEASE_MS, lease.as_millis().to_string())
+            .env(CONCURRENCY, concurrency.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if let Some(url) = database_url {

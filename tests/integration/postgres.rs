@@ -2,6 +2,7 @@
 //! token revocation, against a real server (scripts/with-postgres.sh starts
 //! a throwaway one; `make test` runs the suite under it).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use actiongate_client::{Client, Status};
@@ -9,6 +10,8 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
 use crate::common::{self, expect};
+use crate::jobs;
+use crate::nodes::{self, Node};
 
 /// A new, empty database on the test server.
 async fn fresh_database() -> String {
@@ -103,4 +106,94 @@ async fn the_gateway_runs_on_postgresql() {
         200,
         Status::Success,
     );
+}
+
+/// Two gateway processes on one database: polls answered by either node,
+/// a batch sent to one node shared by both through claims, no job run
+/// twice, and a killed node's jobs finished by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_the_job_table() {
+    let url = fresh_database().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let lease = Duration::from_millis(1500);
+    // Little room on each node, so most of a batch waits queued and both
+    // nodes' claimers take from it.
+    let mut a = Node::start_with(dir_a.path(), Some(&url), lease, 8);
+    let b = Node::start_with(dir_b.path(), Some(&url), lease, 8);
+    let token = std::fs::read_to_string(dir_a.path().join("admin.token")).unwrap();
+    let (on_a, on_b) = (
+        Client::new(&a.url, token.trim()),
+        Client::new(&b.url, token.trim()),
+    );
+
+    let reply = on_a
+        .call(
+            "testkit/v1/steps/async",
+            &json!({ "steps": 2, "step_ms": 50 }),
+        )
+        .await
+        .unwrap();
+    expect(&reply, 202, Status::Accepted);
+    let polled = jobs::final_replies(&on_b, &[reply.envelope.request_id.to_string()]).await;
+    expect(&polled[0], 200, Status::Success);
+    assert_eq!(polled[0].envelope.request_id, reply.envelope.request_id);
+
+    let batch = jobs::burst(&on_a, "pair-", 2000, 48).await;
+    assert_eq!(batch.len(), 2000);
+    for reply in jobs::final_replies(&on_b, &batch).await {
+        expect(&reply, 200, Status::Success);
+    }
+    let rows = nodes::job_rows(&url).await;
+    let batch_rows: Vec<_> = rows
+        .iter()
+        .filter(|row| batch.contains(&row.request_id))
+        .collect();
+    assert_eq!(batch_rows.len(), 2000);
+    assert!(
+        batch_rows.iter().all(|row| row.attempts == 1),
+        "no job was run twice"
+    );
+    let workers: HashSet<_> = batch_rows
+        .iter()
+        .filter_map(|row| row.node_id.clone())
+        .collect();
+    assert_eq!(workers.len(), 2, "both nodes ran jobs of the batch");
+    assert_eq!(nodes::count_projects_named(&url, "pair-").await, 2000);
+
+    // Kill node A mid-batch: B finishes what A held once A's leases lapse.
+    let sending = tokio::spawn({
+        let on_a = on_a.clone();
+        async move { jobs::burst(&on_a, "orphan-", 600, 48).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.kill();
+    let orphans = sending.await.unwrap();
+    assert!(!orphans.is_empty());
+    for reply in jobs::final_replies(&on_b, &orphans).await {
+        expect(&reply, 200, Status::Success);
+    }
+    let rows = nodes::job_rows(&url).await;
+    let recorded: Vec<_> = rows
+        .iter()
+        .filter(|row| row.action == "steps/async" && row.request_time > 0)
+        .filter(|row| !batch.contains(&row.request_id))
+        .collect();
+    assert!(
+        recorded.iter().all(|row| row.state == "succeeded"),
+        "every recorded job finished on the surviving node"
+    );
+    assert!(
+        recorded.iter().any(|row| row.attempts > 1),
+        "jobs node A held when it died were run again by node B"
+    );
+    let orphan_jobs = recorded
+        .iter()
+        .filter(|row| String::from_utf8_lossy(&row.input).contains("orphan-"))
+        .count();
+    assert_eq!(
+        nodes::count_projects_named(&url, "orphan-").await,
+        orphan_jobs as u64,
+        "each orphan's effect exists once"
+    );
+    drop(b);
 }

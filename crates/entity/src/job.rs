@@ -21,7 +21,7 @@ pub struct Model {
     pub input: Vec<u8>,
     /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub state: String,
-    /// The node running the job, while it runs.
+    /// The node running the job, or the one that finished it.
     pub node_id: Option<String>,
     /// Until when `node_id`'s claim holds unless renewed (Unix ms); past
     /// it, the job may be claimed again.

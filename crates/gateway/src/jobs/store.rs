@@ -111,7 +111,6 @@ pub async fn finish(
         .col_expr(job::Column::HttpCode, Expr::value(end.http_code))
         .col_expr(job::Column::FinishedAt, Expr::value(end.finished_at))
         .col_expr(job::Column::ExpiresAt, Expr::value(end.expires_at))
-        .col_expr(job::Column::NodeId, null_text())
         .col_expr(job::Column::LeaseUntil, null_ms())
         .filter(condition)
         .exec(conn)
