@@ -23,7 +23,7 @@ lint:
 
 ## Throughput and latency against a bare hyper baseline (wrk on loopback).
 bench:
-	bench/run.sh
+	scripts/with-postgres.sh bench/run.sh
 
 ## The pinned Pangea SDK in a venv under target/, for the conformance test.
 sdk-venv: $(SDK_VENV)/.installed

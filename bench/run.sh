@@ -3,9 +3,15 @@
 # envelope, measured in one run with wrk on loopback. Prints req/s, p50 and
 # p99 for each case and the gateway's req/s as a share of the baseline.
 #
+# Then the asynchronous path end to end: clients that submit a
+# designated-async call and long-poll its result (bench/async-load), on
+# SQLite and, when ACTIONGATE_TEST_POSTGRES_URL names a server (make bench
+# starts a throwaway one), on PostgreSQL: completed jobs per second and
+# submit-to-result latency.
+#
 # Environment: DURATION (default 10s), ROUNDS (3), CONNECTIONS (64), THREADS (1: wrk
 # shares the machine's 2 cores with the server under test), LOG_LEVEL
-# (info: every request is logged, as in production).
+# (info: every request is logged, as in production), ASYNC_CLIENTS (32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +25,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 cargo build --release --quiet --example custom_service -p actiongate
-cargo build --release --quiet -p actiongate-bench-bare
+cargo build --release --quiet -p actiongate-bench-bare -p actiongate-bench-async
 
 work=$(mktemp -d)
 pids=()
@@ -56,6 +62,18 @@ wait_up "$bare_addr"
 wait_up "$gw_addr"
 token=$(cat "$work/data/admin.token")
 
+pg_addr=
+if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ]; then
+    psql -q "$ACTIONGATE_TEST_POSTGRES_URL" -c 'CREATE DATABASE bench' >/dev/null
+    pg_addr=127.0.0.1:$(free_port)
+    ACTIONGATE_CONFIG=/nonexistent ACTIONGATE_LISTEN="$pg_addr" ACTIONGATE_DATA_DIR="$work/pg" \
+        ACTIONGATE_DATABASE_URL="${ACTIONGATE_TEST_POSTGRES_URL%/*}/bench" \
+        ACTIONGATE_LOG_LEVEL="${LOG_LEVEL:-info}" target/release/examples/custom_service >"$work/gateway-pg.log" 2>&1 &
+    pids+=($!)
+    wait_up "$pg_addr"
+    pg_token=$(cat "$work/pg/admin.token")
+fi
+
 project=$(curl -s -XPOST "http://$gw_addr/console/v1/project/create" \
     -H "Authorization: Bearer $token" -d '{"name": "bench"}' |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["id"])')
@@ -89,16 +107,32 @@ cases=(
     "console/v1/project/get (SQLite)|http://$gw_addr/console/v1/project/get|{\"id\": \"$project\"}|$token"
     "greeter/v1/report (designated async, 202)|http://$gw_addr/greeter/v1/report|{}|$token"
 )
+if [ -n "$pg_addr" ]; then
+    cases+=("greeter/v1/report on PostgreSQL (202)|http://$pg_addr/greeter/v1/report|{}|$pg_token")
+fi
+async_secs=${DURATION%s}
+
+# One end-to-end async run: "jobs/s p50_us p99_us".
+measure_async() {
+    CONCURRENCY=${ASYNC_CLIENTS:-32} DURATION=$async_secs \
+        target/release/actiongate-bench-async "$1" "$2" greeter/v1/report '{}'
+}
 
 # Rounds interleave the cases, so that the machine's noise falls on all of
 # them alike; each figure reported is the median over the rounds.
 results="$work/results"
+async_results="$work/async-results"
 : >"$results"
+: >"$async_results"
 for round in $(seq 1 "$ROUNDS"); do
     for entry in "${cases[@]}"; do
         IFS='|' read -r name url body auth <<<"$entry"
         echo "$name|$(measure "$url" "$body" "$auth")" >>"$results"
     done
+    echo "async end to end, SQLite|$(measure_async "http://$gw_addr" "$token")" >>"$async_results"
+    if [ -n "$pg_addr" ]; then
+        echo "async end to end, PostgreSQL|$(measure_async "http://$pg_addr" "$pg_token")" >>"$async_results"
+    fi
     echo "round $round of $ROUNDS done" >&2
 done
 
@@ -115,4 +149,18 @@ print(f"{'case':<44}{'req/s':>11}{'p50':>11}{'p99':>11}{'vs bare':>9}")
 for name, (rps, p50, p99) in med.items():
     fmt = lambda us: f"{us / 1000:.2f}ms" if us >= 1000 else f"{us:.0f}us"
     print(f"{name:<44}{rps:>11.0f}{fmt(p50):>11}{fmt(p99):>11}{100 * rps / bare:>8.0f}%")
+PY
+
+echo
+echo "submit, then long-poll the result: ${ASYNC_CLIENTS:-32} clients, $DURATION per run, median of $ROUNDS"
+python3 - "$async_results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, figures = line.rstrip("\n").split("|")
+    rows.setdefault(name, []).append([float(x) for x in figures.split()])
+print(f"{'case':<44}{'jobs/s':>11}{'p50':>11}{'p99':>11}")
+for name, runs in rows.items():
+    jobs, p50, p99 = [statistics.median(col) for col in zip(*runs)]
+    print(f"{name:<44}{jobs:>11.0f}{p50 / 1000:>9.2f}ms{p99 / 1000:>9.2f}ms")
 PY

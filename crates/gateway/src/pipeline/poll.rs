@@ -27,34 +27,30 @@ pub async fn answer(gateway: &Gateway, call: &Call<'_>, id_text: &str) -> Result
     let wait = wait(call.parts.uri.query())?;
     let jobs = gateway.jobs();
     let row = owned(gateway, &grant, id_text).await?;
-    let fetches = jobs
-        .count_poll(&row.request_id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| not_found(id_text))?;
+    // The fetch is counted while the poll waits; the answer goes out only
+    // once the count is stored, so a caller's next fetch sees it.
+    let fetches = row.poll_count.saturating_add(1);
     let limit = jobs.settings().poll_limit;
+    let counted = jobs.count_poll(&row.request_id);
     if u32::try_from(fetches).unwrap_or(u32::MAX) > limit {
+        counted.await.map_err(unavailable)?;
         return Err(ApiError::new(
             Status::PollLimitExceeded,
             format!("Request {id_text} was fetched more than {limit} times; no more answers are given for it"),
         ));
     }
-    let mut row = job::Model {
-        poll_count: fetches,
-        ..row
-    };
-    if row.response.is_none() && !wait.is_zero() {
-        if let Some(now) = jobs
-            .wait_final(&row.request_id, wait)
-            .await
-            .map_err(unavailable)?
-        {
-            row = job::Model {
-                poll_count: fetches,
-                ..now
-            };
+    let waited = async {
+        if row.response.is_some() || wait.is_zero() {
+            return Ok(None);
         }
-    }
+        jobs.wait_final(&row.request_id, wait).await
+    };
+    let (counted, waited) = tokio::join!(counted, waited);
+    counted.map_err(unavailable)?;
+    let row = job::Model {
+        poll_count: fetches,
+        ..waited.map_err(unavailable)?.unwrap_or(row)
+    };
     Ok(reply_for(gateway, call, &row))
 }
 
