@@ -35,10 +35,16 @@ pub async fn final_replies(client: &Client, ids: &[String]) -> Vec<Reply> {
         .await
 }
 
-/// Sends `count` designated-async writes named `<prefix><i>`, `parallel` at
-/// a time; the request ids that got a 202 (others may fail if the node is
-/// killed meanwhile).
-pub async fn burst(client: &Client, prefix: &str, count: usize, parallel: usize) -> Vec<String> {
+/// Sends `count` designated-async writes named `<prefix><i>`, each after a
+/// step of `step_ms`, `parallel` at a time; the request ids that got a 202
+/// (others may fail if the node is killed meanwhile).
+pub async fn burst(
+    client: &Client,
+    prefix: &str,
+    count: usize,
+    parallel: usize,
+    step_ms: u64,
+) -> Vec<String> {
     stream::iter(0..count)
         .map(|i| {
             let client = client.clone();
@@ -47,7 +53,7 @@ pub async fn burst(client: &Client, prefix: &str, count: usize, parallel: usize)
                 let reply = client
                     .call(
                         "testkit/v1/steps/async",
-                        &json!({ "steps": 1, "step_ms": 20, "name": name }),
+                        &json!({ "steps": 1, "step_ms": step_ms, "name": name }),
                     )
                     .await
                     .ok()?;
@@ -70,7 +76,7 @@ async fn a_killed_gateway_finishes_every_accepted_request_exactly_once() {
 
     let sending = tokio::spawn({
         let client = client.clone();
-        async move { burst(&client, "crash-", 400, 48).await }
+        async move { burst(&client, "crash-", 400, 48, 20).await }
     });
     tokio::time::sleep(Duration::from_millis(400)).await;
     node.kill();

@@ -48,7 +48,7 @@ async fn child_node() {
     let running = Gateway::start(config, common::services())
         .await
         .expect("child gateway starts");
-    println!("LISTENING http://{}", running.addr);
+    println!("LISTENING http://{} {}", running.addr, running.node_id());
     std::future::pending::<()>().await;
 }
 
@@ -56,6 +56,8 @@ async fn child_node() {
 pub struct Node {
     child: Child,
     pub url: String,
+    /// Its name in the job table's `node_id`.
+    pub node_id: String,
 }
 
 impl Node {
@@ -86,18 +88,25 @@ impl Node {
         let mut child = command.spawn().expect("starting a child node");
         let stdout = child.stdout.take().expect("child stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
+        let (url, node_id) = loop {
             let line = lines
                 .next()
                 .expect("the child node printed its address")
                 .expect("reading the child's output");
-            if let Some(url) = line.strip_prefix("LISTENING ") {
-                break url.to_owned();
+            if let Some((url, node_id)) = line
+                .strip_prefix("LISTENING ")
+                .and_then(|rest| rest.split_once(' '))
+            {
+                break (url.to_owned(), node_id.to_owned());
             }
         };
         // Keep draining its output so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Node { child, url }
+        Node {
+            child,
+            url,
+            node_id,
+        }
     }
 
     /// `kill -9`: no shutdown, no hand-back, leases left to lapse.

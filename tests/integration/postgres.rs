@@ -138,7 +138,7 @@ async fn two_nodes_share_the_job_table() {
     expect(&polled[0], 200, Status::Success);
     assert_eq!(polled[0].envelope.request_id, reply.envelope.request_id);
 
-    let batch = jobs::burst(&on_a, "pair-", 2000, 48).await;
+    let batch = jobs::burst(&on_a, "pair-", 2000, 48, 20).await;
     assert_eq!(batch.len(), 2000);
     for reply in jobs::final_replies(&on_b, &batch).await {
         expect(&reply, 200, Status::Success);
@@ -163,9 +163,25 @@ async fn two_nodes_share_the_job_table() {
     // Kill node A mid-batch: B finishes what A held once A's leases lapse.
     let sending = tokio::spawn({
         let on_a = on_a.clone();
-        async move { jobs::burst(&on_a, "orphan-", 600, 48).await }
+        async move { jobs::burst(&on_a, "orphan-", 300, 48, 100).await }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Kill it while it runs some of them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let running_on_a = nodes::job_rows(&url).await.into_iter().any(|row| {
+            row.state == "running"
+                && row.node_id.as_deref() == Some(a.node_id.as_str())
+                && String::from_utf8_lossy(&row.input).contains("orphan-")
+        });
+        if running_on_a {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node A never ran an orphan"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     a.kill();
     let orphans = sending.await.unwrap();
     assert!(!orphans.is_empty());

@@ -111,6 +111,11 @@ pub struct RunningGateway {
 }
 
 impl RunningGateway {
+    /// This process's name in the job table (`jobs.node_id`).
+    pub fn node_id(&self) -> &str {
+        self.jobs.node_id()
+    }
+
     /// Stops accepting; gives open requests and running jobs the grace
     /// period to finish, hands unfinished jobs back to the queue, and
     /// returns.
