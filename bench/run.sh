@@ -85,6 +85,7 @@ measure() {
     if grep -q "Non-2xx" <<<"$out"; then
         echo "unexpected non-2xx responses from $1:" >&2
         echo "$out" >&2
+        tail -n 20 "$work"/gateway*.log >&2
         exit 1
     fi
     python3 - "$out" <<'PY'
@@ -127,11 +128,14 @@ async_results="$work/async-results"
 for round in $(seq 1 "$ROUNDS"); do
     for entry in "${cases[@]}"; do
         IFS='|' read -r name url body auth <<<"$entry"
-        echo "$name|$(measure "$url" "$body" "$auth")" >>"$results"
+        figures=$(measure "$url" "$body" "$auth") || exit 1
+        echo "$name|$figures" >>"$results"
     done
-    echo "async end to end, SQLite|$(measure_async "http://$gw_addr" "$token")" >>"$async_results"
+    figures=$(measure_async "http://$gw_addr" "$token") || exit 1
+    echo "async end to end, SQLite|$figures" >>"$async_results"
     if [ -n "$pg_addr" ]; then
-        echo "async end to end, PostgreSQL|$(measure_async "http://$pg_addr" "$pg_token")" >>"$async_results"
+        figures=$(measure_async "http://$pg_addr" "$pg_token") || exit 1
+        echo "async end to end, PostgreSQL|$figures" >>"$async_results"
     fi
     echo "round $round of $ROUNDS done" >&2
 done

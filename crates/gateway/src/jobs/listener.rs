@@ -14,12 +14,13 @@ use tokio::task::JoinHandle;
 use super::store::CHANNEL;
 use super::Jobs;
 
-pub async fn spawn(jobs: Arc<Jobs>) -> Option<JoinHandle<()>> {
+/// Listens on a connection of its own, outside the pool, which it would
+/// otherwise hold for good.
+pub async fn spawn(jobs: Arc<Jobs>, database_url: &str) -> Option<JoinHandle<()>> {
     if jobs.db.write.get_database_backend() != DbBackend::Postgres {
         return None;
     }
-    let pool = jobs.db.write.get_postgres_connection_pool().clone();
-    let mut listener = match PgListener::connect_with(&pool).await {
+    let mut listener = match PgListener::connect(database_url).await {
         Ok(listener) => listener,
         Err(err) => {
             tracing::warn!(error = %err, "LISTEN unavailable; other nodes' jobs are noticed by polling");

@@ -65,6 +65,8 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     pub poll_limit: u32,
     pub sweep_interval: Duration,
+    /// For the PostgreSQL listener's own connection.
+    pub database_url: String,
 }
 
 impl Settings {
@@ -77,6 +79,7 @@ impl Settings {
             idempotency_ttl: config.idempotency_ttl,
             poll_limit: config.poll_limit,
             sweep_interval: config.result_sweep_interval,
+            database_url: config.database_url(),
         }
     }
 }
@@ -155,7 +158,8 @@ impl Jobs {
             jobs.clone().spawn_lease_keeper(),
             jobs.clone().spawn_sweeper(),
         ];
-        if let Some(task) = listener::spawn(jobs.clone()).await {
+        let database_url = jobs.settings.database_url.clone();
+        if let Some(task) = listener::spawn(jobs.clone(), &database_url).await {
             tasks.push(task);
         }
         jobs.tasks.lock().expect("tasks lock").extend(tasks);
