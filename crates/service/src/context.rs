@@ -1,13 +1,13 @@
 //! What a handler is given besides its input: who is calling, the request
 //! id, the database, cancellation, and its service's own settings.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actiongate_wire::{ApiError, RequestId, Status};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
-use crate::write::{PendingWrite, WriteTxn};
+use crate::write::WriteTxn;
 
 /// The authenticated caller: the token, the user it acts for, and the one
 /// organization it is bound to.
@@ -48,9 +48,18 @@ pub struct Ctx {
     pub request_id: RequestId,
     pub principal: Arc<Principal>,
     db: Db,
-    pending: PendingWrite,
-    cancel: CancellationToken,
+    call: Arc<CallState>,
     state: Arc<http::Extensions>,
+}
+
+/// What the gateway and a handler's clones of its `Ctx` share: one
+/// allocation per call.
+#[derive(Default)]
+pub(crate) struct CallState {
+    /// The handler's committed-but-not-yet-durable writes.
+    pub(crate) pending: Mutex<Option<DatabaseTransaction>>,
+    /// Made on first use: most calls are never cancellable jobs.
+    cancel: OnceLock<CancellationToken>,
 }
 
 impl Ctx {
@@ -64,8 +73,7 @@ impl Ctx {
             request_id,
             principal,
             db,
-            pending: Arc::new(Mutex::new(None)),
-            cancel: CancellationToken::new(),
+            call: Arc::default(),
             state,
         }
     }
@@ -78,7 +86,7 @@ impl Ctx {
     /// Starts (or, after an earlier [`WriteTxn::commit`] in this call,
     /// continues) the call's one write transaction.
     pub async fn begin_write(&self) -> Result<WriteTxn, ApiError> {
-        let resumed = self.pending.lock().expect("pending write lock").take();
+        let resumed = self.call.pending.lock().expect("pending write lock").take();
         let txn = match resumed {
             Some(txn) => txn,
             None => self
@@ -87,20 +95,20 @@ impl Ctx {
                 .await
                 .map_err(|err| self.internal(err))?,
         };
-        Ok(WriteTxn::new(txn, self.pending.clone()))
+        Ok(WriteTxn::new(txn, self.call.clone()))
     }
 
     /// The writes the handler committed, for the gateway to commit with the
     /// call's result. `None` if the handler wrote nothing.
     pub fn take_pending_write(&self) -> Option<DatabaseTransaction> {
-        self.pending.lock().expect("pending write lock").take()
+        self.call.pending.lock().expect("pending write lock").take()
     }
 
     /// A checkpoint: `Err(Cancelled)` once the caller has cancelled this
     /// request. Long handlers call it between steps; returning the error
     /// ends the call and discards its writes.
     pub fn checkpoint(&self) -> Result<(), ApiError> {
-        if self.cancel.is_cancelled() {
+        if self.call.cancel.get().is_some_and(|c| c.is_cancelled()) {
             Err(ApiError::new(
                 Status::Cancelled,
                 "The request was cancelled by its caller",
@@ -113,12 +121,12 @@ impl Ctx {
     /// Resolves when the request is cancelled, for handlers that wait on
     /// something else meanwhile.
     pub async fn cancelled(&self) {
-        self.cancel.cancelled().await
+        self.cancellation().cancelled().await
     }
 
     /// The token the gateway trips to cancel this call.
     pub fn cancellation(&self) -> &CancellationToken {
-        &self.cancel
+        self.call.cancel.get_or_init(CancellationToken::new)
     }
 
     /// An `InternalError` for an unexpected failure: the cause goes to the

@@ -8,27 +8,27 @@
 //! result committed never runs again, and one whose result did not leaves
 //! nothing behind. Dropping a `WriteTxn` without committing rolls it back.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
 };
 
-/// Where a committed-by-the-handler transaction waits for the gateway.
-pub(crate) type PendingWrite = Arc<Mutex<Option<DatabaseTransaction>>>;
+use crate::context::CallState;
 
 /// The call's write transaction. Use `&txn` wherever sea-orm takes a
 /// connection.
 pub struct WriteTxn {
     txn: Option<DatabaseTransaction>,
-    pending: PendingWrite,
+    /// Where the transaction waits for the gateway after `commit`.
+    call: Arc<CallState>,
 }
 
 impl WriteTxn {
-    pub(crate) fn new(txn: DatabaseTransaction, pending: PendingWrite) -> Self {
+    pub(crate) fn new(txn: DatabaseTransaction, call: Arc<CallState>) -> Self {
         WriteTxn {
             txn: Some(txn),
-            pending,
+            call,
         }
     }
 
@@ -42,7 +42,7 @@ impl WriteTxn {
     /// ends, with its result; see the module documentation.
     pub async fn commit(mut self) -> Result<(), DbErr> {
         let txn = self.txn.take().expect("committed once");
-        *self.pending.lock().expect("pending write lock") = Some(txn);
+        *self.call.pending.lock().expect("pending write lock") = Some(txn);
         Ok(())
     }
 }

@@ -102,6 +102,7 @@ pub struct JobSpec {
 /// One run of a job by this node.
 #[derive(Clone, Debug)]
 pub struct Claim {
+    pub request_id: RequestId,
     pub fence: Fence,
     pub request_time: Timestamp,
     pub keyed: bool,
@@ -209,6 +210,7 @@ impl Jobs {
 
     fn claim_of(&self, spec: &JobSpec) -> Claim {
         Claim {
+            request_id: spec.request_id,
             fence: Fence {
                 request_id: spec.request_id.to_string(),
                 node_id: self.node_id.clone(),
@@ -349,12 +351,12 @@ impl Jobs {
     /// Returns the outcome that stands, for a caller still waiting.
     pub async fn settle(&self, claim: &Claim, ctx: &Ctx, outcome: Outcome) -> Outcome {
         self.untrack(&claim.fence.request_id);
-        let request_id = ctx.request_id;
+        let request_id = claim.request_id;
         let cancelled = outcome.status() == Status::Cancelled || ctx.cancellation().is_cancelled();
         let pending = ctx.take_pending_write();
         if cancelled {
             drop(pending);
-            return self.end_cancelled(claim, request_id).await;
+            return self.end_cancelled(claim).await;
         }
         let end = self.final_of(request_id, claim.request_time, claim.keyed, &outcome);
         let applied = match pending {
@@ -411,7 +413,7 @@ impl Jobs {
             .flatten();
         match row {
             Some(row) if row.cancel_requested && row.state == RUNNING => {
-                self.end_cancelled(claim, request_id).await
+                self.end_cancelled(claim).await
             }
             _ => {
                 tracing::warn!(%request_id, "a job's claim lapsed while it ran; its result was discarded");
@@ -428,8 +430,7 @@ impl Jobs {
     /// answered directly.
     pub async fn finish_answered(&self, claim: &Claim, outcome: &Outcome) {
         self.untrack(&claim.fence.request_id);
-        let request_id = RequestId::parse(&claim.fence.request_id).expect("claims hold valid ids");
-        let end = self.final_of(request_id, claim.request_time, claim.keyed, outcome);
+        let end = self.final_of(claim.request_id, claim.request_time, claim.keyed, outcome);
         self.retry(Op::Finish {
             fence: claim.fence.clone(),
             end,
@@ -438,9 +439,9 @@ impl Jobs {
         .await;
     }
 
-    async fn end_cancelled(&self, claim: &Claim, request_id: RequestId) -> Outcome {
+    async fn end_cancelled(&self, claim: &Claim) -> Outcome {
         let outcome = Outcome::cancelled();
-        let end = self.final_of(request_id, claim.request_time, claim.keyed, &outcome);
+        let end = self.final_of(claim.request_id, claim.request_time, claim.keyed, &outcome);
         self.retry(Op::Finish {
             fence: claim.fence.clone(),
             end,

@@ -66,6 +66,7 @@ impl Jobs {
             return;
         };
         let claim = Claim {
+            request_id,
             fence: Fence {
                 request_id: row.request_id.clone(),
                 node_id: self.node_id.clone(),

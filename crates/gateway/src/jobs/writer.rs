@@ -60,12 +60,10 @@ impl Writer {
             let mut batch = Vec::with_capacity(BATCH);
             while incoming.recv_many(&mut batch, BATCH).await > 0 {
                 let (ops, replies): (Vec<Op>, Vec<_>) = batch.drain(..).unzip();
-                match apply(&write, &ops).await {
-                    Ok(done) => {
-                        for (op, done) in ops.iter().zip(&done) {
-                            if let (Op::Finish { fence, .. }, Done::Applied(true)) = (op, done) {
-                                waiters.wake(&fence.request_id);
-                            }
+                match apply(&write, ops).await {
+                    Ok((done, finished)) => {
+                        for request_id in &finished {
+                            waiters.wake(request_id);
                         }
                         for (reply, done) in replies.into_iter().zip(done) {
                             let _ = reply.send(Ok(done));
@@ -96,43 +94,57 @@ impl Writer {
     }
 }
 
-async fn apply(write: &DatabaseConnection, ops: &[Op]) -> Result<Vec<Done>, DbErr> {
+/// Applies a batch in one transaction: what each op did, in order, and the
+/// jobs it finished.
+async fn apply(
+    write: &DatabaseConnection,
+    ops: Vec<Op>,
+) -> Result<(Vec<Done>, Vec<String>), DbErr> {
     let txn = write.begin().await?;
+    let mut done = Vec::with_capacity(ops.len());
     let mut rows = Vec::new();
+    let mut others = Vec::new();
     let mut queued = false;
     for op in ops {
-        if let Op::Insert { row, queued: q } = op {
-            rows.push((**row).clone());
-            queued |= q;
+        done.push(Done::Inserted);
+        match op {
+            Op::Insert { row, queued: q } => {
+                rows.push(*row);
+                queued |= q;
+            }
+            other => others.push((done.len() - 1, other)),
         }
     }
     store::insert(&txn, rows).await?;
-    let mut done = Vec::with_capacity(ops.len());
-    for op in ops {
-        done.push(match op {
-            Op::Insert { .. } => Done::Inserted,
+    let mut finished = Vec::new();
+    for (at, op) in others {
+        done[at] = match op {
+            Op::Insert { .. } => unreachable!("inserts were taken out above"),
             Op::Finish {
                 fence,
                 end,
                 unless_cancelled,
             } => {
-                let applied = store::finish(&txn, fence, end, *unless_cancelled).await?;
+                let applied = store::finish(&txn, &fence, &end, unless_cancelled).await?;
                 if applied {
                     store::notify(&txn, &format!("done:{}", fence.request_id)).await?;
+                    finished.push(fence.request_id);
                 }
                 Done::Applied(applied)
             }
             Op::Release { fence } => {
-                let released = store::release(&txn, fence).await?;
+                let released = store::release(&txn, &fence).await?;
                 queued |= released;
                 Done::Applied(released)
             }
-            Op::CountPoll { request_id } => Done::Polls(store::count_poll(&txn, request_id).await?),
-        });
+            Op::CountPoll { request_id } => {
+                Done::Polls(store::count_poll(&txn, &request_id).await?)
+            }
+        };
     }
     if queued {
         store::notify(&txn, "queued").await?;
     }
     txn.commit().await?;
-    Ok(done)
+    Ok((done, finished))
 }

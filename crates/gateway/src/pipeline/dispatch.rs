@@ -53,6 +53,27 @@ pub async fn dispatch(
         input: body.clone(),
         idempotency_key: idempotency_key.clone(),
     };
+    // The key was used by a call recorded meanwhile: answer as that call.
+    let key_taken = || {
+        let repeat = replay::Repeat {
+            idempotency_key: idempotency_key.clone(),
+            retried: Vec::new(),
+        };
+        let body: &[u8] = &body;
+        async move {
+            match replay::earlier(gateway, call, service, action, grant, body, &repeat).await {
+                Ok(Some(reply)) => reply,
+                Ok(None) => Reply::Ended(
+                    ApiError::new(
+                        Status::Conflict,
+                        "Another call with this Idempotency-Key was recorded at the same moment; retry",
+                    )
+                    .into(),
+                ),
+                Err(err) => Reply::Ended(err.into()),
+            }
+        }
+    };
     let jobs = gateway.jobs().clone();
     let threshold = action.threshold;
     if action.spec.mode == Mode::Async {
@@ -60,18 +81,7 @@ pub async fn dispatch(
         let accepted = tokio::spawn(async move { jobs.accept(&spec, ctx, work).await }).await;
         return match accepted {
             Ok(Ok(true)) => Reply::accepted(gateway, call, call.request_id, call.request_time, 0),
-            Ok(Ok(false)) => {
-                key_taken(
-                    gateway,
-                    call,
-                    service,
-                    action,
-                    grant,
-                    &body,
-                    idempotency_key,
-                )
-                .await
-            }
+            Ok(Ok(false)) => key_taken().await,
             Ok(Err(err)) => not_recorded(call, err),
             Err(join) => internal(call, join),
         };
@@ -85,18 +95,7 @@ pub async fn dispatch(
         .await;
         let done = match started {
             Ok(Ok(Some(done))) => done,
-            Ok(Ok(None)) => {
-                return key_taken(
-                    gateway,
-                    call,
-                    service,
-                    action,
-                    grant,
-                    &body,
-                    idempotency_key,
-                )
-                .await
-            }
+            Ok(Ok(None)) => return key_taken().await,
             Ok(Err(err)) => return not_recorded(call, err),
             Err(join) => return internal(call, join),
         };
@@ -205,33 +204,6 @@ async fn park(
         jobs.finish_answered(&claim, &outcome).await;
     }
     let _ = decided.send(Decision::Answered(outcome));
-}
-
-/// The key was used by a call recorded meanwhile: answer as that call.
-async fn key_taken(
-    gateway: &Gateway,
-    call: &Call<'_>,
-    service: &ServiceRoutes,
-    action: &Action,
-    grant: &Grant,
-    body: &Bytes,
-    idempotency_key: Option<String>,
-) -> Reply {
-    let repeat = replay::Repeat {
-        idempotency_key,
-        retried: Vec::new(),
-    };
-    match replay::earlier(gateway, call, service, action, grant, body, &repeat).await {
-        Ok(Some(reply)) => reply,
-        Ok(None) => Reply::Ended(
-            ApiError::new(
-                Status::Conflict,
-                "Another call with this Idempotency-Key was recorded at the same moment; retry",
-            )
-            .into(),
-        ),
-        Err(err) => Reply::Ended(err.into()),
-    }
 }
 
 /// Nothing was promised yet: the caller may retry.
