@@ -393,12 +393,7 @@ impl Jobs {
                 }
             }
             None => matches!(
-                self.retry(Op::Finish {
-                    fence: claim.fence.clone(),
-                    end,
-                    unless_cancelled: true,
-                })
-                .await,
+                self.retry(Op::finish(claim.fence.clone(), end, true)).await,
                 Done::Applied(true)
             ),
         };
@@ -431,23 +426,15 @@ impl Jobs {
     pub async fn finish_answered(&self, claim: &Claim, outcome: &Outcome) {
         self.untrack(&claim.fence.request_id);
         let end = self.final_of(claim.request_id, claim.request_time, claim.keyed, outcome);
-        self.retry(Op::Finish {
-            fence: claim.fence.clone(),
-            end,
-            unless_cancelled: false,
-        })
-        .await;
+        self.retry(Op::finish(claim.fence.clone(), end, false))
+            .await;
     }
 
     async fn end_cancelled(&self, claim: &Claim) -> Outcome {
         let outcome = Outcome::cancelled();
         let end = self.final_of(claim.request_id, claim.request_time, claim.keyed, &outcome);
-        self.retry(Op::Finish {
-            fence: claim.fence.clone(),
-            end,
-            unless_cancelled: false,
-        })
-        .await;
+        self.retry(Op::finish(claim.fence.clone(), end, false))
+            .await;
         outcome
     }
 

@@ -118,6 +118,119 @@ pub async fn finish(
     Ok(updated.rows_affected == 1)
 }
 
+/// A run's result, for [`finish_many`].
+#[derive(Clone, Debug)]
+pub struct Finish {
+    pub fence: Fence,
+    pub end: Final,
+    /// Only if nobody asked to cancel the job.
+    pub unless_cancelled: bool,
+}
+
+/// [`finish`] for many runs in one statement (`UPDATE ... FROM (VALUES
+/// ...)`, on SQLite and PostgreSQL alike): one round trip to the database
+/// instead of one per job. The request ids of the runs that still held
+/// their job.
+pub async fn finish_many(
+    conn: &impl ConnectionTrait,
+    runs: &[Finish],
+) -> Result<Vec<String>, DbErr> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let mut values = Vec::with_capacity(runs.len() * 9);
+    for run in runs {
+        values.extend([
+            run.fence.request_id.clone().into(),
+            run.fence.node_id.clone().into(),
+            run.fence.attempt.into(),
+            run.unless_cancelled.into(),
+            run.end.state.into(),
+            run.end.response.clone().into(),
+            run.end.http_code.into(),
+            run.end.finished_at.into(),
+            run.end.expires_at.into(),
+        ]);
+    }
+    // VALUES columns are named column1, column2, ... by both databases.
+    let sql = format!(
+        "UPDATE jobs SET state = v.column5, response = v.column6, http_code = v.column7, \
+         finished_at = v.column8, expires_at = v.column9, lease_until = NULL \
+         FROM (VALUES {}) AS v \
+         WHERE request_id = v.column1 AND state = '{RUNNING}' AND node_id = v.column2 \
+         AND attempts = v.column3 AND (NOT v.column4 OR NOT cancel_requested) \
+         RETURNING request_id",
+        rows_of(backend, runs.len(), 9)
+    );
+    let applied = conn
+        .query_all(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    applied
+        .iter()
+        .map(|row| row.try_get::<String>("", "request_id"))
+        .collect()
+}
+
+/// Counts fetches of many jobs in one statement: `(request id, fetches)`
+/// in, each job's new count out (jobs that are gone are left out).
+pub async fn count_polls(
+    conn: &impl ConnectionTrait,
+    polls: &[(String, i32)],
+) -> Result<Vec<(String, i32)>, DbErr> {
+    if polls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let values = polls
+        .iter()
+        .flat_map(|(id, n)| [id.clone().into(), (*n).into()])
+        .collect::<Vec<sea_orm::Value>>();
+    let sql = format!(
+        "UPDATE jobs SET poll_count = poll_count + v.column2 FROM (VALUES {}) AS v \
+         WHERE request_id = v.column1 RETURNING request_id, poll_count",
+        rows_of(backend, polls.len(), 2)
+    );
+    let counted = conn
+        .query_all(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    counted
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "request_id")?,
+                row.try_get("", "poll_count")?,
+            ))
+        })
+        .collect()
+}
+
+/// `(?, ?), (?, ?)` (or `($1, $2), ($3, $4)`): `rows` rows of `width`
+/// parameters, in the backend's placeholder syntax.
+fn rows_of(backend: DbBackend, rows: usize, width: usize) -> String {
+    let mut sql = String::with_capacity(rows * width * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..width {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                DbBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(row * width + column + 1).to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Claims up to `limit` jobs that are queued or whose lease lapsed. On
 /// PostgreSQL, rows another node is claiming are skipped, not waited for.
 pub async fn claim(
@@ -230,23 +343,6 @@ pub async fn request_cancel(conn: &impl ConnectionTrait, request_id: &str) -> Re
     Ok(updated.rows_affected == 1)
 }
 
-/// Counts one more fetch of a job's state; the new count, or `None` if the
-/// job is gone.
-pub async fn count_poll(
-    conn: &impl ConnectionTrait,
-    request_id: &str,
-) -> Result<Option<i32>, DbErr> {
-    let updated = job::Entity::update_many()
-        .col_expr(
-            job::Column::PollCount,
-            Expr::col(job::Column::PollCount).add(1),
-        )
-        .filter(job::Column::RequestId.eq(request_id))
-        .exec_with_returning(conn)
-        .await?;
-    Ok(updated.first().map(|job| job.poll_count))
-}
-
 /// Deletes up to `limit` expired rows; how many.
 pub async fn sweep(conn: &impl ConnectionTrait, now: i64, limit: u64) -> Result<u64, DbErr> {
     let pick = Query::select()
@@ -297,13 +393,24 @@ pub async fn delete_expired(
 
 /// Tells the other PostgreSQL nodes something happened, at commit.
 pub async fn notify(conn: &impl ConnectionTrait, payload: &str) -> Result<(), DbErr> {
-    if conn.get_database_backend() != DbBackend::Postgres {
+    notify_many(conn, std::slice::from_ref(&payload.to_owned())).await
+}
+
+/// Sends each of `payloads` to the other PostgreSQL nodes at commit, in
+/// one statement.
+pub async fn notify_many(conn: &impl ConnectionTrait, payloads: &[String]) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres || payloads.is_empty() {
         return Ok(());
     }
+    let sql = format!(
+        "SELECT pg_notify('{CHANNEL}', v.column1) FROM (VALUES {}) AS v",
+        rows_of(DbBackend::Postgres, payloads.len(), 1)
+    );
+    let values = payloads.iter().map(|p| p.clone().into());
     conn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT pg_notify($1, $2)",
-        [CHANNEL.into(), payload.into()],
+        sql,
+        values,
     ))
     .await
     .map(|_| ())

@@ -7,14 +7,15 @@
 //! PostgreSQL it saves round trips and WAL flushes the same way. A caller
 //! still waits for its own write to be durable before it answers.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actiongate_entity::job;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::store::{self, Fence, Final};
+use super::store::{self, Fence, Final, Finish};
 use super::waiters::Waiters;
 
 /// The most writes one transaction takes.
@@ -27,16 +28,22 @@ pub enum Op {
         row: Box<job::ActiveModel>,
         queued: bool,
     },
-    /// A run's result; see [`store::finish`].
-    Finish {
-        fence: Fence,
-        end: Final,
-        unless_cancelled: bool,
-    },
+    /// A run's result; see [`store::finish_many`].
+    Finish(Box<Finish>),
     /// A run handed back to the queue.
     Release { fence: Fence },
     /// One more fetch of a job's state.
     CountPoll { request_id: String },
+}
+
+impl Op {
+    pub fn finish(fence: Fence, end: Final, unless_cancelled: bool) -> Op {
+        Op::Finish(Box::new(Finish {
+            fence,
+            end,
+            unless_cancelled,
+        }))
+    }
 }
 
 pub enum Done {
@@ -60,7 +67,7 @@ impl Writer {
             let mut batch = Vec::with_capacity(BATCH);
             while incoming.recv_many(&mut batch, BATCH).await > 0 {
                 let (ops, replies): (Vec<Op>, Vec<_>) = batch.drain(..).unzip();
-                match apply(&write, ops).await {
+                match apply_retrying(&write, &ops).await {
                     Ok((done, finished)) => {
                         for request_id in &finished {
                             waiters.wake(request_id);
@@ -70,6 +77,7 @@ impl Writer {
                         }
                     }
                     Err(err) => {
+                        tracing::error!(error = %err, writes = replies.len(), "a batch of job-table writes failed");
                         let err = Arc::new(err);
                         for reply in replies {
                             let _ = reply.send(Err(err.clone()));
@@ -94,57 +102,112 @@ impl Writer {
     }
 }
 
+/// [`apply`], again when PostgreSQL aborted the transaction for a deadlock
+/// or a serialization failure (a multi-row update can meet another node's
+/// in the opposite order): the batch is safe to repeat, as nothing of it
+/// was committed.
+async fn apply_retrying(
+    write: &DatabaseConnection,
+    ops: &[Op],
+) -> Result<(Vec<Done>, Vec<String>), DbErr> {
+    const ATTEMPTS: u32 = 3;
+    let mut attempt = 1;
+    loop {
+        match apply(write, ops.to_vec()).await {
+            Err(err) if attempt < ATTEMPTS && transient(&err) => {
+                tracing::warn!(error = %err, attempt, "job-table batch aborted; repeating it");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// SQLSTATE 40001 (serialization failure) and 40P01 (deadlock detected).
+fn transient(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(err))
+    | DbErr::Query(RuntimeErr::SqlxError(err))
+    | DbErr::Conn(RuntimeErr::SqlxError(err))) = err
+    else {
+        return false;
+    };
+    let code = err.as_database_error().and_then(|db| db.code());
+    matches!(code.as_deref(), Some("40P01" | "40001"))
+}
+
 /// Applies a batch in one transaction: what each op did, in order, and the
-/// jobs it finished.
+/// jobs it finished. Ops of a kind share one statement, so a batch costs a
+/// handful of round trips to the database however large it is.
 async fn apply(
     write: &DatabaseConnection,
     ops: Vec<Op>,
 ) -> Result<(Vec<Done>, Vec<String>), DbErr> {
-    let txn = write.begin().await?;
-    let mut done = Vec::with_capacity(ops.len());
     let mut rows = Vec::new();
-    let mut others = Vec::new();
+    let mut finishes = Vec::new();
+    let mut releases = Vec::new();
+    let mut polls: HashMap<String, i32> = HashMap::new();
     let mut queued = false;
+    // What each op's answer will be read from, in order.
+    enum Slot {
+        Inserted,
+        Finished(String),
+        Released,
+        Counted(String),
+    }
+    let mut slots = Vec::with_capacity(ops.len());
     for op in ops {
-        done.push(Done::Inserted);
-        match op {
+        slots.push(match op {
             Op::Insert { row, queued: q } => {
                 rows.push(*row);
                 queued |= q;
+                Slot::Inserted
             }
-            other => others.push((done.len() - 1, other)),
-        }
-    }
-    store::insert(&txn, rows).await?;
-    let mut finished = Vec::new();
-    for (at, op) in others {
-        done[at] = match op {
-            Op::Insert { .. } => unreachable!("inserts were taken out above"),
-            Op::Finish {
-                fence,
-                end,
-                unless_cancelled,
-            } => {
-                let applied = store::finish(&txn, &fence, &end, unless_cancelled).await?;
-                if applied {
-                    store::notify(&txn, &format!("done:{}", fence.request_id)).await?;
-                    finished.push(fence.request_id);
-                }
-                Done::Applied(applied)
+            Op::Finish(finish) => {
+                let slot = Slot::Finished(finish.fence.request_id.clone());
+                finishes.push(*finish);
+                slot
             }
             Op::Release { fence } => {
-                let released = store::release(&txn, &fence).await?;
-                queued |= released;
-                Done::Applied(released)
+                releases.push(fence);
+                Slot::Released
             }
             Op::CountPoll { request_id } => {
-                Done::Polls(store::count_poll(&txn, &request_id).await?)
+                *polls.entry(request_id.clone()).or_default() += 1;
+                Slot::Counted(request_id)
             }
-        };
+        });
     }
+
+    let txn = write.begin().await?;
+    store::insert(&txn, rows).await?;
+    let finished = store::finish_many(&txn, &finishes).await?;
+    let mut released = Vec::with_capacity(releases.len());
+    for fence in &releases {
+        released.push(store::release(&txn, fence).await?);
+    }
+    queued |= released.contains(&true);
+    let polls: Vec<(String, i32)> = polls.into_iter().collect();
+    let counts: HashMap<String, i32> = store::count_polls(&txn, &polls)
+        .await?
+        .into_iter()
+        .collect();
+    let mut notices: Vec<String> = finished.iter().map(|id| format!("done:{id}")).collect();
     if queued {
-        store::notify(&txn, "queued").await?;
+        notices.push("queued".to_owned());
     }
+    store::notify_many(&txn, &notices).await?;
     txn.commit().await?;
+
+    let applied: HashSet<&str> = finished.iter().map(String::as_str).collect();
+    let mut released = released.into_iter();
+    let done = slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Inserted => Done::Inserted,
+            Slot::Finished(id) => Done::Applied(applied.contains(id.as_str())),
+            Slot::Released => Done::Applied(released.next().unwrap_or(false)),
+            Slot::Counted(id) => Done::Polls(counts.get(&id).copied()),
+        })
+        .collect();
     Ok((done, finished))
 }
