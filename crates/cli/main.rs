@@ -88,6 +88,11 @@ fn services(config: &Config) -> anyhow::Result<Vec<actiongate_service::Service>>
 async fn serve(config: Config) -> anyhow::Result<()> {
     let _log = logging::init(config.log_format, &config.log_level)?;
     let services = services(&config)?;
+    let scheme = if config.tls.cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let running = Gateway::start(config, services).await?;
     if let Some(boot) = &running.bootstrapped {
         // The only time the token is shown; it is also in the file.
@@ -98,7 +103,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             boot.secret
         );
     }
-    println!("actiongate listening on http://{}", running.addr);
+    println!("actiongate listening on {scheme}://{}", running.addr);
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;

@@ -2,6 +2,7 @@
 
 use actiongate_entity::organization;
 use actiongate_gateway::tokens::{self, NewToken};
+use actiongate_service::Role;
 use actiongate_wire::Timestamp;
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -26,6 +27,13 @@ pub enum TokenCommand {
         /// Lifetime, such as `30d` or `12h` (default: no expiry).
         #[arg(long)]
         expires_in: Option<humantime::Duration>,
+        /// The most the token may do: owner, admin, member or viewer
+        /// (default: whatever its user may do).
+        #[arg(long)]
+        role: Option<Role>,
+        /// Limit the token to one project.
+        #[arg(long)]
+        project: Option<String>,
     },
     /// List tokens (never their secrets).
     List,
@@ -41,6 +49,8 @@ pub async fn run(db: &DatabaseConnection, command: &TokenCommand) -> anyhow::Res
             user,
             services,
             expires_in,
+            role,
+            project,
         } => {
             let org = pick_org(db, org.as_deref()).await?;
             let expires_at = expires_in.map(|d| {
@@ -60,6 +70,8 @@ pub async fn run(db: &DatabaseConnection, command: &TokenCommand) -> anyhow::Res
                         .filter(|s| !s.is_empty())
                         .collect(),
                     expires_at,
+                    role: *role,
+                    project_id: project.clone(),
                 },
             )
             .await?;

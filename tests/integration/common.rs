@@ -36,7 +36,7 @@ pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestGateway {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_owned(),
-        token_refresh: Duration::from_millis(100),
+        token_last_used_interval: Duration::from_millis(100),
         ..Config::default()
     };
     configure(&mut config);

@@ -5,8 +5,11 @@
 //! exactly (seed 000); version `v1` is the fuller surface over the same
 //! records, with seed 004's project fields.
 //!
-//! A token sees only its own organization; records of other organizations
-//! are reported exactly like records that do not exist.
+//! A token sees only its own organization (and, when limited to one
+//! project, only that project); records it may not see are reported
+//! exactly like records that do not exist. Viewers read; admins manage
+//! projects; owners manage the organization (each action's role is in its
+//! registration below).
 
 mod fields;
 mod org;
@@ -14,7 +17,7 @@ mod page;
 mod project;
 mod settings;
 
-use actiongate_service::{ActionSpec, Service};
+use actiongate_service::{ActionSpec, Role, Service};
 
 pub use settings::Settings;
 
@@ -30,7 +33,7 @@ pub fn service(settings: Settings) -> Service {
             org::get,
         )
         .action(
-            A::sync("v1beta", "platform/org/update", "Organization updated"),
+            A::sync("v1beta", "platform/org/update", "Organization updated").role(Role::Owner),
             org::update_v1beta,
         )
         .action(
@@ -42,34 +45,35 @@ pub fn service(settings: Settings) -> Service {
             project::list_v1beta,
         )
         .action(
-            A::sync("v1beta", "platform/project/create", "Project created"),
+            A::sync("v1beta", "platform/project/create", "Project created").role(Role::Admin),
             project::create_v1beta,
         )
         .action(
-            A::sync("v1beta", "platform/project/update", "Project updated"),
+            A::sync("v1beta", "platform/project/update", "Project updated").role(Role::Admin),
             project::update_v1beta,
         )
         .action(
-            A::asynchronous("v1beta", "platform/project/delete", "Project deleted"),
+            A::asynchronous("v1beta", "platform/project/delete", "Project deleted")
+                .role(Role::Admin),
             project::delete,
         )
         // The full surface.
         .action(
-            A::sync("v1", "org/create", "Organization created"),
+            A::sync("v1", "org/create", "Organization created").role(Role::Owner),
             org::create,
         )
         .action(A::sync("v1", "org/get", "Organization found"), org::get)
         .action(A::sync("v1", "org/list", "Organizations listed"), org::list)
         .action(
-            A::sync("v1", "org/update", "Organization updated"),
+            A::sync("v1", "org/update", "Organization updated").role(Role::Owner),
             org::update,
         )
         .action(
-            A::asynchronous("v1", "org/delete", "Organization deleted"),
+            A::asynchronous("v1", "org/delete", "Organization deleted").role(Role::Owner),
             org::delete,
         )
         .action(
-            A::sync("v1", "project/create", "Project created"),
+            A::sync("v1", "project/create", "Project created").role(Role::Admin),
             project::create,
         )
         .action(A::sync("v1", "project/get", "Project found"), project::get)
@@ -78,11 +82,11 @@ pub fn service(settings: Settings) -> Service {
             project::list,
         )
         .action(
-            A::sync("v1", "project/update", "Project updated"),
+            A::sync("v1", "project/update", "Project updated").role(Role::Admin),
             project::update,
         )
         .action(
-            A::asynchronous("v1", "project/delete", "Project deleted"),
+            A::asynchronous("v1", "project/delete", "Project deleted").role(Role::Admin),
             project::delete,
         )
 }

@@ -2,7 +2,7 @@
 //! the same records.
 
 use actiongate_entity::{project, user};
-use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
+use actiongate_service::{ActionResult, ApiError, Ctx, Status, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
@@ -175,8 +175,16 @@ async fn visible(
         .one(db)
         .await
         .map_err(|err| ctx.internal(err))?
-        .filter(|p| p.org_id == ctx.principal.org_id)
+        .filter(|p| p.org_id == ctx.principal.org_id && within_limit(ctx, &p.id))
         .ok_or_else(|| ApiError::not_found("project", id))
+}
+
+/// Whether a token limited to one project may see project `id`.
+fn within_limit(ctx: &Ctx, id: &str) -> bool {
+    ctx.principal
+        .project_id
+        .as_deref()
+        .is_none_or(|only| only == id)
 }
 
 pub async fn get(ctx: Ctx, input: ProjectId) -> ActionResult<Project> {
@@ -207,6 +215,9 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     let (order_column, descending) = order(input.order_by.as_deref())?;
 
     let mut condition = Condition::all().add(project::Column::OrgId.eq(&org_id));
+    if let Some(only) = &ctx.principal.project_id {
+        condition = condition.add(project::Column::Id.eq(only));
+    }
     if let Some(geo) = &input.filter.geo {
         condition = condition.add(project::Column::Geo.eq(geo));
     }
@@ -355,6 +366,12 @@ pub async fn create_v1beta(ctx: Ctx, input: CreateV1beta) -> ActionResult<Projec
 }
 
 pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
+    if ctx.principal.project_id.is_some() {
+        return Err(ApiError::new(
+            Status::Forbidden,
+            "This token is limited to one project and cannot create others",
+        ));
+    }
     let name = fields::name("/name", &input.name)?;
     let (geo, region) = placement(
         ctx.state::<Settings>(),

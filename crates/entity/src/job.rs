@@ -12,6 +12,10 @@ pub struct Model {
     pub org_id: String,
     pub user_id: String,
     pub token_id: String,
+    /// The caller's role and project limit when the job was accepted; a
+    /// resumed job runs with them.
+    pub role: Option<String>,
+    pub project_id: Option<String>,
     pub service: String,
     pub version: String,
     pub action: String,

@@ -9,6 +9,7 @@
 //! and compare the same on every database, which SQLite's text timestamps
 //! do not (`.1Z` sorts after `.12Z`). `actiongate_wire::Timestamp` converts.
 
+pub mod auth_epoch;
 pub mod job;
 pub mod org_member;
 pub mod organization;

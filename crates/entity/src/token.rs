@@ -20,6 +20,14 @@ pub struct Model {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The most the token may do, below its user's own role (`owner`,
+    /// `admin`, `member`, `viewer`); `None`: the user's role.
+    pub role: Option<String>,
+    /// The one project the token may touch, if limited to one.
+    pub project_id: Option<String>,
+    /// When the token was last used (Unix ms), written every few seconds,
+    /// not on every request.
+    pub last_used_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

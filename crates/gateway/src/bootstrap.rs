@@ -59,6 +59,8 @@ pub async fn first_start(
             org_id: org.id.clone(),
             services: Vec::new(),
             expires_at: None,
+            role: None,
+            project_id: None,
         },
     )
     .await?;

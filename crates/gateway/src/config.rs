@@ -60,9 +60,17 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Largest request body accepted, in bytes.
     pub body_limit: u64,
-    /// How often the token cache checks the database for revocations.
+    /// How often tokens' `last_used_at` is written (it is kept in memory
+    /// in between, so a request never waits for that write).
     #[serde(with = "humantime_serde")]
-    pub token_refresh: Duration,
+    pub token_last_used_interval: Duration,
+    /// Rate limits, per token and per client address.
+    pub rate_limits: RateLimits,
+    /// Limits on connections and requests, against slow or oversized ones.
+    pub limits: TransportLimits,
+    /// TLS; without a certificate the gateway speaks plain HTTP, which it
+    /// does only on a loopback address unless `plain_http` says so.
+    pub tls: Tls,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter: `info`, `warn`, `actiongate_gateway=debug`, ...
@@ -89,7 +97,10 @@ const SETTINGS: &[&str] = &[
     "job_claim_interval",
     "shutdown_grace",
     "body_limit",
-    "token_refresh",
+    "token_last_used_interval",
+    "rate_limits",
+    "limits",
+    "tls",
     "log_format",
     "log_level",
     "services",
@@ -100,6 +111,151 @@ const SETTINGS: &[&str] = &[
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// `[rate_limits]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Calls per token per service: `"1000/s"`, `"60/min"`, `"5000/h"`, or
+    /// `"off"`.
+    pub per_token: Rate,
+    /// Per-action overrides of `per_token`, keyed
+    /// `service/version/resource/action`; each counts on its own.
+    pub actions: BTreeMap<String, Rate>,
+    /// Failed authentications per client address; past it, the address
+    /// gets `TooManyRequests` until the window lets it try again.
+    pub failed_auth: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            per_token: Rate::per(1000, Duration::from_secs(1)),
+            actions: BTreeMap::new(),
+            failed_auth: Rate::per(20, Duration::from_secs(60)),
+        }
+    }
+}
+
+/// A number of calls per window, written `"<count>/<s|min|h>"`, or `"off"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate(pub Option<(u32, Duration)>);
+
+impl Rate {
+    pub const OFF: Rate = Rate(None);
+
+    pub const fn per(count: u32, window: Duration) -> Rate {
+        Rate(Some((count, window)))
+    }
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text == "off" {
+            return Ok(Rate::OFF);
+        }
+        let bad = || {
+            format!("{text:?} is not a rate: write \"<count>/s\", \"/min\" or \"/h\", or \"off\"")
+        };
+        let (count, unit) = text.split_once('/').ok_or_else(bad)?;
+        let count: u32 = count.trim().parse().map_err(|_| bad())?;
+        let window = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        if count == 0 {
+            return Err(format!(
+                "{text:?}: the count must be at least 1 (or the rate \"off\")"
+            ));
+        }
+        Ok(Rate::per(count, window))
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("off"),
+            Some((count, window)) => match window.as_secs() {
+                3600 => write!(f, "{count}/h"),
+                60 => write!(f, "{count}/min"),
+                _ => write!(f, "{count}/s"),
+            },
+        }
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[limits]`: every limit has a default safe for a gateway facing the
+/// internet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransportLimits {
+    /// Deepest nesting of arrays and objects in a request body.
+    pub json_depth: usize,
+    /// Most bytes of a request's line and headers (HTTP/1.1 answers 431
+    /// past it; HTTP/2 bounds the header list to it).
+    pub header_size: usize,
+    /// Most header fields in one request.
+    pub max_headers: usize,
+    /// How long a client has to send a request's headers (slowloris).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_idle: Duration,
+    /// Most connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// How long a request may take from its headers to the end of its
+    /// body; `RequestTimeout` past it.
+    #[serde(with = "humantime_serde")]
+    pub request_deadline: Duration,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        TransportLimits {
+            json_depth: 64,
+            header_size: 16 * 1024,
+            max_headers: 100,
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_idle: Duration::from_secs(60),
+            max_connections: 10_000,
+            request_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain; with `key`, the gateway speaks HTTPS only
+    /// (HTTP/2 and HTTP/1.1 by ALPN).
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    pub key: Option<PathBuf>,
+    /// Speak plain HTTP on an address other than loopback (behind a proxy
+    /// that terminates TLS).
+    pub plain_http: bool,
 }
 
 impl Default for Config {
@@ -121,7 +277,10 @@ impl Default for Config {
             job_claim_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             body_limit: 1024 * 1024,
-            token_refresh: Duration::from_millis(500),
+            token_last_used_interval: Duration::from_secs(10),
+            rate_limits: RateLimits::default(),
+            limits: TransportLimits::default(),
+            tls: Tls::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             services: BTreeMap::new(),
@@ -161,6 +320,21 @@ impl Config {
         match self.services.get(service) {
             Some(value) => value.deserialize().map_err(Box::new),
             None => Ok(T::default()),
+        }
+    }
+
+    /// Refuses settings that cannot work together.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(_), Some(_)) => Ok(()),
+            (Some(_), None) | (None, Some(_)) => {
+                anyhow::bail!("tls.cert and tls.key go together: set both, or neither")
+            }
+            (None, None) if self.listen.ip().is_loopback() || self.tls.plain_http => Ok(()),
+            (None, None) => anyhow::bail!(
+                "listening on {} without TLS: set tls.cert and tls.key, or tls.plain_http = true if a proxy in front terminates TLS",
+                self.listen
+            ),
         }
     }
 

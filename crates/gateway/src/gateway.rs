@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap::{self, Bootstrapped};
 use crate::jobs::{self, Jobs};
+use crate::rate_limits::RateLimits;
 use crate::routes::RouteTable;
 use crate::tokens::TokenVerifier;
 use crate::{db, server, Config};
@@ -23,6 +24,7 @@ pub struct Gateway {
     db: Db,
     routes: Arc<RouteTable>,
     tokens: Arc<TokenVerifier>,
+    rate_limits: Arc<RateLimits>,
     jobs: Arc<Jobs>,
     local_addr: SocketAddr,
 }
@@ -44,6 +46,10 @@ impl Gateway {
         &self.tokens
     }
 
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.rate_limits
+    }
+
     pub fn jobs(&self) -> &Arc<Jobs> {
         &self.jobs
     }
@@ -55,36 +61,49 @@ impl Gateway {
     /// Connects to the database, migrates it, bootstraps it if empty, binds
     /// the listener and starts serving `services`.
     pub async fn start(config: Config, services: Vec<Service>) -> anyhow::Result<RunningGateway> {
+        config.check()?;
+        let tls = server::tls_acceptor(&config.tls)?;
         let db = db::connect(&config).await?;
         db::migrate(&db.write).await?;
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         let routes = Arc::new(RouteTable::build(services, &config)?);
+        let rate_limits = Arc::new(RateLimits::new(&config.rate_limits, &routes)?);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
-        let tokens = TokenVerifier::new(db.read.clone());
+        let tokens = TokenVerifier::new(db.read.clone(), db.write.clone());
         let jobs = Jobs::start(
             db.clone(),
             routes.clone(),
             jobs::Settings::from_config(&config),
         )
         .await;
-        let background = vec![tokens.spawn_watcher(config.token_refresh)];
+        let background = vec![
+            tokens.spawn_last_used_writer(config.token_last_used_interval),
+            rate_limits.spawn_shrinker(Duration::from_secs(60)),
+        ];
         let grace = config.shutdown_grace;
         let gateway = Arc::new(Gateway {
             config,
             db,
             routes,
             tokens,
+            rate_limits,
             jobs,
             local_addr,
         });
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(server::serve(listener, gateway.clone(), grace, async {
-            let _ = stopped.await;
-        }));
-        tracing::info!(addr = %local_addr, "actiongate listening");
+        let server = tokio::spawn(server::serve(
+            listener,
+            gateway.clone(),
+            tls,
+            grace,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        tracing::info!(addr = %local_addr, tls = gateway.config().tls.cert.is_some(), "actiongate listening");
         Ok(RunningGateway {
             addr: local_addr,
             bootstrapped,

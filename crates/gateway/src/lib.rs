@@ -14,6 +14,7 @@ pub mod db;
 pub mod jobs;
 pub mod logging;
 pub mod pipeline;
+pub mod rate_limits;
 pub mod routes;
 pub mod server;
 pub mod sqlite_reader;

@@ -94,6 +94,19 @@ impl std::fmt::Display for TableError {
 }
 
 impl RouteTable {
+    /// The service name, version and path of `service/version/resource/action`.
+    pub fn find_action(&self, key: &str) -> Option<(&'static str, &'static str, &'static str)> {
+        let (name, rest) = key.split_once('/')?;
+        let service = &self.services[*self.by_name.get(name)?];
+        let action = service.action(rest)?;
+        Some((service.name, action.spec.version, action.spec.path))
+    }
+
+    /// Every service's own name.
+    pub fn service_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.services.iter().map(|service| service.name)
+    }
+
     pub fn build(services: Vec<Service>, config: &Config) -> Result<Self, TableError> {
         let mut table = RouteTable {
             services: Vec::new(),

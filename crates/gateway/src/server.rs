@@ -1,34 +1,81 @@
-//! The HTTP server: accepts connections, speaks HTTP/1.1 and HTTP/2
-//! (cleartext, by preface), hands each request to the pipeline, and on
+//! The HTTP server: accepts connections within `max_connections`, speaks
+//! HTTPS (HTTP/2 and HTTP/1.1 by ALPN) when a certificate is configured and
+//! plain HTTP/1.1 and HTTP/2 (by preface) otherwise, bounds what a client
+//! may send and how slowly, hands each request to the pipeline, and on
 //! shutdown stops accepting and lets open requests finish within the grace
 //! period.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::config::{Tls, TransportLimits};
 use crate::{pipeline, Gateway};
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS acceptor of `tls`, or `None` for plain HTTP.
+pub fn tls_acceptor(tls: &Tls) -> anyhow::Result<Option<TlsAcceptor>> {
+    let (Some(cert), Some(key)) = (&tls.cert, &tls.key) else {
+        return Ok(None);
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading the certificate {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("parsing the certificate {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading the private key {}", key.display()))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the TLS certificate and key do not go together")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
 
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    tls: Option<TlsAcceptor>,
     grace: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let limits = gateway.config().limits.clone();
+    let stopping = CancellationToken::new();
+    let connections = TaskTracker::new();
+    let builder = Arc::new(builder(&limits));
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        // A connection over the limit waits in the kernel's backlog.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors and the like: back off, keep serving.
                     tracing::warn!(error = %err, "accept failed");
@@ -40,23 +87,118 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
-        let service = service_fn(move |request| {
-            let gateway = gateway.clone();
-            async move { Ok::<_, Infallible>(pipeline::handle(gateway, request).await) }
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+        let builder = builder.clone();
+        let stopping = stopping.clone();
+        let tls = tls.clone();
+        let idle = limits.keep_alive_idle;
+        connections.spawn(async move {
+            let _slot = slot;
+            match tls {
+                None => serve_connection(stream, peer, gateway, &builder, stopping, idle).await,
+                Some(tls) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, gateway, &builder, stopping, idle).await
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(client = %peer, error = %err, "TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
+                    }
+                }
             }
         });
     }
     drop(listener);
+    stopping.cancel();
+    connections.close();
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = connections.wait() => {}
         () = tokio::time::sleep(grace) => tracing::warn!("connections still open after the grace period"),
+    }
+}
+
+/// HTTP/1.1 and HTTP/2 with the transport limits.
+fn builder(limits: &TransportLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.header_size.max(8192))
+        .max_headers(limits.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.header_size).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256);
+    builder
+}
+
+/// What the idle watch knows of a connection.
+#[derive(Default)]
+struct Activity {
+    in_flight: AtomicUsize,
+    /// When the last request ended, in ms since `since`.
+    last_ms: AtomicU64,
+}
+
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    gateway: Arc<Gateway>,
+    builder: &auto::Builder<TokioExecutor>,
+    stopping: CancellationToken,
+    idle: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let since = Instant::now();
+    let activity = Arc::new(Activity::default());
+    let service = {
+        let activity = activity.clone();
+        service_fn(move |request| {
+            let gateway = gateway.clone();
+            let activity = activity.clone();
+            activity.in_flight.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let response = pipeline::handle(gateway, peer, request).await;
+                activity
+                    .last_ms
+                    .store(since.elapsed().as_millis() as u64, Ordering::Relaxed);
+                activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+                Ok::<_, Infallible>(response)
+            }
+        })
+    };
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    // Keep-alive connections with nothing in flight for `idle` are closed
+    // gracefully (HTTP/2 gets a GOAWAY), as is every connection at shutdown.
+    let mut tick = tokio::time::interval(idle.max(Duration::from_millis(100)) / 4);
+    tick.tick().await;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(err) = ended {
+                    tracing::debug!(client = %peer, error = %err, "connection ended with an error");
+                }
+                return;
+            }
+            () = stopping.cancelled(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ = tick.tick(), if !closing => {
+                let quiet = since.elapsed().saturating_sub(Duration::from_millis(
+                    activity.last_ms.load(Ordering::Relaxed),
+                ));
+                if activity.in_flight.load(Ordering::Relaxed) == 0 && quiet >= idle {
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+        }
     }
 }

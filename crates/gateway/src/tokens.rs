@@ -4,40 +4,67 @@
 //! A token is `agt_`, 30 random base62 characters, and a 6-character
 //! checksum of those, so a scanner can recognise a leaked token and a typo
 //! is rejected without a database lookup. Only the SHA-256 of the whole
-//! token is stored. Verified tokens are cached by hash; a background task
-//! watches the table and empties the cache when any token is revoked, so a
-//! revocation made elsewhere (the CLI, another node) takes effect within
-//! `token_refresh`.
+//! token is stored, and it is compared in constant time.
+//!
+//! Verified tokens are cached by hash, each with the `auth_epochs` epoch it
+//! was verified under. Every revocation or role change moves the epoch on
+//! in its own transaction, and every request reads the epoch (one indexed
+//! row) before it trusts the cache: a revocation made anywhere, by any node
+//! or by the CLI, holds from the next request.
+//!
+//! `last_used_at` is kept in memory per cached token and written every
+//! `token_last_used_interval`, not on every request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use actiongate_entity::token;
-use actiongate_service::Principal;
+use actiongate_entity::{auth_epoch, org_member, token};
+use actiongate_service::{Principal, Role};
 use actiongate_wire::{new_id, ApiError, Status, Timestamp};
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-const PREFIX: &str = "agt_";
+/// What every token starts with, so scanners can find leaked ones.
+pub const PREFIX: &str = "agt_";
 const RANDOM_LEN: usize = 30;
 const CHECKSUM_LEN: usize = 6;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// What a verified token may do.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Grant {
     pub principal: Arc<Principal>,
     /// `None` means every service.
     pub services: Option<Vec<String>>,
     pub expires_at: Option<i64>,
+    /// The SHA-256 of the secret, checked in constant time on every use.
+    digest: Digest32,
+    /// When the token was last used (Unix ms), and the last such time
+    /// written to the database.
+    last_used: AtomicI64,
+    last_written: AtomicI64,
 }
 
 impl Grant {
+    /// The grant of a call to a public action: nobody's.
+    pub fn public() -> Arc<Grant> {
+        Arc::new(Grant {
+            principal: Arc::new(Principal::anonymous()),
+            services: None,
+            expires_at: None,
+            digest: [0; 32],
+            last_used: AtomicI64::new(0),
+            last_written: AtomicI64::new(0),
+        })
+    }
+
     pub fn allows(&self, service: &str) -> bool {
         match &self.services {
             None => true,
@@ -62,6 +89,10 @@ pub struct NewToken {
     /// Empty means every service.
     pub services: Vec<String>,
     pub expires_at: Option<i64>,
+    /// A cap below the user's own role.
+    pub role: Option<Role>,
+    /// The one project the token may touch.
+    pub project_id: Option<String>,
 }
 
 fn checksum(random: &str) -> String {
@@ -152,6 +183,9 @@ pub async fn create(db: &impl ConnectionTrait, new: NewToken) -> Result<IssuedTo
         created_at: Set(Timestamp::now_ms()),
         expires_at: Set(new.expires_at),
         revoked_at: Set(None),
+        role: Set(new.role.map(|r| r.as_str().to_owned())),
+        project_id: Set(new.project_id),
+        last_used_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -165,8 +199,10 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<token::Model>, DbErr> {
         .await
 }
 
-/// Revokes a token; `false` if there is no such live token.
+/// Revokes a token; `false` if there is no such live token. Verified
+/// copies cached by any gateway stop working from their next request.
 pub async fn revoke(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
+    let txn = db.begin().await?;
     let result = token::Entity::update_many()
         .col_expr(
             token::Column::RevokedAt,
@@ -174,39 +210,64 @@ pub async fn revoke(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
         )
         .filter(token::Column::Id.eq(id))
         .filter(token::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
+    auth_epoch::bump(&txn).await?;
+    txn.commit().await?;
     Ok(result.rows_affected == 1)
 }
 
 /// Verifies bearer tokens, caching the ones that pass.
 pub struct TokenVerifier {
-    db: DatabaseConnection,
-    /// Verified tokens by the SHA-256 of their secret.
-    cache: RwLock<HashMap<Digest32, Arc<Grant>>>,
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+    /// Verified tokens by the SHA-256 of their secret, and the epoch they
+    /// were verified under.
+    cache: RwLock<Cache>,
+    /// Grants dropped from the cache whose last use is not yet written.
+    retired: Mutex<Vec<Arc<Grant>>>,
+}
+
+struct Cache {
+    epoch: i64,
+    grants: HashMap<Digest32, Arc<Grant>>,
 }
 
 fn unauthorized(summary: &str) -> ApiError {
     ApiError::new(Status::Unauthorized, summary)
 }
 
+fn unavailable(err: DbErr) -> ApiError {
+    tracing::error!(error = %err, "token lookup failed");
+    ApiError::new(
+        Status::ServiceNotAvailable,
+        "The token store is unavailable; try again shortly",
+    )
+}
+
 impl TokenVerifier {
-    pub fn new(db: DatabaseConnection) -> Arc<Self> {
+    pub fn new(read: DatabaseConnection, write: DatabaseConnection) -> Arc<Self> {
         Arc::new(TokenVerifier {
-            db,
-            cache: RwLock::new(HashMap::new()),
+            read,
+            write,
+            cache: RwLock::new(Cache {
+                epoch: -1,
+                grants: HashMap::new(),
+            }),
+            retired: Mutex::new(Vec::new()),
         })
     }
 
     /// The grant of a live token, or `Unauthorized` saying why not.
     pub async fn verify(&self, secret: &str) -> Result<Arc<Grant>, ApiError> {
         let key = digest(secret);
-        let cached = self
-            .cache
-            .read()
-            .expect("token cache poisoned")
-            .get(&key)
-            .cloned();
+        let epoch = self.current_epoch().await?;
+        let cached = {
+            let cache = self.cache.read().expect("token cache poisoned");
+            (cache.epoch == epoch)
+                .then(|| cache.grants.get(&key).cloned())
+                .flatten()
+        };
         let grant = match cached {
             Some(grant) => grant,
             // Only a token we issued can be cached, so the shape is checked
@@ -214,54 +275,89 @@ impl TokenVerifier {
             None if !is_well_formed(secret) => return Err(unauthorized(
                 "Malformed token: expected the agt_... token issued by `actiongate token create`",
             )),
-            None => self.load(key).await?,
+            None => self.load(key, epoch).await?,
         };
+        if !bool::from(grant.digest.ct_eq(&key)) {
+            return Err(unauthorized(
+                "Unknown token: it was never issued by this gateway",
+            ));
+        }
+        let now = Timestamp::now_ms();
         if let Some(expires_at) = grant.expires_at {
-            if expires_at <= Timestamp::now_ms() {
+            if expires_at <= now {
                 return Err(unauthorized("The token has expired; create a new one"));
             }
         }
+        grant.last_used.store(now, Ordering::Relaxed);
         Ok(grant)
     }
 
-    async fn load(&self, key: Digest32) -> Result<Arc<Grant>, ApiError> {
-        let row = token::Entity::find()
-            .filter(token::Column::SecretHash.eq(hex(&key)))
-            .one(&self.db)
+    async fn current_epoch(&self) -> Result<i64, ApiError> {
+        let row = auth_epoch::Entity::find_by_id(1)
+            .one(&self.read)
             .await
-            .map_err(|err| {
-                tracing::error!(error = %err, "token lookup failed");
-                ApiError::new(
-                    Status::ServiceNotAvailable,
-                    "The token store is unavailable; try again shortly",
-                )
-            })?;
+            .map_err(unavailable)?;
+        Ok(row.map_or(0, |row| row.epoch))
+    }
+
+    async fn load(&self, key: Digest32, epoch: i64) -> Result<Arc<Grant>, ApiError> {
+        let hash = hex(&key);
+        let row = token::Entity::find()
+            .filter(token::Column::SecretHash.eq(&hash))
+            .one(&self.read)
+            .await
+            .map_err(unavailable)?
+            .filter(|row| bool::from(row.secret_hash.as_bytes().ct_eq(hash.as_bytes())));
         let row =
             row.ok_or_else(|| unauthorized("Unknown token: it was never issued by this gateway"))?;
         if row.revoked_at.is_some() {
             return Err(unauthorized("The token has been revoked"));
         }
+        let membership = org_member::Entity::find_by_id((row.org_id.clone(), row.user_id.clone()))
+            .one(&self.read)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                unauthorized("The token's user is no longer a member of its organization")
+            })?;
+        let member_role: Role = membership.role.parse().unwrap_or(Role::Viewer);
+        let cap = row.role.as_deref().and_then(|r| r.parse::<Role>().ok());
         let grant = Arc::new(Grant {
             principal: Arc::new(Principal {
                 token_id: row.id,
                 user_id: row.user_id,
                 org_id: row.org_id,
+                role: cap.map_or(member_role, |cap| cap.min(member_role)),
+                project_id: row.project_id,
             }),
             services: parse_services(&row.services),
             expires_at: row.expires_at,
+            digest: key,
+            last_used: AtomicI64::new(0),
+            last_written: AtomicI64::new(row.last_used_at.unwrap_or(0)),
         });
-        self.cache
-            .write()
-            .expect("token cache poisoned")
-            .insert(key, grant.clone());
+        let mut cache = self.cache.write().expect("token cache poisoned");
+        if cache.epoch != epoch {
+            // The first load under a new epoch empties what older ones cached.
+            let stale = std::mem::take(&mut cache.grants);
+            cache.epoch = epoch;
+            self.retired
+                .lock()
+                .expect("retired grants")
+                .extend(stale.into_values());
+        }
+        cache.grants.insert(key, grant.clone());
         Ok(grant)
     }
 
-    /// Empties the cache whenever the set of revoked tokens changes.
-    pub fn spawn_watcher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Writes `last_used_at` of the tokens used since the last time, every
+    /// `every`.
+    pub fn spawn_last_used_writer(
+        self: &Arc<Self>,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         let verifier = Arc::downgrade(self);
         tokio::spawn(async move {
-            let mut seen = None;
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -269,30 +365,51 @@ impl TokenVerifier {
                 let Some(verifier) = verifier.upgrade() else {
                     return;
                 };
-                let revoked = token::Entity::find()
-                    .filter(token::Column::RevokedAt.is_not_null())
-                    .count(&verifier.db)
-                    .await;
-                match revoked {
-                    Ok(count) if seen != Some(count) => {
-                        if seen.is_some() {
-                            verifier
-                                .cache
-                                .write()
-                                .expect("token cache poisoned")
-                                .clear();
-                            tracing::debug!(
-                                revoked = count,
-                                "token revocations changed; cache emptied"
-                            );
-                        }
-                        seen = Some(count);
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(error = %err, "token watcher could not read tokens"),
+                if let Err(err) = verifier.write_last_used().await {
+                    tracing::warn!(error = %err, "could not record when tokens were last used");
                 }
             }
         })
+    }
+
+    /// One round of [`Self::spawn_last_used_writer`].
+    pub async fn write_last_used(&self) -> Result<(), DbErr> {
+        let mut grants: Vec<Arc<Grant>> =
+            std::mem::take(&mut *self.retired.lock().expect("retired grants"));
+        grants.extend(
+            self.cache
+                .read()
+                .expect("token cache poisoned")
+                .grants
+                .values()
+                .cloned(),
+        );
+        let used: Vec<(&Grant, i64)> = grants
+            .iter()
+            .filter_map(|grant| {
+                let used = grant.last_used.load(Ordering::Relaxed);
+                (used > grant.last_written.load(Ordering::Relaxed)).then_some((&**grant, used))
+            })
+            .collect();
+        if used.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write.begin().await?;
+        for (grant, used) in &used {
+            token::Entity::update_many()
+                .col_expr(
+                    token::Column::LastUsedAt,
+                    sea_orm::sea_query::Expr::value(*used),
+                )
+                .filter(token::Column::Id.eq(&grant.principal.token_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        for (grant, used) in used {
+            grant.last_written.store(used, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::{decode_body, Ctx};
+use crate::{decode_body, Ctx, Role};
 
 /// How the gateway runs an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +23,16 @@ pub enum Mode {
     Sync,
     /// Designated asynchronous: every call answers 202 at once.
     Async,
+}
+
+/// Who may call an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A bearer token whose principal holds at least this role; calls are
+    /// rate limited per token.
+    Token(Role),
+    /// Anyone, without a token or a rate limit: health checks and the like.
+    Public,
 }
 
 /// Where an action lives and how it is run.
@@ -37,6 +47,8 @@ pub struct ActionSpec {
     pub summary: &'static str,
     /// Overrides the gateway's response-time threshold for this action.
     pub threshold: Option<Duration>,
+    /// Who may call it; by default any token of the organization.
+    pub access: Access,
 }
 
 impl ActionSpec {
@@ -47,6 +59,7 @@ impl ActionSpec {
             mode: Mode::Sync,
             summary,
             threshold: None,
+            access: Access::Token(Role::Viewer),
         }
     }
 
@@ -61,11 +74,24 @@ impl ActionSpec {
             mode: Mode::Async,
             summary,
             threshold: None,
+            access: Access::Token(Role::Viewer),
         }
     }
 
     pub const fn threshold(mut self, threshold: Duration) -> Self {
         self.threshold = Some(threshold);
+        self
+    }
+
+    /// The least role a caller needs.
+    pub const fn role(mut self, role: Role) -> Self {
+        self.access = Access::Token(role);
+        self
+    }
+
+    /// Callable without a token, and not rate limited.
+    pub const fn public(mut self) -> Self {
+        self.access = Access::Public;
         self
     }
 }

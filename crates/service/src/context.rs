@@ -8,14 +8,44 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 use crate::write::WriteTxn;
+use crate::Role;
 
-/// The authenticated caller: the token, the user it acts for, and the one
-/// organization it is bound to.
+/// The authenticated caller: the token, the user it acts for, the one
+/// organization it is bound to, and what it may do there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub token_id: String,
     pub user_id: String,
     pub org_id: String,
+    /// The user's role in the organization, capped by the token's role.
+    pub role: Role,
+    /// Set when the token is limited to one project.
+    pub project_id: Option<String>,
+}
+
+impl Principal {
+    /// The caller of a public action: nobody in particular.
+    pub fn anonymous() -> Self {
+        Principal {
+            token_id: String::new(),
+            user_id: String::new(),
+            org_id: String::new(),
+            role: Role::Viewer,
+            project_id: None,
+        }
+    }
+
+    /// `Forbidden` unless the principal holds at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                Status::Forbidden,
+                format!("This needs the {role} role; the caller is a {}", self.role),
+            ))
+        }
+    }
 }
 
 /// The database, as the gateway holds it.

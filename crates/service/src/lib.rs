@@ -18,13 +18,15 @@
 mod action;
 mod context;
 mod decode;
+mod role;
 mod service;
 mod write;
 
-pub use action::{ActionSpec, DecodedInput, ErasedAction, Mode};
+pub use action::{Access, ActionSpec, DecodedInput, ErasedAction, Mode};
 pub use actiongate_wire::{ApiError, FieldError, RequestId, Status, Timestamp};
 pub use context::{Ctx, Db, Principal};
 pub use decode::decode_body;
+pub use role::Role;
 pub use service::Service;
 pub use write::WriteTxn;
 

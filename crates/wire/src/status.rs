@@ -53,6 +53,7 @@ statuses! {
     Conflict => 409, "the record conflicts with another one, or was modified elsewhere";
     ResourceInUse => 409, "the record is in use and cannot be deleted";
     Cancelled => 409, "the request was cancelled by its caller before it finished";
+    RequestTimeout => 408, "the request did not arrive in full within the configured deadline";
     PayloadTooLarge => 413, "the body is larger than the configured limit";
     IdempotencyKeyReused => 422, "the `Idempotency-Key` was already used by this token for a different call";
     PollLimitExceeded => 429, "the async result was fetched more often than allowed";

@@ -187,6 +187,8 @@ impl Jobs {
             org_id: Set(spec.principal.org_id.clone()),
             user_id: Set(spec.principal.user_id.clone()),
             token_id: Set(spec.principal.token_id.clone()),
+            role: Set(Some(spec.principal.role.as_str().to_owned())),
+            project_id: Set(spec.principal.project_id.clone()),
             service: Set(spec.service.to_owned()),
             version: Set(spec.version.to_owned()),
             action: Set(spec.action.to_owned()),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actiongate_entity::job;
-use actiongate_service::{Ctx, Principal};
+use actiongate_service::{Ctx, Principal, Role};
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -79,6 +79,13 @@ impl Jobs {
             token_id: row.token_id,
             user_id: row.user_id,
             org_id: row.org_id,
+            // Checked when the job was accepted; it runs with what it had.
+            role: row
+                .role
+                .as_deref()
+                .and_then(|role| role.parse().ok())
+                .unwrap_or(Role::Viewer),
+            project_id: row.project_id,
         });
         let key = format!("{}/{}", row.version, row.action);
         let found = self

@@ -1,17 +1,88 @@
-//! Phase 2: authenticate the bearer token and check it is enabled for the
-//! service. The token itself never reaches a log or a summary.
+//! Phase 2: authenticate the bearer token, and check that its principal
+//! may call the action: the token is enabled for the service and the
+//! principal holds the action's role.
+//!
+//! The token itself never reaches a log or a summary: a failure is logged
+//! with the client's address and the token's `agt_` prefix only. Failures
+//! count against the client address's `failed_auth` budget; an address that
+//! spent it is turned away before its token is even looked at.
 
 use std::sync::Arc;
 
+use actiongate_service::{Access, ActionSpec};
 use actiongate_wire::{ApiError, Status};
 use http::header::AUTHORIZATION;
-use http::HeaderMap;
 
-use crate::tokens::{Grant, TokenVerifier};
+use super::respond::Trace;
+use super::Call;
+use crate::rate_limits::too_many;
+use crate::tokens::Grant;
+use crate::Gateway;
 
 /// The grant of the call's bearer token.
-pub async fn bearer(tokens: &TokenVerifier, headers: &HeaderMap) -> Result<Arc<Grant>, ApiError> {
-    let value = headers.get(AUTHORIZATION).ok_or_else(|| {
+pub async fn bearer(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    trace: &mut Trace<'_>,
+) -> Result<Arc<Grant>, ApiError> {
+    let limits = gateway.rate_limits();
+    let address = call.peer.ip();
+    if let Some(state) = limits.blocked(address) {
+        trace.limit = Some(state);
+        return Err(too_many(&state));
+    }
+    let (secret, verified) = match bearer_secret(call.parts.headers.get(AUTHORIZATION)) {
+        Ok(secret) => {
+            let verified = gateway.tokens().verify(&secret).await;
+            (Some(secret), verified)
+        }
+        Err(err) => (None, Err(err)),
+    };
+    match verified {
+        Ok(grant) => Ok(grant),
+        Err(err) if err.status == Status::Unauthorized => {
+            let prefix = secret.as_deref().map(token_prefix).unwrap_or("");
+            tracing::warn!(
+                client = %address,
+                token_prefix = prefix,
+                reason = %err.summary,
+                "authentication failed"
+            );
+            if let Some(state) = limits.failed_auth(address) {
+                trace.limit = Some(state);
+            }
+            Err(err)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The grant of a call to `spec`: the bearer token's, or nobody's for a
+/// public action.
+pub async fn for_action(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    service: &'static str,
+    spec: &ActionSpec,
+    trace: &mut Trace<'_>,
+) -> Result<Arc<Grant>, ApiError> {
+    let role = match spec.access {
+        Access::Public => return Ok(Grant::public()),
+        Access::Token(role) => role,
+    };
+    let grant = bearer(gateway, call, trace).await?;
+    if !grant.allows(service) {
+        return Err(ApiError::new(
+            Status::ServiceNotEnabled,
+            format!("This token is not enabled for the {service} service; create one that is with `actiongate token create --services {service}`"),
+        ));
+    }
+    grant.principal.require(role)?;
+    Ok(grant)
+}
+
+fn bearer_secret(value: Option<&http::HeaderValue>) -> Result<String, ApiError> {
+    let value = value.ok_or_else(|| {
         ApiError::new(
             Status::Unauthorized,
             "Missing token: send the header `Authorization: Bearer <token>`",
@@ -28,17 +99,15 @@ pub async fn bearer(tokens: &TokenVerifier, headers: &HeaderMap) -> Result<Arc<G
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(malformed());
     }
-    tokens.verify(secret.trim()).await
+    Ok(secret.trim().to_owned())
 }
 
-/// `ServiceNotEnabled` unless the token may call `service`.
-pub fn service_enabled(grant: &Grant, service: &str) -> Result<(), ApiError> {
-    if grant.allows(service) {
-        Ok(())
+/// What of a presented token may be logged: the `agt_` prefix if it has
+/// it, never any of the secret.
+fn token_prefix(secret: &str) -> &'static str {
+    if secret.starts_with(crate::tokens::PREFIX) {
+        crate::tokens::PREFIX
     } else {
-        Err(ApiError::new(
-            Status::ServiceNotEnabled,
-            format!("This token is not enabled for the {service} service; create one that is with `actiongate token create --services {service}`"),
-        ))
+        "(other)"
     }
 }

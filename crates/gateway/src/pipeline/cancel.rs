@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::poll::owned;
 use super::replay::unavailable;
+use super::respond::Trace;
 use super::{authenticate, Call};
 use crate::jobs::Cancelled;
 use crate::{Gateway, Outcome};
@@ -30,8 +31,13 @@ struct CancelOutput<'a> {
     state: &'static str,
 }
 
-pub async fn answer(gateway: &Gateway, call: &Call<'_>, body: Bytes) -> Result<Outcome, ApiError> {
-    let grant = authenticate::bearer(gateway.tokens(), &call.parts.headers).await?;
+pub async fn answer(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    body: Bytes,
+    trace: &mut Trace<'_>,
+) -> Result<Outcome, ApiError> {
+    let grant = authenticate::bearer(gateway, call, trace).await?;
     let input: CancelInput = decode_body(&body)?;
     let row = owned(gateway, &grant, &input.request_id).await?;
     let (summary, state) = match gateway.jobs().cancel(&row).await.map_err(unavailable)? {

@@ -1,5 +1,6 @@
-//! Phase 3: read the body within the size limit. Decoding into the typed
-//! input is the action's own (`ErasedAction::decode`), called right after.
+//! Phase 4: read the body within its limits: its size, the request
+//! deadline, and JSON nesting depth. Decoding into the typed input is the
+//! action's own (`ErasedAction::decode`), called right after.
 
 use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
@@ -7,8 +8,71 @@ use http::request::Parts;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
-/// The body's bytes; for a REST-style `GET .../<id>`, `{"id": <id>}`.
+use crate::Config;
+
+/// The body's bytes, read within the size limit and before the request's
+/// deadline, and nested no deeper than `json_depth`; for a REST-style
+/// `GET .../<id>`, `{"id": <id>}`.
 pub async fn read_body(
+    body: Incoming,
+    parts: &Parts,
+    config: &Config,
+    rest_id: Option<&str>,
+) -> Result<Bytes, ApiError> {
+    let deadline = config.limits.request_deadline;
+    let bytes = tokio::time::timeout(
+        deadline,
+        read_limited(body, parts, config.body_limit, rest_id),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            Status::RequestTimeout,
+            format!(
+                "The request body did not arrive within {} s",
+                deadline.as_secs_f32()
+            ),
+        )
+    })??;
+    check_depth(&bytes, config.limits.json_depth)?;
+    Ok(bytes)
+}
+
+/// `InvalidPayloadReceived` if arrays and objects nest deeper than `limit`
+/// (outside strings), before any parser recurses into them.
+pub fn check_depth(body: &[u8], limit: usize) -> Result<(), ApiError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in body {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Err(ApiError::new(
+                        Status::InvalidPayloadReceived,
+                        format!("The body nests arrays and objects deeper than {limit} levels"),
+                    ));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn read_limited(
     body: Incoming,
     parts: &Parts,
     limit: u64,
@@ -44,4 +108,17 @@ fn too_large(limit: u64) -> ApiError {
         Status::PayloadTooLarge,
         format!("The request body is larger than the limit of {limit} bytes"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_depth;
+
+    #[test]
+    fn depth_counts_brackets_outside_strings_only() {
+        assert!(check_depth(b"[[[1]]]", 3).is_ok());
+        assert!(check_depth(b"[[[[1]]]]", 3).is_err());
+        assert!(check_depth(br#"{"a": "[[[[[[", "b": {"c": [1]}}"#, 3).is_ok());
+        assert!(check_depth(br#"{"a": "\"[[[[", "b": [[[[]]]]}"#, 3).is_err());
+    }
 }

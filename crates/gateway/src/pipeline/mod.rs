@@ -2,29 +2,31 @@
 //!
 //! 1. [`route`]: find the service and action (or one of the gateway's own
 //!    request endpoints);
-//! 2. [`authenticate`]: check the bearer token and that it is enabled for
-//!    the service;
-//! 3. [`decode`]: read the body within its limit and decode it into the
+//! 2. [`authenticate`]: check the bearer token, that it is enabled for
+//!    the service, and that its principal holds the action's role;
+//! 3. [`rate_limit`]: count the call against the token's budget;
+//! 4. [`decode`]: read the body within its limits and decode it into the
 //!    action's typed input;
-//! 4. [`replay`]: answer a repeat of an earlier call (`Idempotency-Key`,
+//! 5. [`replay`]: answer a repeat of an earlier call (`Idempotency-Key`,
 //!    `X-Pangea-Retried-Request-Ids`) with that call's outcome;
-//! 5. [`dispatch`]: run the action, answering directly or recording it as
+//! 6. [`dispatch`]: run the action, answering directly or recording it as
 //!    a job and answering 202;
-//! 6. [`respond`]: write the envelope, its headers, and the log line.
+//! 7. [`respond`]: write the envelope, its headers, and the log line.
 //!
 //! The gateway's own endpoints for recorded requests: [`poll`] and
-//! [`cancel`]. Rate limiting, when it comes, sits between authentication
-//! and decoding.
+//! [`cancel`].
 
 pub mod authenticate;
 pub mod cancel;
 pub mod decode;
 pub mod dispatch;
 pub mod poll;
+pub mod rate_limit;
 pub mod replay;
 pub mod respond;
 pub mod route;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,6 +44,8 @@ use route::Route;
 /// What every phase may need to know about the call.
 pub struct Call<'a> {
     pub request_id: RequestId,
+    /// The client's address, as the connection came in.
+    pub peer: SocketAddr,
     pub request_time: Timestamp,
     pub parts: &'a Parts,
     /// The service prefix the caller used, repeated in poll locations.
@@ -50,18 +54,32 @@ pub struct Call<'a> {
 
 /// Handles one HTTP request from start to finish. Never fails: every
 /// problem becomes an envelope.
-pub async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(
+    gateway: Arc<Gateway>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let request_id = RequestId::new();
     let request_time = Timestamp::now();
     let (parts, body) = request.into_parts();
     let mut trace = Trace::default();
-    let reply = run(&gateway, &parts, body, request_id, request_time, &mut trace).await;
+    let reply = run(
+        &gateway,
+        peer,
+        &parts,
+        body,
+        request_id,
+        request_time,
+        &mut trace,
+    )
+    .await;
     respond::write(reply, request_id, request_time, started, &trace)
 }
 
 async fn run<'a>(
     gateway: &Gateway,
+    peer: SocketAddr,
     parts: &'a Parts,
     body: Incoming,
     request_id: RequestId,
@@ -77,6 +95,7 @@ async fn run<'a>(
     };
     let call = Call {
         request_id,
+        peer,
         request_time,
         parts,
         prefix: resolved.prefix,
@@ -84,14 +103,15 @@ async fn run<'a>(
     let result: Result<Reply, ApiError> = match resolved.route {
         Route::Poll { request_id } => {
             trace.action = "request";
-            poll::answer(gateway, &call, request_id).await
+            poll::answer(gateway, &call, request_id, trace).await
         }
         Route::Cancel => {
             trace.action = "request/cancel";
             async {
-                let body =
-                    decode::read_body(body, parts, gateway.config().body_limit, None).await?;
-                cancel::answer(gateway, &call, body).await.map(Reply::Ended)
+                let body = decode::read_body(body, parts, gateway.config(), None).await?;
+                cancel::answer(gateway, &call, body, trace)
+                    .await
+                    .map(Reply::Ended)
             }
             .await
         }
@@ -104,10 +124,11 @@ async fn run<'a>(
             trace.version = action.spec.version;
             trace.action = action.spec.path;
             async {
-                let grant = authenticate::bearer(gateway.tokens(), &parts.headers).await?;
-                authenticate::service_enabled(&grant, service.name)?;
-                let body =
-                    decode::read_body(body, parts, gateway.config().body_limit, rest_id).await?;
+                let grant =
+                    authenticate::for_action(gateway, &call, service.name, &action.spec, trace)
+                        .await?;
+                rate_limit::check(gateway, &grant, service.name, &action.spec, trace)?;
+                let body = decode::read_body(body, parts, gateway.config(), rest_id).await?;
                 let input = action.handler.decode(&body)?;
                 let repeat = replay::Repeat::read(&parts.headers)?;
                 if let Some(reply) =

@@ -14,7 +14,7 @@ use actiongate_entity::job;
 use actiongate_wire::{ApiError, Status};
 
 use super::replay::{reply_for, unavailable};
-use super::respond::Reply;
+use super::respond::{Reply, Trace};
 use super::{authenticate, Call};
 use crate::tokens::Grant;
 use crate::Gateway;
@@ -22,8 +22,13 @@ use crate::Gateway;
 /// The longest a poll may wait.
 pub const MAX_WAIT_SECS: u64 = 30;
 
-pub async fn answer(gateway: &Gateway, call: &Call<'_>, id_text: &str) -> Result<Reply, ApiError> {
-    let grant = authenticate::bearer(gateway.tokens(), &call.parts.headers).await?;
+pub async fn answer(
+    gateway: &Gateway,
+    call: &Call<'_>,
+    id_text: &str,
+    trace: &mut Trace<'_>,
+) -> Result<Reply, ApiError> {
+    let grant = authenticate::bearer(gateway, call, trace).await?;
     let wait = wait(call.parts.uri.query())?;
     let jobs = gateway.jobs();
     let row = owned(gateway, &grant, id_text).await?;

@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use actiongate_wire::{AcceptedResult, Envelope, RequestId, Status, Timestamp};
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST};
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use super::Call;
+use crate::rate_limits::LimitState;
 use crate::{Gateway, Outcome};
 
 /// What the pipeline answers.
@@ -82,6 +83,8 @@ pub struct Trace<'a> {
     pub action: &'a str,
     /// For `MethodNotAllowed`: the method to use.
     pub allow: Option<&'static str>,
+    /// The rate limit that applied to the call, for its headers.
+    pub limit: Option<LimitState>,
 }
 
 pub fn write(
@@ -141,7 +144,34 @@ pub fn write(
     if let Some(allow) = trace.allow {
         headers.insert(ALLOW, HeaderValue::from_static(allow));
     }
+    if let Some(limit) = &trace.limit {
+        rate_limit_headers(headers, limit);
+    }
     response
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers:
+/// quota `q` per window `w` seconds; `r` remaining, whole again in `t`
+/// seconds), and `Retry-After` on a denied call.
+fn rate_limit_headers(headers: &mut http::HeaderMap, limit: &LimitState) {
+    let value = |text: String| HeaderValue::from_str(&text).expect("digits and a token");
+    headers.insert(
+        "ratelimit-policy",
+        value(format!(
+            "\"{}\";q={};w={}",
+            limit.policy, limit.count, limit.window_secs
+        )),
+    );
+    headers.insert(
+        "ratelimit",
+        value(format!(
+            "\"{}\";r={};t={}",
+            limit.policy, limit.remaining, limit.reset_secs
+        )),
+    );
+    if limit.denied {
+        headers.insert(RETRY_AFTER, value(limit.reset_secs.max(1).to_string()));
+    }
 }
 
 /// The status inside a stored envelope, for the log line.
