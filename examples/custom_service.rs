@@ -8,8 +8,8 @@
 //!      -H "Authorization: Bearer $(cat data/admin.token)" -d '{"name": "Ada"}'
 //! ```
 //!
-//! `make bench` runs this binary for its no-database and designated-async
-//! measurements.
+//! `make bench` runs this binary for its no-database, security-cost and
+//! designated-async measurements.
 
 use std::time::Duration;
 
@@ -63,6 +63,12 @@ async fn report(ctx: Ctx, input: Report) -> ActionResult<ReportDone> {
 fn greeter() -> Service {
     Service::new("greeter")
         .action(ActionSpec::sync("v1", "hello", "Greeted"), hello)
+        // The same handler with no token and no rate limit: what `make
+        // bench` compares `hello` with to measure the cost of security.
+        .action(
+            ActionSpec::sync("v1", "hello/open", "Greeted").public(),
+            hello,
+        )
         .action(
             ActionSpec::asynchronous("v1", "report", "Report ready"),
             report,

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use actiongate_gateway::auth_epoch::AuthEpoch;
 use actiongate_gateway::{db, logging, Config, Gateway};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -138,7 +139,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli, None)?;
             let db = db::connect(&config).await?;
             db::migrate(&db.write).await?;
-            token::run(&db.write, command).await
+            let epoch = AuthEpoch::open(&config)?;
+            token::run(&db.write, &epoch, command).await
         }
     }
 }

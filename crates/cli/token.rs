@@ -1,6 +1,7 @@
 //! `actiongate token create|list|revoke`.
 
 use actiongate_entity::organization;
+use actiongate_gateway::auth_epoch::AuthEpoch;
 use actiongate_gateway::tokens::{self, NewToken};
 use actiongate_service::Role;
 use actiongate_wire::Timestamp;
@@ -41,7 +42,11 @@ pub enum TokenCommand {
     Revoke { id: String },
 }
 
-pub async fn run(db: &DatabaseConnection, command: &TokenCommand) -> anyhow::Result<()> {
+pub async fn run(
+    db: &DatabaseConnection,
+    epoch: &AuthEpoch,
+    command: &TokenCommand,
+) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create {
             name,
@@ -99,7 +104,7 @@ pub async fn run(db: &DatabaseConnection, command: &TokenCommand) -> anyhow::Res
             Ok(())
         }
         TokenCommand::Revoke { id } => {
-            if tokens::revoke(db, id).await? {
+            if tokens::revoke(db, epoch, id).await? {
                 println!("revoked {id}");
                 Ok(())
             } else {

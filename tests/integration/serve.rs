@@ -129,7 +129,26 @@ async fn serve_logs_each_request_once_and_never_a_secret() {
     assert_eq!(logged[1]["status"], "Unauthorized");
     assert_eq!(logged[1]["http"], 401);
 
+    // The refusal is logged with the client's address and the token's
+    // prefix, and nothing more of it.
+    let failure = wait_for(&served.lines, |lines| {
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v.to_string().contains("authentication failed"))
+    })
+    .await;
+    assert_eq!(failure["token_prefix"], "agt_", "{failure}");
+    assert!(
+        failure["client"].as_str().unwrap().starts_with("127.0.0.1"),
+        "{failure}"
+    );
+
     let all = served.lines.lock().unwrap().join("\n");
+    assert!(
+        !all.to_lowercase().contains("bearer "),
+        "no Authorization header in the logs"
+    );
     assert_eq!(
         all.matches(&token).count(),
         1,

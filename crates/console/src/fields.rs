@@ -7,7 +7,9 @@ use sea_orm::DbErr;
 const NAME_MAX: usize = 100;
 const TEXT_MAX: usize = 1000;
 
-/// A name: not blank, at most 100 characters, no control characters.
+/// A name: not blank, at most 100 characters, no control characters and
+/// no bidirectional formatting marks (a name shown in a list must read as
+/// what it is, not be reordered into another one).
 pub fn name(pointer: &str, value: &str) -> Result<String, ApiError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
@@ -17,7 +19,18 @@ pub fn name(pointer: &str, value: &str) -> Result<String, ApiError> {
             "must not be blank",
         ));
     }
+    if trimmed.chars().any(is_bidi_mark) {
+        return Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            "must not contain right-to-left or other bidirectional marks",
+        ));
+    }
     text(pointer, trimmed, NAME_MAX)
+}
+
+fn is_bidi_mark(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Free text of at most `max` characters without control characters

@@ -1,7 +1,7 @@
 //! Organization actions. A token is bound to one organization: it can read
 //! and change that one only, and any other id is reported as not found.
 
-use actiongate_entity::{auth_epoch, org_member, organization, project, token, user};
+use actiongate_entity::{org_member, organization, project, token, user};
 use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::sea_query::Expr;
@@ -193,7 +193,7 @@ pub async fn delete(ctx: Ctx, input: OrgId) -> ActionResult<Deleted> {
         .await
         .map_err(internal)?;
     // Cached verifications of those tokens end with the next request.
-    auth_epoch::bump(&txn).await.map_err(internal)?;
+    ctx.invalidates_tokens();
     organization::Entity::delete_by_id(&org.id)
         .exec(&txn)
         .await

@@ -19,6 +19,12 @@ use crate::Config;
 /// writes go through one connection (see [`Db`]) and reads run on the
 /// calling thread ([`SqliteReader`]).
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+    Ok(open_database(config).await?.0)
+}
+
+/// [`connect`], and on SQLite the reader behind `Db::read`, for the few
+/// reads that go around sea-orm.
+pub async fn open_database(config: &Config) -> anyhow::Result<(Db, Option<SqliteReader>)> {
     let url = config.database_url();
     let sqlite = url.starts_with("sqlite:");
     if sqlite {
@@ -27,22 +33,23 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     }
     if !sqlite {
         let pool = open(&url, config.database_connections).await?;
-        return Ok(Db {
+        let db = Db {
             write: pool.clone(),
             read: pool,
-        });
+        };
+        return Ok((db, None));
     }
     // The writer opens (and creates) the file first; readers open it read-only.
     let write = open(&url, 1).await?;
     let reader = SqliteReader::new(sqlite_path(&url));
-    let read = Database::connect_proxy(DbBackend::Sqlite, Arc::new(Box::new(reader)))
+    let read = Database::connect_proxy(DbBackend::Sqlite, Arc::new(Box::new(reader.clone())))
         .await
         .context("opening the SQLite reader")?;
-    Ok(Db { read, write })
+    Ok((Db { read, write }, Some(reader)))
 }
 
 /// The file of a `sqlite://path?options` URL.
-fn sqlite_path(url: &str) -> PathBuf {
+pub fn sqlite_path(url: &str) -> PathBuf {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::auth_epoch::AuthEpoch;
 use crate::bootstrap::{self, Bootstrapped};
 use crate::jobs::{self, Jobs};
 use crate::rate_limits::RateLimits;
@@ -63,7 +64,7 @@ impl Gateway {
     pub async fn start(config: Config, services: Vec<Service>) -> anyhow::Result<RunningGateway> {
         config.check()?;
         let tls = server::tls_acceptor(&config.tls)?;
-        let db = db::connect(&config).await?;
+        let (db, sqlite_reader) = db::open_database(&config).await?;
         db::migrate(&db.write).await?;
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         let routes = Arc::new(RouteTable::build(services, &config)?);
@@ -72,11 +73,18 @@ impl Gateway {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
-        let tokens = TokenVerifier::new(db.read.clone(), db.write.clone());
+        let auth_epoch = Arc::new(AuthEpoch::open(&config)?);
+        let tokens = TokenVerifier::new(
+            db.read.clone(),
+            db.write.clone(),
+            sqlite_reader,
+            auth_epoch.clone(),
+        );
         let jobs = Jobs::start(
             db.clone(),
             routes.clone(),
             jobs::Settings::from_config(&config),
+            auth_epoch,
         )
         .await;
         let background = vec![

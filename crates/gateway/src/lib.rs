@@ -8,6 +8,7 @@
 //! table ([`jobs`]), the HTTP server ([`server`]) and first-start
 //! [`bootstrap`].
 
+pub mod auth_epoch;
 pub mod bootstrap;
 pub mod config;
 pub mod db;

@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
@@ -173,32 +173,53 @@ async fn serve_connection<S>(
     };
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
-    // Keep-alive connections with nothing in flight for `idle` are closed
-    // gracefully (HTTP/2 gets a GOAWAY), as is every connection at shutdown.
-    let mut tick = tokio::time::interval(idle.max(Duration::from_millis(100)) / 4);
-    tick.tick().await;
-    let mut closing = false;
-    loop {
-        tokio::select! {
-            ended = connection.as_mut() => {
-                if let Err(err) = ended {
-                    tracing::debug!(client = %peer, error = %err, "connection ended with an error");
-                }
+    // A watchdog of its own tells the connection when to close: when it has
+    // been idle for `idle` with nothing in flight, or at shutdown. Waiting
+    // on a oneshot costs the connection's every wake-up an atomic load;
+    // waiting on the shared shutdown token would take its lock.
+    let (close, closing) = oneshot::channel::<()>();
+    let watchdog = tokio::spawn(watch_idle(activity, since, idle, stopping, close));
+    tokio::pin!(closing);
+    let ended = tokio::select! {
+        biased;
+        ended = connection.as_mut() => ended,
+        _ = &mut closing => {
+            // HTTP/1.1 closes after the response in flight; HTTP/2 sends GOAWAY.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    watchdog.abort();
+    if let Err(err) = ended {
+        tracing::debug!(client = %peer, error = %err, "connection ended with an error");
+    }
+}
+
+/// Resolves `close` once the connection has been idle for `idle`, or the
+/// server is stopping.
+async fn watch_idle(
+    activity: Arc<Activity>,
+    since: Instant,
+    idle: Duration,
+    stopping: CancellationToken,
+    close: oneshot::Sender<()>,
+) {
+    let idle_long_enough = async {
+        let mut tick = tokio::time::interval(idle.max(Duration::from_millis(100)) / 4);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let quiet = since.elapsed().saturating_sub(Duration::from_millis(
+                activity.last_ms.load(Ordering::Relaxed),
+            ));
+            if activity.in_flight.load(Ordering::Relaxed) == 0 && quiet >= idle {
                 return;
             }
-            () = stopping.cancelled(), if !closing => {
-                closing = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            _ = tick.tick(), if !closing => {
-                let quiet = since.elapsed().saturating_sub(Duration::from_millis(
-                    activity.last_ms.load(Ordering::Relaxed),
-                ));
-                if activity.in_flight.load(Ordering::Relaxed) == 0 && quiet >= idle {
-                    closing = true;
-                    connection.as_mut().graceful_shutdown();
-                }
-            }
         }
+    };
+    tokio::select! {
+        () = idle_long_enough => {}
+        () = stopping.cancelled() => {}
     }
+    let _ = close.send(());
 }

@@ -42,7 +42,8 @@ thread_local! {
     static CONNECTIONS: RefCell<HashMap<u64, ReaderConnection>> = RefCell::new(HashMap::new());
 }
 
-#[derive(Debug)]
+/// A handle on a database's per-thread read connections; clones share them.
+#[derive(Clone, Debug)]
 pub struct SqliteReader {
     /// Tells apart the databases of several gateways in one process.
     id: u64,
@@ -83,6 +84,22 @@ impl SqliteReader {
                 }
             };
             f(reader).map_err(query_error)
+        })
+    }
+}
+
+impl SqliteReader {
+    /// The first column of the first row of `sql` as an integer: a read
+    /// that skips sea-orm's query building and row conversion, for the
+    /// one read every request makes (the token cache's epoch).
+    pub fn query_i64(&self, sql: &str) -> Result<Option<i64>, DbErr> {
+        self.with_connection(|reader| {
+            let mut prepared = reader.connection.prepare_cached(sql)?;
+            let mut rows = prepared.query([])?;
+            match rows.next()? {
+                Some(row) => row.get(0).map(Some),
+                None => Ok(None),
+            }
         })
     }
 }

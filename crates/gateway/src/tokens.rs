@@ -6,11 +6,11 @@
 //! is rejected without a database lookup. Only the SHA-256 of the whole
 //! token is stored, and it is compared in constant time.
 //!
-//! Verified tokens are cached by hash, each with the `auth_epochs` epoch it
-//! was verified under. Every revocation or role change moves the epoch on
-//! in its own transaction, and every request reads the epoch (one indexed
-//! row) before it trusts the cache: a revocation made anywhere, by any node
-//! or by the CLI, holds from the next request.
+//! Verified tokens are cached by hash, each under the auth epoch it was
+//! verified in ([`crate::auth_epoch`]). Every revocation or role change
+//! moves the epoch on, and every request makes sure of the epoch before it
+//! trusts the cache: a revocation made anywhere, by any node or by the CLI,
+//! holds from the next request.
 //!
 //! `last_used_at` is kept in memory per cached token and written every
 //! `token_last_used_interval`, not on every request.
@@ -29,6 +29,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
+
+use crate::auth_epoch::AuthEpoch;
+use crate::sqlite_reader::SqliteReader;
 use subtle::ConstantTimeEq;
 
 /// What every token starts with, so scanners can find leaked ones.
@@ -201,7 +204,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<token::Model>, DbErr> {
 
 /// Revokes a token; `false` if there is no such live token. Verified
 /// copies cached by any gateway stop working from their next request.
-pub async fn revoke(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
+pub async fn revoke(db: &DatabaseConnection, epoch: &AuthEpoch, id: &str) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
     let result = token::Entity::update_many()
         .col_expr(
@@ -214,6 +217,7 @@ pub async fn revoke(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
         .await?;
     auth_epoch::bump(&txn).await?;
     txn.commit().await?;
+    epoch.moved();
     Ok(result.rows_affected == 1)
 }
 
@@ -221,6 +225,10 @@ pub async fn revoke(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
 pub struct TokenVerifier {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    /// On SQLite, the epoch row is read straight from the thread's
+    /// connection.
+    sqlite: Option<SqliteReader>,
+    epoch: Arc<AuthEpoch>,
     /// Verified tokens by the SHA-256 of their secret, and the epoch they
     /// were verified under.
     cache: RwLock<Cache>,
@@ -230,6 +238,8 @@ pub struct TokenVerifier {
 
 struct Cache {
     epoch: i64,
+    /// The shared counter as it was when `epoch` was last read.
+    shared: Option<u64>,
     grants: HashMap<Digest32, Arc<Grant>>,
 }
 
@@ -246,12 +256,20 @@ fn unavailable(err: DbErr) -> ApiError {
 }
 
 impl TokenVerifier {
-    pub fn new(read: DatabaseConnection, write: DatabaseConnection) -> Arc<Self> {
+    pub fn new(
+        read: DatabaseConnection,
+        write: DatabaseConnection,
+        sqlite: Option<SqliteReader>,
+        epoch: Arc<AuthEpoch>,
+    ) -> Arc<Self> {
         Arc::new(TokenVerifier {
             read,
             write,
+            sqlite,
+            epoch,
             cache: RwLock::new(Cache {
                 epoch: -1,
+                shared: None,
                 grants: HashMap::new(),
             }),
             retired: Mutex::new(Vec::new()),
@@ -261,13 +279,7 @@ impl TokenVerifier {
     /// The grant of a live token, or `Unauthorized` saying why not.
     pub async fn verify(&self, secret: &str) -> Result<Arc<Grant>, ApiError> {
         let key = digest(secret);
-        let epoch = self.current_epoch().await?;
-        let cached = {
-            let cache = self.cache.read().expect("token cache poisoned");
-            (cache.epoch == epoch)
-                .then(|| cache.grants.get(&key).cloned())
-                .flatten()
-        };
+        let (epoch, cached) = self.lookup(&key).await?;
         let grant = match cached {
             Some(grant) => grant,
             // Only a token we issued can be cached, so the shape is checked
@@ -292,7 +304,47 @@ impl TokenVerifier {
         Ok(grant)
     }
 
+    /// The current epoch, and the grant cached for `key` under it.
+    async fn lookup(&self, key: &Digest32) -> Result<(i64, Option<Arc<Grant>>), ApiError> {
+        let shared = self.epoch.shared();
+        if shared.is_some() {
+            let cache = self.cache.read().expect("token cache poisoned");
+            if cache.shared == shared {
+                return Ok((cache.epoch, cache.grants.get(key).cloned()));
+            }
+        }
+        // The shared counter moved (or there is none): ask the database.
+        let epoch = self.current_epoch().await?;
+        {
+            let cache = self.cache.read().expect("token cache poisoned");
+            if cache.epoch == epoch && cache.shared >= shared {
+                return Ok((epoch, cache.grants.get(key).cloned()));
+            }
+        }
+        let mut cache = self.cache.write().expect("token cache poisoned");
+        if epoch > cache.epoch {
+            let stale = std::mem::take(&mut cache.grants);
+            cache.epoch = epoch;
+            self.retired
+                .lock()
+                .expect("retired grants")
+                .extend(stale.into_values());
+        }
+        if epoch == cache.epoch {
+            cache.shared = cache.shared.max(shared);
+            return Ok((epoch, cache.grants.get(key).cloned()));
+        }
+        // Another request already saw a newer epoch; verify this one afresh.
+        Ok((epoch, None))
+    }
+
     async fn current_epoch(&self) -> Result<i64, ApiError> {
+        if let Some(reader) = &self.sqlite {
+            let epoch = reader
+                .query_i64("SELECT epoch FROM auth_epochs WHERE id = 1")
+                .map_err(unavailable)?;
+            return Ok(epoch.unwrap_or(0));
+        }
         let row = auth_epoch::Entity::find_by_id(1)
             .one(&self.read)
             .await
@@ -337,16 +389,9 @@ impl TokenVerifier {
             last_written: AtomicI64::new(row.last_used_at.unwrap_or(0)),
         });
         let mut cache = self.cache.write().expect("token cache poisoned");
-        if cache.epoch != epoch {
-            // The first load under a new epoch empties what older ones cached.
-            let stale = std::mem::take(&mut cache.grants);
-            cache.epoch = epoch;
-            self.retired
-                .lock()
-                .expect("retired grants")
-                .extend(stale.into_values());
+        if cache.epoch == epoch {
+            cache.grants.insert(key, grant.clone());
         }
-        cache.grants.insert(key, grant.clone());
         Ok(grant)
     }
 

@@ -1,6 +1,7 @@
 //! What a handler is given besides its input: who is calling, the request
 //! id, the database, cancellation, and its service's own settings.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use actiongate_wire::{ApiError, RequestId, Status};
@@ -90,6 +91,8 @@ pub(crate) struct CallState {
     pub(crate) pending: Mutex<Option<DatabaseTransaction>>,
     /// Made on first use: most calls are never cancellable jobs.
     cancel: OnceLock<CancellationToken>,
+    /// Set by [`Ctx::invalidates_tokens`].
+    tokens_invalidated: AtomicBool,
 }
 
 impl Ctx {
@@ -152,6 +155,19 @@ impl Ctx {
     /// something else meanwhile.
     pub async fn cancelled(&self) {
         self.cancellation().cancelled().await
+    }
+
+    /// Declares that this call's writes change who may do what (a token
+    /// revoked, a role or membership changed): the gateway moves the auth
+    /// epoch on in the same transaction, so every gateway checks its
+    /// cached token verifications again from its next request.
+    pub fn invalidates_tokens(&self) {
+        self.call.tokens_invalidated.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Ctx::invalidates_tokens`] was called.
+    pub fn tokens_invalidated(&self) -> bool {
+        self.call.tokens_invalidated.load(Ordering::Relaxed)
     }
 
     /// The token the gateway trips to cancel this call.

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actiongate_entity::job;
+use actiongate_entity::{auth_epoch, job};
 use actiongate_service::{Ctx, Db, Principal};
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use bytes::Bytes;
@@ -42,6 +42,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth_epoch::AuthEpoch;
 use crate::routes::RouteTable;
 use crate::{Config, Outcome};
 use store::{Fence, Final};
@@ -126,6 +127,8 @@ pub struct Jobs {
     settings: Settings,
     writer: Writer,
     waiters: Arc<Waiters>,
+    /// Told when a committed call changed who may do what.
+    auth_epoch: Arc<AuthEpoch>,
     /// Jobs this node is running: how to cancel them, and how to stop them
     /// at shutdown.
     running: Mutex<HashMap<String, (CancellationToken, Option<AbortHandle>)>>,
@@ -138,7 +141,12 @@ pub struct Jobs {
 impl Jobs {
     /// Starts the engine: its writer, claimer, lease keeper, sweeper and,
     /// on PostgreSQL, its listener.
-    pub async fn start(db: Db, routes: Arc<RouteTable>, settings: Settings) -> Arc<Self> {
+    pub async fn start(
+        db: Db,
+        routes: Arc<RouteTable>,
+        settings: Settings,
+        auth_epoch: Arc<AuthEpoch>,
+    ) -> Arc<Self> {
         let waiters = Arc::new(Waiters::default());
         let (writer, writer_task) = Writer::spawn(db.write.clone(), waiters.clone());
         let jobs = Arc::new(Jobs {
@@ -147,6 +155,7 @@ impl Jobs {
             db,
             routes,
             settings,
+            auth_epoch,
             writer,
             waiters,
             running: Mutex::new(HashMap::new()),
@@ -339,11 +348,19 @@ impl Jobs {
         row.expires_at = Set(Some(end.expires_at));
         let committed = async {
             store::upsert_finished(&txn, row).await?;
+            if ctx.tokens_invalidated() {
+                auth_epoch::bump(&txn).await?;
+            }
             txn.commit().await
         }
         .await;
         match committed {
-            Ok(()) => outcome,
+            Ok(()) => {
+                if ctx.tokens_invalidated() {
+                    self.auth_epoch.moved();
+                }
+                outcome
+            }
             Err(err) => ctx.internal(err).into(),
         }
     }
@@ -367,7 +384,13 @@ impl Jobs {
                     let applied = store::finish(&txn, &claim.fence, &end, true).await?;
                     if applied {
                         store::notify(&txn, &format!("done:{request_id}")).await?;
+                        if ctx.tokens_invalidated() {
+                            auth_epoch::bump(&txn).await?;
+                        }
                         txn.commit().await?;
+                        if ctx.tokens_invalidated() {
+                            self.auth_epoch.moved();
+                        }
                     }
                     Ok::<_, DbErr>(applied)
                 }

@@ -48,10 +48,16 @@ pub async fn bearer(
                 reason = %err.summary,
                 "authentication failed"
             );
-            if let Some(state) = limits.failed_auth(address) {
-                trace.limit = Some(state);
+            match limits.failed_auth(address) {
+                Some(state) if state.denied => {
+                    trace.limit = Some(state);
+                    Err(too_many(&state))
+                }
+                state => {
+                    trace.limit = state;
+                    Err(err)
+                }
             }
-            Err(err)
         }
         Err(err) => Err(err),
     }

@@ -19,6 +19,9 @@ pub async fn read_body(
     config: &Config,
     rest_id: Option<&str>,
 ) -> Result<Bytes, ApiError> {
+    if rest_id.is_none() {
+        check_content_type(parts)?;
+    }
     let deadline = config.limits.request_deadline;
     let bytes = tokio::time::timeout(
         deadline,
@@ -36,6 +39,37 @@ pub async fn read_body(
     })??;
     check_depth(&bytes, config.limits.json_depth)?;
     Ok(bytes)
+}
+
+/// Bodies are JSON: a `Content-Type` naming anything else is refused
+/// before the body is read. No type at all is taken as JSON, and so is
+/// `application/x-www-form-urlencoded`, which `curl -d` sends by default.
+fn check_content_type(parts: &Parts) -> Result<(), ApiError> {
+    let Some(value) = parts.headers.get(http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        || essence == "application/x-www-form-urlencoded";
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            Status::InvalidPayloadReceived,
+            format!(
+                "Content-Type {:?} is not JSON; send the parameters as application/json",
+                String::from_utf8_lossy(value.as_bytes())
+            ),
+        ))
+    }
 }
 
 /// `InvalidPayloadReceived` if arrays and objects nest deeper than `limit`
