@@ -270,6 +270,35 @@ async fn calls_past_the_rate_limit_are_refused_with_retry_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_count_against_the_budget_of_the_service_called() {
+    let gw = common::start_with(|c| {
+        c.rate_limits.per_token = Rate::per(3, Duration::from_secs(60));
+    })
+    .await;
+    let submitted = call(&gw, &gw.token, "testkit/v1/steps/async", json!({})).await;
+    expect(&submitted, 202, Status::Accepted);
+    let location = submitted.accepted().unwrap().location;
+    let poll = || async {
+        let response = reqwest::Client::new()
+            .get(&location)
+            .bearer_auth(&gw.token)
+            .send()
+            .await
+            .unwrap();
+        let state = response
+            .headers()
+            .get("ratelimit")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (state, read_reply(response).await.unwrap())
+    };
+    let (state, _) = poll().await;
+    assert_eq!(state.as_deref().map(|s| &s[..12]), Some("\"token\";r=1;"));
+    poll().await;
+    let (_, refused) = poll().await;
+    expect(&refused, 429, Status::TooManyRequests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_authentications_are_limited_per_address() {
     let gw = common::start_with(|c| {
         c.rate_limits.failed_auth = Rate::per(3, Duration::from_secs(60));

@@ -145,6 +145,12 @@ impl RateLimits {
         Some(policy.check(token_id))
     }
 
+    /// Counts a fetch or cancel of a recorded request against the token's
+    /// budget for the service that request called.
+    pub fn check_service(&self, token_id: &String, service: &str) -> Option<LimitState> {
+        Some(self.per_service.get(service)?.check(token_id))
+    }
+
     /// Counts a failed authentication from `address`; once its budget is
     /// spent, the address is turned away (see [`Self::blocked`]).
     pub fn failed_auth(&self, address: IpAddr) -> Option<LimitState> {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::poll::owned;
 use super::replay::unavailable;
 use super::respond::Trace;
-use super::{authenticate, Call};
+use super::{authenticate, rate_limit, Call};
 use crate::jobs::Cancelled;
 use crate::{Gateway, Outcome};
 
@@ -40,6 +40,7 @@ pub async fn answer(
     let grant = authenticate::bearer(gateway, call, trace).await?;
     let input: CancelInput = decode_body(&body)?;
     let row = owned(gateway, &grant, &input.request_id).await?;
+    rate_limit::check_request(gateway, &grant, &row.service, trace)?;
     let (summary, state) = match gateway.jobs().cancel(&row).await.map_err(unavailable)? {
         Cancelled::Now => ("Request cancelled", "cancelled"),
         Cancelled::Requested => (

@@ -15,7 +15,7 @@ use actiongate_wire::{ApiError, Status};
 
 use super::replay::{reply_for, unavailable};
 use super::respond::{Reply, Trace};
-use super::{authenticate, Call};
+use super::{authenticate, rate_limit, Call};
 use crate::tokens::Grant;
 use crate::Gateway;
 
@@ -32,6 +32,7 @@ pub async fn answer(
     let wait = wait(call.parts.uri.query())?;
     let jobs = gateway.jobs();
     let row = owned(gateway, &grant, id_text).await?;
+    rate_limit::check_request(gateway, &grant, &row.service, trace)?;
     // The fetch is counted while the poll waits; the answer goes out only
     // once the count is stored, so a caller's next fetch sees it.
     let fetches = row.poll_count.saturating_add(1);
