@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261123_000002_job_engine;
 mod m20261124_000003_token_scope;
+mod m20261124_000004_leaner_job_indexes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_job_engine::Migration),
             Box::new(m20261124_000003_token_scope::Migration),
+            Box::new(m20261124_000004_leaner_job_indexes::Migration),
         ]
     }
 }

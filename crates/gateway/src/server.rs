@@ -29,6 +29,9 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Tls, TransportLimits};
 use crate::{pipeline, Gateway};
 
+/// hyper's own limit on the header fields of a request.
+const HYPER_MAX_HEADERS: usize = 100;
+
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -125,8 +128,13 @@ fn builder(limits: &TransportLimits) -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.header_size.max(8192))
-        .max_headers(limits.max_headers);
+        .max_buf_size(limits.header_size.max(8192));
+    // hyper parses up to 100 headers in a buffer on the stack; a configured
+    // maximum switches it to one on the heap per request, so 100 is left
+    // as hyper's own.
+    if limits.max_headers != HYPER_MAX_HEADERS {
+        builder.http1().max_headers(limits.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -46,7 +46,7 @@ use crate::auth_epoch::AuthEpoch;
 use crate::routes::RouteTable;
 use crate::{Config, Outcome};
 use store::{Fence, Final};
-use waiters::Waiters;
+use waiters::{Registration, Waiters};
 pub use worker::Work;
 use writer::{Done, Op, Writer};
 
@@ -516,36 +516,35 @@ impl Jobs {
         }
     }
 
-    /// Waits up to `at_most` for `request_id` to finish; the row as it is
+    /// Starts waiting for `request_id`'s result, before the caller looks
+    /// at the job; see [`Jobs::wait_final`].
+    pub fn register_wait<'a>(&'a self, request_id: &'a str) -> Registration<'a> {
+        self.waiters.register(request_id)
+    }
+
+    /// Waits up to `at_most` for `request_id` to finish, on a wait
+    /// registered before the caller last looked at it; the row as it is
     /// then, finished or not.
     pub async fn wait_final(
         &self,
         request_id: &str,
         at_most: Duration,
+        registered: Registration<'_>,
     ) -> Result<Option<job::Model>, DbErr> {
         // Results stored by another node reach this one by NOTIFY on
         // PostgreSQL; looking again every second covers a missed one.
         const LOOK_AGAIN: Duration = Duration::from_secs(1);
         let deadline = tokio::time::Instant::now() + at_most;
+        let mut registration = registered;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let check = async {
-                match self.find_live(request_id).await {
-                    Ok(Some(row)) if row.response.is_some() => Some(Ok(Some(row))),
-                    Ok(None) => Some(Ok(None)),
-                    Err(err) => Some(Err(err)),
-                    Ok(Some(_)) => None,
+            registration.wait(remaining.min(LOOK_AGAIN)).await;
+            let next = self.waiters.register(request_id);
+            match self.find_live(request_id).await? {
+                Some(row) if row.response.is_none() && tokio::time::Instant::now() < deadline => {
+                    registration = next;
                 }
-            };
-            if let Some(found) = self
-                .waiters
-                .wait(request_id, remaining.min(LOOK_AGAIN), check)
-                .await
-            {
-                return found;
-            }
-            if remaining.is_zero() {
-                return self.find_live(request_id).await;
+                row => return Ok(row),
             }
         }
     }

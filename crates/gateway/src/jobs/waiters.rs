@@ -2,10 +2,11 @@
 //! node's own writes, or by another node's through PostgreSQL NOTIFY.
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
 #[derive(Default)]
@@ -14,13 +15,9 @@ pub struct Waiters {
 }
 
 impl Waiters {
-    /// Waits up to `at_most` for `request_id` to be woken. `check` runs
-    /// after the wait is registered, so a wake between the caller's last
-    /// look and the wait is not missed; a `Some` from it ends the wait.
-    pub async fn wait<T, F>(&self, request_id: &str, at_most: Duration, check: F) -> Option<T>
-    where
-        F: Future<Output = Option<T>>,
-    {
+    /// Starts waiting for `request_id` to be woken. Register before looking
+    /// at the job: a wake between the look and the wait is then not missed.
+    pub fn register<'a>(&'a self, request_id: &'a str) -> Registration<'a> {
         let notify = self
             .by_request
             .lock()
@@ -28,22 +25,14 @@ impl Waiters {
             .entry(request_id.to_owned())
             .or_default()
             .clone();
-        let notified = notify.notified();
-        tokio::pin!(notified);
+        let mut notified = Box::pin(notify.clone().notified_owned());
         notified.as_mut().enable();
-        let found = match check.await {
-            Some(found) => Some(found),
-            None => {
-                let _ = tokio::time::timeout(at_most, notified).await;
-                None
-            }
-        };
-        let mut map = self.by_request.lock().expect("waiters lock");
-        // The map's reference and ours: nobody else waits.
-        if Arc::strong_count(&notify) == 2 {
-            map.remove(request_id);
+        Registration {
+            waiters: self,
+            request_id,
+            notify,
+            notified,
         }
-        found
     }
 
     /// Wakes everyone waiting for `request_id`.
@@ -55,6 +44,33 @@ impl Waiters {
             .remove(request_id);
         if let Some(notify) = notify {
             notify.notify_waiters();
+        }
+    }
+}
+
+/// One registered wait; see [`Waiters::register`].
+pub struct Registration<'a> {
+    waiters: &'a Waiters,
+    request_id: &'a str,
+    notify: Arc<Notify>,
+    notified: Pin<Box<OwnedNotified>>,
+}
+
+impl Registration<'_> {
+    /// Waits up to `at_most`; whether it was woken.
+    pub async fn wait(mut self, at_most: Duration) -> bool {
+        tokio::time::timeout(at_most, self.notified.as_mut())
+            .await
+            .is_ok()
+    }
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        let mut map = self.waiters.by_request.lock().expect("waiters lock");
+        // The map's reference, ours and our `notified`'s: nobody else waits.
+        if Arc::strong_count(&self.notify) == 3 {
+            map.remove(self.request_id);
         }
     }
 }

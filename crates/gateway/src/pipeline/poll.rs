@@ -31,6 +31,10 @@ pub async fn answer(
     let grant = authenticate::bearer(gateway, call, trace).await?;
     let wait = wait(call.parts.uri.query())?;
     let jobs = gateway.jobs();
+    // Registered before the row is read, so a result stored in between
+    // still wakes this poll, and the row read below is the only look
+    // before the wait.
+    let registration = (!wait.is_zero()).then(|| jobs.register_wait(id_text));
     let row = owned(gateway, &grant, id_text).await?;
     rate_limit::check_request(gateway, &grant, &row.service, trace)?;
     // The fetch is counted while the poll waits; the answer goes out only
@@ -46,10 +50,12 @@ pub async fn answer(
         ));
     }
     let waited = async {
-        if row.response.is_some() || wait.is_zero() {
-            return Ok(None);
+        match registration {
+            Some(registration) if row.response.is_none() => {
+                jobs.wait_final(id_text, wait, registration).await
+            }
+            _ => Ok(None),
         }
-        jobs.wait_final(&row.request_id, wait).await
     };
     let (counted, waited) = tokio::join!(counted, waited);
     counted.map_err(unavailable)?;
