@@ -11,7 +11,8 @@
 #
 # Environment: DURATION (default 10s), ROUNDS (3), CONNECTIONS (64), THREADS (1: wrk
 # shares the machine's 2 cores with the server under test), LOG_LEVEL
-# (info: every request is logged, as in production), ASYNC_CLIENTS (32).
+# (info: every request is logged, as in production), ASYNC_CLIENTS ("24 32":
+# the client counts of the end-to-end async runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,23 +118,39 @@ if [ -n "$pg_addr" ]; then
 fi
 async_secs=${DURATION%s}
 
-# One end-to-end async run: "jobs/s p50_us p99_us".
+# One end-to-end async run with $3 clients: "jobs/s p50_us p99_us".
 measure_async() {
-    CONCURRENCY=${ASYNC_CLIENTS:-32} DURATION=$async_secs \
+    CONCURRENCY=$3 DURATION=$async_secs \
         target/release/actiongate-bench-async "$1" "$2" greeter/v1/report '{}'
 }
+# Two operating points by default: with more clients, more jobs are in
+# flight, so throughput and latency trade against each other.
+async_clients=${ASYNC_CLIENTS:-24 32}
 
 # Designated-async cases leave a backlog of accepted jobs that the gateway
-# runs after wrk stops; the next case waits for it to drain, so that it
-# measures itself and not that backlog.
+# runs after wrk stops; the next case waits for it to drain, and for the
+# database to put the write burst behind it (a WAL checkpoint on SQLite, a
+# vacuum and checkpoint on PostgreSQL, which autovacuum would otherwise do
+# during the next case), so that it measures itself and not that backlog.
 drain() {
     local query="SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
     for _ in $(seq 1 600); do
-        if [ "$(pending "$1" "$query")" = 0 ]; then return 0; fi
+        if [ "$(pending "$1" "$query")" = 0 ]; then
+            settle "$1"
+            return 0
+        fi
         sleep 0.5
     done
     echo "the job backlog on $1 did not drain" >&2
     exit 1
+}
+
+settle() {
+    case $1 in
+        sqlite) python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(TRUNCATE)")' \
+            "$work/data/actiongate.db" ;;
+        postgres) psql -q "${ACTIONGATE_TEST_POSTGRES_URL%/*}/bench" -c 'VACUUM ANALYZE jobs' -c 'CHECKPOINT' >/dev/null ;;
+    esac
 }
 
 pending() {
@@ -160,12 +177,16 @@ for round in $(seq 1 "$ROUNDS"); do
             *202*) drain sqlite ;;
         esac
     done
-    figures=$(measure_async "http://$gw_addr" "$token") || exit 1
-    echo "async end to end, SQLite|$figures" >>"$async_results"
-    if [ -n "$pg_addr" ]; then
-        figures=$(measure_async "http://$pg_addr" "$pg_token") || exit 1
-        echo "async end to end, PostgreSQL|$figures" >>"$async_results"
-    fi
+    for clients in $async_clients; do
+        figures=$(measure_async "http://$gw_addr" "$token" "$clients") || exit 1
+        echo "async end to end, SQLite, $clients clients|$figures" >>"$async_results"
+        settle sqlite
+        if [ -n "$pg_addr" ]; then
+            figures=$(measure_async "http://$pg_addr" "$pg_token" "$clients") || exit 1
+            echo "async end to end, PostgreSQL, $clients clients|$figures" >>"$async_results"
+            settle postgres
+        fi
+    done
     echo "round $round of $ROUNDS done" >&2
 done
 
@@ -188,7 +209,7 @@ print(f"cost of security: authenticated and rate-limited hello keeps {100 * secu
 PY
 
 echo
-echo "submit, then long-poll the result: ${ASYNC_CLIENTS:-32} clients, $DURATION per run, median of $ROUNDS"
+echo "submit, then long-poll the result: $DURATION per run, median of $ROUNDS"
 python3 - "$async_results" <<'PY'
 import statistics, sys
 rows = {}
