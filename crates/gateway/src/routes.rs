@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use std::panic::AssertUnwindSafe;
 
-use actiongate_service::{ActionSpec, ApiError, Ctx, DecodedInput, ErasedAction, Service};
+use actiongate_service::{
+    Access, ActionSpec, ApiError, Ctx, DecodedInput, ErasedAction, Mode, Service,
+};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
@@ -78,7 +80,11 @@ pub struct RouteTable {
 pub enum TableError {
     DuplicateName(&'static str),
     DuplicateAction(&'static str, String),
+    PublicAsync(&'static str, String),
 }
+
+/// Public calls are never turned into jobs: nobody could poll them.
+const PUBLIC_THRESHOLD: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 impl std::fmt::Display for TableError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,6 +95,10 @@ impl std::fmt::Display for TableError {
             TableError::DuplicateAction(service, key) => {
                 write!(f, "service {service:?} registers {key:?} twice")
             }
+            TableError::PublicAsync(service, key) => write!(
+                f,
+                "service {service:?} registers {key:?} as public and asynchronous; a public call's result could not be polled"
+            ),
         }
     }
 }
@@ -129,6 +139,16 @@ impl RouteTable {
                 if actions.contains_key(&key) {
                     return Err(TableError::DuplicateAction(service.name, key.into()));
                 }
+                // A recorded request is polled by its caller's token; a
+                // public call has none, so it must be answered directly.
+                if spec.access == Access::Public && spec.mode == Mode::Async {
+                    return Err(TableError::PublicAsync(service.name, key.into()));
+                }
+                let threshold = if spec.access == Access::Public {
+                    PUBLIC_THRESHOLD
+                } else {
+                    threshold
+                };
                 table.by_path.entry(key.clone()).or_default().push(index);
                 actions.insert(
                     key,
@@ -168,3 +188,27 @@ impl RouteTable {
 }
 
 impl std::error::Error for TableError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn nothing(_ctx: Ctx, input: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+        Ok(input)
+    }
+
+    #[test]
+    fn a_public_action_cannot_be_asynchronous() {
+        let service = Service::new("x").action(
+            ActionSpec::asynchronous("v1", "a", "Done").public(),
+            nothing,
+        );
+        let built = RouteTable::build(vec![service], &Config::default());
+        assert!(matches!(built, Err(TableError::PublicAsync("x", _))));
+        let service =
+            Service::new("x").action(ActionSpec::sync("v1", "a", "Done").public(), nothing);
+        let table = RouteTable::build(vec![service], &Config::default()).unwrap();
+        let action = table.service_named("x").unwrap().action("v1/a").unwrap();
+        assert_eq!(action.threshold, PUBLIC_THRESHOLD);
+    }
+}

@@ -89,7 +89,9 @@ impl ActionSpec {
         self
     }
 
-    /// Callable without a token, and not rate limited.
+    /// Callable without a token, and not rate limited. Public actions are
+    /// synchronous and always answered directly: with no token, nobody
+    /// could poll a recorded result (the gateway refuses a public async one).
     pub const fn public(mut self) -> Self {
         self.access = Access::Public;
         self

@@ -11,7 +11,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actiongate_entity::job;
-use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, TransactionTrait,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -67,7 +69,7 @@ impl Writer {
             let mut batch = Vec::with_capacity(BATCH);
             while incoming.recv_many(&mut batch, BATCH).await > 0 {
                 let (ops, replies): (Vec<Op>, Vec<_>) = batch.drain(..).unzip();
-                match apply_retrying(&write, &ops).await {
+                match apply_retrying(&write, ops).await {
                     Ok((done, finished)) => {
                         for request_id in &finished {
                             waiters.wake(request_id);
@@ -108,12 +110,16 @@ impl Writer {
 /// was committed.
 async fn apply_retrying(
     write: &DatabaseConnection,
-    ops: &[Op],
+    ops: Vec<Op>,
 ) -> Result<(Vec<Done>, Vec<String>), DbErr> {
     const ATTEMPTS: u32 = 3;
+    // SQLite's one writer meets nobody: no copy kept for a repeat.
+    if write.get_database_backend() != DbBackend::Postgres {
+        return apply(write, ops).await;
+    }
     let mut attempt = 1;
     loop {
-        match apply(write, ops.to_vec()).await {
+        match apply(write, ops.clone()).await {
             Err(err) if attempt < ATTEMPTS && transient(&err) => {
                 tracing::warn!(error = %err, attempt, "job-table batch aborted; repeating it");
                 attempt += 1;
