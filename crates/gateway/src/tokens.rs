@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use actiongate_entity::{auth_epoch, org_member, token};
@@ -56,16 +56,22 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// The grant of a call to a public action: nobody's.
+    /// The grant of a call to a public action: nobody's, one for all such
+    /// calls.
     pub fn public() -> Arc<Grant> {
-        Arc::new(Grant {
-            principal: Arc::new(Principal::anonymous()),
-            services: None,
-            expires_at: None,
-            digest: [0; 32],
-            last_used: AtomicI64::new(0),
-            last_written: AtomicI64::new(0),
-        })
+        static PUBLIC: OnceLock<Arc<Grant>> = OnceLock::new();
+        PUBLIC
+            .get_or_init(|| {
+                Arc::new(Grant {
+                    principal: Arc::new(Principal::anonymous()),
+                    services: None,
+                    expires_at: None,
+                    digest: [0; 32],
+                    last_used: AtomicI64::new(0),
+                    last_written: AtomicI64::new(0),
+                })
+            })
+            .clone()
     }
 
     pub fn allows(&self, service: &str) -> bool {

@@ -393,7 +393,10 @@ pub async fn delete_expired(
 
 /// Tells the other PostgreSQL nodes something happened, at commit.
 pub async fn notify(conn: &impl ConnectionTrait, payload: &str) -> Result<(), DbErr> {
-    notify_many(conn, std::slice::from_ref(&payload.to_owned())).await
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    notify_many(conn, &[payload.to_owned()]).await
 }
 
 /// Sends each of `payloads` to the other PostgreSQL nodes at commit, in

@@ -32,16 +32,13 @@ pub async fn bearer(
         return Err(too_many(&state));
     }
     let (secret, verified) = match bearer_secret(call.parts.headers.get(AUTHORIZATION)) {
-        Ok(secret) => {
-            let verified = gateway.tokens().verify(&secret).await;
-            (Some(secret), verified)
-        }
+        Ok(secret) => (Some(secret), gateway.tokens().verify(secret).await),
         Err(err) => (None, Err(err)),
     };
     match verified {
         Ok(grant) => Ok(grant),
         Err(err) if err.status == Status::Unauthorized => {
-            let prefix = secret.as_deref().map(token_prefix).unwrap_or("");
+            let prefix = secret.map(token_prefix).unwrap_or("");
             tracing::warn!(
                 client = %address,
                 token_prefix = prefix,
@@ -87,7 +84,7 @@ pub async fn for_action(
     Ok(grant)
 }
 
-fn bearer_secret(value: Option<&http::HeaderValue>) -> Result<String, ApiError> {
+fn bearer_secret(value: Option<&http::HeaderValue>) -> Result<&str, ApiError> {
     let value = value.ok_or_else(|| {
         ApiError::new(
             Status::Unauthorized,
@@ -105,7 +102,7 @@ fn bearer_secret(value: Option<&http::HeaderValue>) -> Result<String, ApiError> 
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(malformed());
     }
-    Ok(secret.trim().to_owned())
+    Ok(secret.trim())
 }
 
 /// What of a presented token may be logged: the `agt_` prefix if it has

@@ -48,28 +48,35 @@ fn check_content_type(parts: &Parts) -> Result<(), ApiError> {
     let Some(value) = parts.headers.get(http::header::CONTENT_TYPE) else {
         return Ok(());
     };
+    if is_json_type(value) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        Status::InvalidPayloadReceived,
+        format!(
+            "Content-Type {:?} is not JSON; send the parameters as application/json",
+            String::from_utf8_lossy(value.as_bytes())
+        ),
+    ))
+}
+
+/// `application/json`, `application/*+json` or
+/// `application/x-www-form-urlencoded`, parameters aside, in any case.
+fn is_json_type(value: &http::HeaderValue) -> bool {
     let essence = value
         .to_str()
         .unwrap_or("")
         .split(';')
         .next()
         .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-        || essence == "application/x-www-form-urlencoded";
-    if json {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            Status::InvalidPayloadReceived,
-            format!(
-                "Content-Type {:?} is not JSON; send the parameters as application/json",
-                String::from_utf8_lossy(value.as_bytes())
-            ),
-        ))
-    }
+        .trim();
+    let (kind, subtype) = essence.split_once('/').unwrap_or((essence, ""));
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype.eq_ignore_ascii_case("x-www-form-urlencoded")
+            || subtype
+                .get(subtype.len().saturating_sub(5)..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case("+json")))
 }
 
 /// `InvalidPayloadReceived` if arrays and objects nest deeper than `limit`
@@ -146,7 +153,29 @@ fn too_large(limit: u64) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::check_depth;
+    use super::{check_depth, is_json_type};
+    use http::HeaderValue;
+
+    #[test]
+    fn json_content_types_in_any_case_with_parameters() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.api+json",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert!(is_json_type(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in [
+            "text/xml",
+            "text/json",
+            "multipart/form-data; boundary=x",
+            "json",
+            "application/xml",
+        ] {
+            assert!(!is_json_type(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
 
     #[test]
     fn depth_counts_brackets_outside_strings_only() {
