@@ -1,11 +1,13 @@
 //! `actiongate`: the gateway's command line.
 //!
 //! `serve` runs the gateway; `migrate` brings the database schema up to
-//! date; `token` creates, lists and revokes service tokens. Settings come
+//! date; `token` creates, lists and revokes service tokens; `user`
+//! creates users. Settings come
 //! from `config/actiongate.toml`, `ACTIONGATE_*` variables and the flags
 //! below, each overriding the one before.
 
 mod token;
+mod user;
 
 // Request handling allocates many small, short-lived buffers; mimalloc
 // serves them faster than the system allocator under concurrency.
@@ -60,6 +62,9 @@ enum Command {
     /// Manage service tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 fn load_config(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
@@ -83,7 +88,14 @@ fn services(config: &Config) -> anyhow::Result<Vec<actiongate_service::Service>>
     let console = config
         .service_settings("console")
         .context("reading [services.console]")?;
-    Ok(vec![actiongate_console::service(console)])
+    let access = config
+        .service_settings("access")
+        .context("reading [services.access]")?;
+    Ok(vec![
+        actiongate_console::service(console),
+        actiongate_access::service(access),
+        actiongate_deploy::service(),
+    ])
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -141,6 +153,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&db.write).await?;
             let epoch = AuthEpoch::open(&config)?;
             token::run(&db.write, &epoch, command).await
+        }
+        Command::User(command) => {
+            let config = load_config(&cli, None)?;
+            let db = db::connect(&config).await?;
+            db::migrate(&db.write).await?;
+            user::run(&db.write, command).await
         }
     }
 }

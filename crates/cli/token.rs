@@ -114,7 +114,7 @@ pub async fn run(
     }
 }
 
-async fn pick_org(
+pub(crate) async fn pick_org(
     db: &DatabaseConnection,
     id: Option<&str>,
 ) -> anyhow::Result<organization::Model> {

@@ -5,10 +5,12 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261123_000001_initial;
 mod m20261123_000002_job_engine;
 mod m20261124_000003_token_scope;
 mod m20261124_000004_leaner_job_indexes;
+mod m20261124_000005_projects_access;
 
 pub struct Migrator;
 
@@ -20,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_job_engine::Migration),
             Box::new(m20261124_000003_token_scope::Migration),
             Box::new(m20261124_000004_leaner_job_indexes::Migration),
+            Box::new(m20261124_000005_projects_access::Migration),
         ]
     }
 }

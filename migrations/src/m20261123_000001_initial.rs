@@ -2,6 +2,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{at, at_null, id, text, text_null};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -91,31 +93,6 @@ enum Jobs {
     StartedAt,
     FinishedAt,
     ExpiresAt,
-}
-
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .string_len(64)
-        .not_null()
-        .primary_key()
-        .to_owned()
-}
-
-fn text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string().not_null().to_owned()
-}
-
-fn text_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string().null().to_owned()
-}
-
-/// A time, in milliseconds since the Unix epoch.
-fn at(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
-}
-
-fn at_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).big_integer().null().to_owned()
 }
 
 #[async_trait::async_trait]

@@ -40,7 +40,7 @@ pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestGateway {
         ..Config::default()
     };
     configure(&mut config);
-    let running = Gateway::start(config, services())
+    let running = Gateway::start(config.clone(), services(&config))
         .await
         .expect("gateway starts");
     let boot = running
@@ -68,14 +68,20 @@ pub async fn restart(data_dir: &Path) -> RunningGateway {
         data_dir: data_dir.to_owned(),
         ..Config::default()
     };
-    Gateway::start(config, services())
+    Gateway::start(config.clone(), services(&config))
         .await
         .expect("gateway restarts")
 }
 
-pub fn services() -> Vec<Service> {
+pub fn services(config: &Config) -> Vec<Service> {
     vec![
         actiongate_console::service(Default::default()),
+        actiongate_access::service(
+            config
+                .service_settings("access")
+                .expect("[services.access]"),
+        ),
+        actiongate_deploy::service(),
         testkit("testkit"),
         // Two services sharing a route, to test ambiguity.
         Service::new("alpha").action(

@@ -45,7 +45,7 @@ async fn child_node() {
             .unwrap_or(256),
         ..Config::default()
     };
-    let running = Gateway::start(config, common::services())
+    let running = Gateway::start(config.clone(), common::services(&config))
         .await
         .expect("child gateway starts");
     println!("LISTENING http://{} {}", running.addr, running.node_id());

@@ -505,7 +505,7 @@ async fn plain_http_off_loopback_must_be_asked_for() {
         data_dir: dir.path().to_owned(),
         ..Default::default()
     };
-    let err = actiongate_gateway::Gateway::start(config, common::services())
+    let err = actiongate_gateway::Gateway::start(config.clone(), common::services(&config))
         .await
         .err()
         .expect("refused");

@@ -33,6 +33,29 @@ fn is_bidi_mark(c: char) -> bool {
     matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// A slug, as names of things inside a project are: lowercase letters,
+/// digits, `-` and `_`, 3 to 100 characters, starting and ending with a
+/// letter or digit.
+pub fn slug(pointer: &str, value: &str) -> Result<String, ApiError> {
+    let bytes = value.as_bytes();
+    let inner = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let ok = (3..=100).contains(&bytes.len())
+        && bytes.first().is_some_and(inner)
+        && bytes.last().is_some_and(inner)
+        && bytes.iter().all(|b| inner(b) || *b == b'-' || *b == b'_');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            format!(
+                "{value:?} is not a slug: 3 to 100 of a-z, 0-9, - and _, starting and ending with a letter or digit"
+            ),
+        ))
+    }
+}
+
 /// Free text of at most `max` characters without control characters
 /// (newlines and tabs allowed).
 pub fn text(pointer: &str, value: &str, max: usize) -> Result<String, ApiError> {
@@ -54,6 +77,14 @@ pub fn text(pointer: &str, value: &str, max: usize) -> Result<String, ApiError> 
         ));
     }
     Ok(value.to_owned())
+}
+
+/// `check` applied to a field that may be absent.
+pub fn optional(
+    value: &Option<String>,
+    check: impl FnOnce(&str) -> Result<String, ApiError>,
+) -> Result<Option<String>, ApiError> {
+    value.as_deref().map(check).transpose()
 }
 
 pub fn description(pointer: &str, value: &str) -> Result<String, ApiError> {
@@ -87,10 +118,17 @@ pub fn check_unchanged(if_updated_at: Option<Timestamp>, updated_at: i64) -> Res
 }
 
 /// A database error as the caller should see it: a unique-key clash is a
-/// `Conflict` about `what`, anything else an internal error.
-pub fn db_error<'a>(ctx: &'a Ctx, what: &'a str) -> impl FnOnce(DbErr) -> ApiError + 'a {
+/// `Conflict` about `what`, pointing at the field `pointer`; anything else
+/// an internal error.
+pub fn db_error<'a>(
+    ctx: &'a Ctx,
+    what: &'a str,
+    pointer: &'a str,
+) -> impl FnOnce(DbErr) -> ApiError + 'a {
     move |err| match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::conflict(what),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            ApiError::conflict(what).at(pointer, "Duplicate")
+        }
         _ => ctx.internal(err),
     }
 }

@@ -9,12 +9,21 @@
 //! project, only that project); records it may not see are reported
 //! exactly like records that do not exist. Viewers read; admins manage
 //! projects; owners manage the organization (each action's role is in its
-//! registration below).
+//! registration below), except for actions on one project: those take
+//! the caller's role in that project, its membership or its organization
+//! role, whichever is more ([`scope`]); the handler checks it.
+//!
+//! Other services that act inside projects build on [`scope`], [`fields`]
+//! and [`page`].
 
-mod fields;
+mod contents;
+pub mod fields;
+mod icon;
 mod org;
-mod page;
+mod ownership;
+pub mod page;
 mod project;
+pub mod scope;
 mod settings;
 
 use actiongate_service::{ActionSpec, Role, Service};
@@ -49,12 +58,11 @@ pub fn service(settings: Settings) -> Service {
             project::create_v1beta,
         )
         .action(
-            A::sync("v1beta", "platform/project/update", "Project updated").role(Role::Admin),
+            A::sync("v1beta", "platform/project/update", "Project updated"),
             project::update_v1beta,
         )
         .action(
-            A::asynchronous("v1beta", "platform/project/delete", "Project deleted")
-                .role(Role::Admin),
+            A::asynchronous("v1beta", "platform/project/delete", "Project deleted"),
             project::delete,
         )
         // The full surface.
@@ -82,11 +90,27 @@ pub fn service(settings: Settings) -> Service {
             project::list,
         )
         .action(
-            A::sync("v1", "project/update", "Project updated").role(Role::Admin),
+            A::sync("v1", "project/update", "Project updated"),
             project::update,
         )
         .action(
-            A::asynchronous("v1", "project/delete", "Project deleted").role(Role::Admin),
+            A::asynchronous("v1", "project/delete", "Project deleted"),
             project::delete,
+        )
+        .action(
+            A::sync("v1", "project/transfer", "Project ownership transferred"),
+            ownership::transfer,
+        )
+        .action(
+            A::sync("v1", "project/icon/upload", "Project icon uploaded").accepts_files(),
+            icon::upload,
+        )
+        .action(
+            A::sync("v1", "project/icon/delete", "Project icon deleted"),
+            icon::delete,
+        )
+        .action(
+            A::sync("v1", "project/icon/get", "Project icon found"),
+            icon::get,
         )
 }

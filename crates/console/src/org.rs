@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::contents;
 use crate::fields::{self, db_error};
 use crate::page::{Page, PageParams};
 use crate::Settings;
@@ -124,7 +125,8 @@ pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
     let org = active
         .update(&txn)
         .await
-        .map_err(db_error(&ctx, "organization"))?;
+        .map_err(db_error(&ctx, "organization", "/name"))?;
+    ctx.audit_target(&org.id);
     txn.commit().await.map_err(|err| ctx.internal(err))?;
     present(&ctx, org).await
 }
@@ -145,6 +147,7 @@ pub async fn create(ctx: Ctx, input: CreateOrg) -> ActionResult<Organization> {
     )
     .await
     .map_err(|err| ctx.internal(err))?;
+    ctx.audit_target(&org.id);
     txn.commit().await.map_err(|err| ctx.internal(err))?;
     present(&ctx, org).await
 }
@@ -174,12 +177,14 @@ pub async fn list(ctx: Ctx, input: ListOrgs) -> ActionResult<Page<Organization>>
 pub async fn delete(ctx: Ctx, input: OrgId) -> ActionResult<Deleted> {
     let txn = ctx.begin_write().await?;
     let org = visible(&ctx, &txn, &input.id).await?;
+    ctx.audit_target(&org.id);
     let internal = |err| ctx.internal(err);
-    project::Entity::delete_many()
-        .filter(project::Column::OrgId.eq(&org.id))
-        .exec(&txn)
-        .await
-        .map_err(internal)?;
+    contents::delete_projects(
+        &txn,
+        contents::projects_where(project::Column::OrgId, &org.id),
+    )
+    .await
+    .map_err(internal)?;
     org_member::Entity::delete_many()
         .filter(org_member::Column::OrgId.eq(&org.id))
         .exec(&txn)

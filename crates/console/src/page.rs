@@ -1,7 +1,8 @@
 //! List paging, the same everywhere: `offset`, `limit` (default 20, at
 //! most 1000), and `count` of all matches in the result.
 
-use actiongate_service::ApiError;
+use actiongate_service::{ApiError, Ctx};
+use sea_orm::{EntityTrait, PaginatorTrait, QuerySelect, Select};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_LIMIT: u64 = 20;
@@ -34,4 +35,35 @@ pub struct Page<T> {
     pub results: Vec<T>,
     pub count: u64,
     pub offset: u64,
+}
+
+/// One page of `query` (already filtered and ordered), with the count of
+/// all its rows.
+pub async fn fetch<E, T>(
+    ctx: &Ctx,
+    query: Select<E>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<T>, ApiError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    T: From<E::Model>,
+{
+    let count = query
+        .clone()
+        .count(ctx.read())
+        .await
+        .map_err(|err| ctx.internal(err))?;
+    let rows = query
+        .offset(offset)
+        .limit(limit)
+        .all(ctx.read())
+        .await
+        .map_err(|err| ctx.internal(err))?;
+    Ok(Page {
+        results: rows.into_iter().map(T::from).collect(),
+        count,
+        offset,
+    })
 }

@@ -1,19 +1,21 @@
 //! Project actions: Pangea's `v1beta` surface and the fuller `v1` one, over
 //! the same records.
 
-use actiongate_entity::{project, user};
-use actiongate_service::{ActionResult, ApiError, Ctx, Status, Timestamp};
+use actiongate_entity::{project, project_member, user};
+use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::contents;
 use crate::fields::{self, db_error};
 use crate::org::{self, Deleted};
-use crate::page::{Page, PageParams};
+use crate::page::{self, Page, PageParams};
+use crate::scope;
 use crate::Settings;
 
 /// A project as the API shows it.
@@ -151,14 +153,12 @@ impl Details {
         color: &Option<String>,
         default_server_id: &Option<String>,
     ) -> ActionResult<Self> {
-        let check = |value: &Option<String>, f: &dyn Fn(&str) -> ActionResult<String>| {
-            value.as_deref().map(f).transpose()
-        };
+        use fields::optional;
         Ok(Details {
-            display_name: check(display_name, &|v| fields::name("/display_name", v))?,
-            description: check(description, &|v| fields::description("/description", v))?,
-            color: check(color, &|v| fields::color("/color", v))?,
-            default_server_id: check(default_server_id, &|v| {
+            display_name: optional(display_name, |v| fields::name("/display_name", v))?,
+            description: optional(description, |v| fields::description("/description", v))?,
+            color: optional(color, |v| fields::color("/color", v))?,
+            default_server_id: optional(default_server_id, |v| {
                 fields::text("/default_server_id", v, 100)
             })?,
         })
@@ -166,7 +166,7 @@ impl Details {
 }
 
 /// The project `id`, if the caller may see it.
-async fn visible(
+pub(crate) async fn visible(
     ctx: &Ctx,
     db: &impl sea_orm::ConnectionTrait,
     id: &str,
@@ -228,11 +228,6 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
         condition = condition.add(search_condition(search));
     }
     let query = project::Entity::find().filter(condition);
-    let count = query
-        .clone()
-        .count(ctx.read())
-        .await
-        .map_err(|err| ctx.internal(err))?;
     let query = if descending {
         query
             .order_by_desc(order_column)
@@ -242,17 +237,7 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
             .order_by_asc(order_column)
             .order_by_asc(project::Column::Id)
     };
-    let rows = query
-        .offset(offset)
-        .limit(limit)
-        .all(ctx.read())
-        .await
-        .map_err(|err| ctx.internal(err))?;
-    Ok(Page {
-        results: rows.into_iter().map(Project::from).collect(),
-        count,
-        offset,
-    })
+    page::fetch(&ctx, query, offset, limit).await
 }
 
 fn order(order_by: Option<&str>) -> ActionResult<(project::Column, bool)> {
@@ -410,7 +395,20 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
     .map_err(db_error(
         &ctx,
         &format!("A project named {name:?} already exists in this organization"),
+        "/name",
     ))?;
+    // Its creator is its one owner.
+    project_member::ActiveModel {
+        project_id: Set(created.id.clone()),
+        user_id: Set(ctx.principal.user_id.clone()),
+        role: Set(Role::Owner.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|err| ctx.internal(err))?;
+    ctx.audit_target(&created.id);
     txn.commit().await.map_err(|err| ctx.internal(err))?;
     Ok(created.into())
 }
@@ -437,7 +435,9 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
         &input.default_server_id,
     )?;
     let txn = ctx.begin_write().await?;
-    let current = visible(&ctx, &txn, &input.id).await?;
+    let current = scope::project(&ctx, &txn, &input.id, Role::Admin)
+        .await?
+        .project;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
     let mut active = current.into_active_model();
     let conflict = name
@@ -469,7 +469,8 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
     let updated = active
         .update(&txn)
         .await
-        .map_err(db_error(&ctx, &conflict))?;
+        .map_err(db_error(&ctx, &conflict, "/name"))?;
+    ctx.audit_target(&updated.id);
     txn.commit().await.map_err(|err| ctx.internal(err))?;
     Ok(updated.into())
 }
@@ -477,11 +478,16 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
 /// Deletes the project and every record in it, in one transaction.
 pub async fn delete(ctx: Ctx, input: ProjectId) -> ActionResult<Deleted> {
     let txn = ctx.begin_write().await?;
-    let project = visible(&ctx, &txn, &input.id).await?;
-    project::Entity::delete_by_id(&project.id)
-        .exec(&txn)
-        .await
-        .map_err(|err| ctx.internal(err))?;
+    let project = scope::project(&ctx, &txn, &input.id, Role::Admin)
+        .await?
+        .project;
+    ctx.audit_target(&project.id);
+    contents::delete_projects(
+        &txn,
+        contents::projects_where(project::Column::Id, &project.id),
+    )
+    .await
+    .map_err(|err| ctx.internal(err))?;
     txn.commit().await.map_err(|err| ctx.internal(err))?;
     Ok(Deleted {})
 }

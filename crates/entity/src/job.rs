@@ -16,6 +16,8 @@ pub struct Model {
     /// resumed job runs with them.
     pub role: Option<String>,
     pub project_id: Option<String>,
+    /// The token's role cap, which also caps project roles.
+    pub role_cap: Option<String>,
     pub service: String,
     pub version: String,
     pub action: String,

@@ -8,12 +8,14 @@
 //! table ([`jobs`]), the HTTP server ([`server`]) and first-start
 //! [`bootstrap`].
 
+pub mod audit;
 pub mod auth_epoch;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod jobs;
 pub mod logging;
+pub mod multipart;
 pub mod pipeline;
 pub mod rate_limits;
 pub mod routes;

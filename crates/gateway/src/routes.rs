@@ -8,7 +8,7 @@ use std::time::Duration;
 use std::panic::AssertUnwindSafe;
 
 use actiongate_service::{
-    Access, ActionSpec, ApiError, Ctx, DecodedInput, ErasedAction, Mode, Service,
+    Access, ActionName, ActionSpec, ApiError, Ctx, DecodedInput, ErasedAction, Mode, Service,
 };
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -23,6 +23,15 @@ pub struct Action {
 }
 
 impl Action {
+    /// The action's full name, for its calls' contexts and audit events.
+    pub fn name(&self, service: &'static str) -> ActionName {
+        ActionName {
+            service,
+            version: self.spec.version,
+            path: self.spec.path,
+        }
+    }
+
     /// The handler as a future of its outcome. A handler that panics ends
     /// its call with `InternalError`; the gateway goes on.
     pub fn run(&self, ctx: Ctx, input: DecodedInput) -> BoxFuture<'static, Outcome> {

@@ -145,20 +145,7 @@ pub fn hash(secret: &str) -> String {
     sha256_hex(secret.as_bytes())
 }
 
-/// SHA-256 of `data`, in lowercase hex.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data).into())
-}
-
-fn hex(digest: &Digest32) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(HEX[(byte >> 4) as usize] as char);
-        out.push(HEX[(byte & 0xf) as usize] as char);
-    }
-    out
-}
+pub use actiongate_service::sha256_hex;
 
 fn services_json(services: &[String]) -> String {
     if services.is_empty() {
@@ -359,7 +346,7 @@ impl TokenVerifier {
     }
 
     async fn load(&self, key: Digest32, epoch: i64) -> Result<Arc<Grant>, ApiError> {
-        let hash = hex(&key);
+        let hash = actiongate_service::hex(&key);
         let row = token::Entity::find()
             .filter(token::Column::SecretHash.eq(&hash))
             .one(&self.read)
@@ -387,6 +374,7 @@ impl TokenVerifier {
                 org_id: row.org_id,
                 role: cap.map_or(member_role, |cap| cap.min(member_role)),
                 project_id: row.project_id,
+                role_cap: cap,
             }),
             services: parse_services(&row.services),
             expires_at: row.expires_at,

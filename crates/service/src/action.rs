@@ -49,6 +49,9 @@ pub struct ActionSpec {
     pub threshold: Option<Duration>,
     /// Who may call it; by default any token of the organization.
     pub access: Access,
+    /// Whether it takes files: a `multipart/form-data` body (see
+    /// [`crate::Upload`]). Other actions refuse one.
+    pub accepts_files: bool,
 }
 
 impl ActionSpec {
@@ -60,6 +63,7 @@ impl ActionSpec {
             summary,
             threshold: None,
             access: Access::Token(Role::Viewer),
+            accepts_files: false,
         }
     }
 
@@ -75,6 +79,7 @@ impl ActionSpec {
             summary,
             threshold: None,
             access: Access::Token(Role::Viewer),
+            accepts_files: false,
         }
     }
 
@@ -86,6 +91,12 @@ impl ActionSpec {
     /// The least role a caller needs.
     pub const fn role(mut self, role: Role) -> Self {
         self.access = Access::Token(role);
+        self
+    }
+
+    /// Takes files as `multipart/form-data` (see [`crate::Upload`]).
+    pub const fn accepts_files(mut self) -> Self {
+        self.accepts_files = true;
         self
     }
 

@@ -1,7 +1,7 @@
 //! What a handler is given besides its input: who is calling, the request
 //! id, the database, cancellation, and its service's own settings.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use actiongate_wire::{ApiError, RequestId, Status};
@@ -22,6 +22,8 @@ pub struct Principal {
     pub role: Role,
     /// Set when the token is limited to one project.
     pub project_id: Option<String>,
+    /// The token's role cap, if any. Project roles are capped by it too.
+    pub role_cap: Option<Role>,
 }
 
 impl Principal {
@@ -33,7 +35,16 @@ impl Principal {
             org_id: String::new(),
             role: Role::Viewer,
             project_id: None,
+            role_cap: None,
         }
+    }
+
+    /// The role the principal holds in a project where its user's
+    /// membership is `membership`: the better of that and its organization
+    /// role, never above the token's cap.
+    pub fn project_role(&self, membership: Option<Role>) -> Role {
+        let member = membership.map(|role| self.role_cap.map_or(role, |cap| cap.min(role)));
+        member.map_or(self.role, |member| member.max(self.role))
     }
 
     /// `Forbidden` unless the principal holds at least `role`.
@@ -68,6 +79,20 @@ impl Db {
     }
 }
 
+/// Which action a call is for, as `service/version/path`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActionName {
+    pub service: &'static str,
+    pub version: &'static str,
+    pub path: &'static str,
+}
+
+impl std::fmt::Display for ActionName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.service, self.version, self.path)
+    }
+}
+
 /// The context of one call.
 ///
 /// Handlers read through [`Ctx::read`] and write only inside
@@ -77,6 +102,7 @@ impl Db {
 #[derive(Clone)]
 pub struct Ctx {
     pub request_id: RequestId,
+    pub action: ActionName,
     pub principal: Arc<Principal>,
     db: Db,
     call: Arc<CallState>,
@@ -85,7 +111,6 @@ pub struct Ctx {
 
 /// What the gateway and a handler's clones of its `Ctx` share: one
 /// allocation per call.
-#[derive(Default)]
 pub(crate) struct CallState {
     /// The handler's committed-but-not-yet-durable writes.
     pub(crate) pending: Mutex<Option<DatabaseTransaction>>,
@@ -93,17 +118,37 @@ pub(crate) struct CallState {
     cancel: OnceLock<CancellationToken>,
     /// Set by [`Ctx::invalidates_tokens`].
     tokens_invalidated: AtomicBool,
+    /// Set by [`Ctx::audit_target`].
+    audit_target: Mutex<Option<String>>,
+    /// Set by [`Ctx::progress`]; `NO_PROGRESS` until then.
+    progress: AtomicU8,
+}
+
+const NO_PROGRESS: u8 = u8::MAX;
+
+impl Default for CallState {
+    fn default() -> Self {
+        CallState {
+            pending: Mutex::new(None),
+            cancel: OnceLock::new(),
+            tokens_invalidated: AtomicBool::new(false),
+            audit_target: Mutex::new(None),
+            progress: AtomicU8::new(NO_PROGRESS),
+        }
+    }
 }
 
 impl Ctx {
     pub fn new(
         request_id: RequestId,
+        action: ActionName,
         principal: Arc<Principal>,
         db: Db,
         state: Arc<http::Extensions>,
     ) -> Self {
         Ctx {
             request_id,
+            action,
             principal,
             db,
             call: Arc::default(),
@@ -168,6 +213,37 @@ impl Ctx {
     /// Whether [`Ctx::invalidates_tokens`] was called.
     pub fn tokens_invalidated(&self) -> bool {
         self.call.tokens_invalidated.load(Ordering::Relaxed)
+    }
+
+    /// Names the record this call changes, for its audit event (the
+    /// gateway writes one with every call that commits a change).
+    pub fn audit_target(&self, id: impl Into<String>) {
+        *self.call.audit_target.lock().expect("audit target lock") = Some(id.into());
+    }
+
+    /// What [`Ctx::audit_target`] named.
+    pub fn audited_target(&self) -> Option<String> {
+        self.call
+            .audit_target
+            .lock()
+            .expect("audit target lock")
+            .clone()
+    }
+
+    /// Reports how far a long call has come, in percent (capped at 100).
+    /// Polls of a running job show it as `completion_percent`.
+    pub fn progress(&self, percent: u8) {
+        self.call
+            .progress
+            .store(percent.min(100), Ordering::Relaxed);
+    }
+
+    /// The last [`Ctx::progress`] reported, if any.
+    pub fn reported_progress(&self) -> Option<u8> {
+        match self.call.progress.load(Ordering::Relaxed) {
+            NO_PROGRESS => None,
+            percent => Some(percent),
+        }
     }
 
     /// The token the gateway trips to cancel this call.

@@ -18,16 +18,20 @@
 mod action;
 mod context;
 mod decode;
+mod digest;
 mod role;
 mod service;
+mod upload;
 mod write;
 
 pub use action::{Access, ActionSpec, DecodedInput, ErasedAction, Mode};
 pub use actiongate_wire::{ApiError, FieldError, RequestId, Status, Timestamp};
-pub use context::{Ctx, Db, Principal};
+pub use context::{ActionName, Ctx, Db, Principal};
 pub use decode::decode_body;
+pub use digest::{hex, sha256_hex};
 pub use role::Role;
 pub use service::Service;
+pub use upload::{encode_data, Upload};
 pub use write::WriteTxn;
 
 /// What a handler returns.

@@ -27,6 +27,10 @@ pub struct AcceptedResult {
     pub ttl_mins: u64,
     pub retry_counter: u64,
     pub location: String,
+    /// How far the work has come, in percent, when its handler reports it
+    /// and the node answering the poll is the one running it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_percent: Option<u8>,
 }
 
 #[cfg(test)]

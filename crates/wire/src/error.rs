@@ -61,6 +61,17 @@ impl ApiError {
         ApiError::new(Status::Conflict, summary)
     }
 
+    /// The same error, pointing at the field it is about: the summary
+    /// becomes that field error's detail.
+    pub fn at(mut self, source: impl Into<String>, code: &str) -> Self {
+        self.errors.push(FieldError {
+            code: code.to_owned(),
+            detail: self.summary.clone(),
+            source: source.into(),
+        });
+        self
+    }
+
     /// An unexpected failure. The summary names the request id and never the
     /// cause; the cause goes to the log.
     pub fn internal(request_id: impl std::fmt::Display) -> Self {

@@ -42,6 +42,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit;
 use crate::auth_epoch::AuthEpoch;
 use crate::routes::RouteTable;
 use crate::{Config, Outcome};
@@ -109,6 +110,13 @@ pub struct Claim {
     pub keyed: bool,
 }
 
+/// A job this node runs: its call (to cancel it, or read its progress),
+/// and its task, to stop at shutdown.
+struct Running {
+    ctx: Ctx,
+    abort: Option<AbortHandle>,
+}
+
 /// How a cancel request went.
 pub enum Cancelled {
     /// It was queued and is now cancelled.
@@ -131,7 +139,7 @@ pub struct Jobs {
     auth_epoch: Arc<AuthEpoch>,
     /// Jobs this node is running: how to cancel them, and how to stop them
     /// at shutdown.
-    running: Mutex<HashMap<String, (CancellationToken, Option<AbortHandle>)>>,
+    running: Mutex<HashMap<String, Running>>,
     capacity: Arc<Semaphore>,
     wake_claimer: Notify,
     stopping: CancellationToken,
@@ -198,6 +206,7 @@ impl Jobs {
             token_id: Set(spec.principal.token_id.clone()),
             role: Set(Some(spec.principal.role.as_str().to_owned())),
             project_id: Set(spec.principal.project_id.clone()),
+            role_cap: Set(spec.principal.role_cap.map(|r| r.as_str().to_owned())),
             service: Set(spec.service.to_owned()),
             version: Set(spec.version.to_owned()),
             action: Set(spec.action.to_owned()),
@@ -278,11 +287,23 @@ impl Jobs {
 
     /// Registers a run of this node's, so it can be cancelled and, at
     /// shutdown, stopped and handed back.
-    pub fn track(&self, claim: &Claim, cancel: CancellationToken, abort: Option<AbortHandle>) {
+    pub fn track(&self, claim: &Claim, ctx: &Ctx, abort: Option<AbortHandle>) {
+        self.running.lock().expect("running lock").insert(
+            claim.fence.request_id.clone(),
+            Running {
+                ctx: ctx.clone(),
+                abort,
+            },
+        );
+    }
+
+    /// The progress a job running on this node last reported.
+    pub fn progress(&self, request_id: &str) -> Option<u8> {
         self.running
             .lock()
             .expect("running lock")
-            .insert(claim.fence.request_id.clone(), (cancel, abort));
+            .get(request_id)
+            .and_then(|running| running.ctx.reported_progress())
     }
 
     fn untrack(&self, request_id: &str) {
@@ -348,6 +369,7 @@ impl Jobs {
         row.expires_at = Set(Some(end.expires_at));
         let committed = async {
             store::upsert_finished(&txn, row).await?;
+            audit::record(&txn, ctx).await?;
             if ctx.tokens_invalidated() {
                 auth_epoch::bump(&txn).await?;
             }
@@ -384,6 +406,7 @@ impl Jobs {
                     let applied = store::finish(&txn, &claim.fence, &end, true).await?;
                     if applied {
                         store::notify(&txn, &format!("done:{request_id}")).await?;
+                        audit::record(&txn, ctx).await?;
                         if ctx.tokens_invalidated() {
                             auth_epoch::bump(&txn).await?;
                         }
@@ -588,8 +611,8 @@ impl Jobs {
 
     /// Trips the cancellation of a job if this node runs it.
     fn trip(&self, request_id: &str) {
-        if let Some((cancel, _)) = self.running.lock().expect("running lock").get(request_id) {
-            cancel.cancel();
+        if let Some(running) = self.running.lock().expect("running lock").get(request_id) {
+            running.ctx.cancellation().cancel();
         }
     }
 }

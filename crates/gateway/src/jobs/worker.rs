@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actiongate_entity::job;
-use actiongate_service::{Ctx, Principal, Role};
+use actiongate_service::{ActionName, Ctx, Principal, Role};
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -37,7 +37,7 @@ impl Jobs {
         permit: Option<OwnedSemaphorePermit>,
     ) -> oneshot::Receiver<Outcome> {
         let request_id = claim.fence.request_id.clone();
-        self.track(&claim, ctx.cancellation().clone(), None);
+        self.track(&claim, &ctx, None);
         let jobs = self.clone();
         let (done, outcome) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -51,7 +51,7 @@ impl Jobs {
             .expect("running lock")
             .get_mut(&request_id)
         {
-            entry.1 = Some(task.abort_handle());
+            entry.abort = Some(task.abort_handle());
         }
         outcome
     }
@@ -86,6 +86,7 @@ impl Jobs {
                 .and_then(|role| role.parse().ok())
                 .unwrap_or(Role::Viewer),
             project_id: row.project_id,
+            role_cap: row.role_cap.as_deref().and_then(|role| role.parse().ok()),
         });
         let key = format!("{}/{}", row.version, row.action);
         let found = self
@@ -96,6 +97,7 @@ impl Jobs {
             Some((service, action)) => {
                 let ctx = Ctx::new(
                     request_id,
+                    action.name(service.name),
                     principal,
                     self.db.clone(),
                     service.state.clone(),
@@ -107,7 +109,19 @@ impl Jobs {
                 (ctx, work)
             }
             None => {
-                let ctx = Ctx::new(request_id, principal, self.db.clone(), Default::default());
+                // It fails before any write, so its name is never audited.
+                let name = ActionName {
+                    service: "",
+                    version: "",
+                    path: "",
+                };
+                let ctx = Ctx::new(
+                    request_id,
+                    name,
+                    principal,
+                    self.db.clone(),
+                    Default::default(),
+                );
                 let err = ApiError::new(
                     Status::ServiceNotAvailable,
                     format!(
@@ -239,8 +253,8 @@ impl Jobs {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let unfinished: Vec<_> = self.running.lock().expect("running lock").drain().collect();
-        for (_, (_, abort)) in &unfinished {
-            if let Some(abort) = abort {
+        for (_, running) in &unfinished {
+            if let Some(abort) = &running.abort {
                 abort.abort();
             }
         }

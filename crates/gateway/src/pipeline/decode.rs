@@ -1,6 +1,8 @@
 //! Phase 4: read the body within its limits: its size, the request
-//! deadline, and JSON nesting depth. Decoding into the typed input is the
-//! action's own (`ErasedAction::decode`), called right after.
+//! deadline, and JSON nesting depth. A `multipart/form-data` body, for an
+//! action that takes files, becomes one JSON object ([`crate::multipart`]).
+//! Decoding into the typed input is the action's own
+//! (`ErasedAction::decode`), called right after.
 
 use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
@@ -8,20 +10,23 @@ use http::request::Parts;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
-use crate::Config;
+use crate::{multipart, Config};
 
 /// The body's bytes, read within the size limit and before the request's
 /// deadline, and nested no deeper than `json_depth`; for a REST-style
-/// `GET .../<id>`, `{"id": <id>}`.
+/// `GET .../<id>`, `{"id": <id>}`. `accepts_files`: whether a
+/// multipart body is taken.
 pub async fn read_body(
     body: Incoming,
     parts: &Parts,
     config: &Config,
     rest_id: Option<&str>,
+    accepts_files: bool,
 ) -> Result<Bytes, ApiError> {
-    if rest_id.is_none() {
-        check_content_type(parts)?;
-    }
+    let boundary = match rest_id {
+        Some(_) => None,
+        None => check_content_type(parts, accepts_files)?,
+    };
     let deadline = config.limits.request_deadline;
     let bytes = tokio::time::timeout(
         deadline,
@@ -37,19 +42,33 @@ pub async fn read_body(
             ),
         )
     })??;
+    if let Some(boundary) = boundary {
+        return multipart::to_json(bytes, &boundary, config.limits.json_depth).await;
+    }
     check_depth(&bytes, config.limits.json_depth)?;
     Ok(bytes)
 }
 
-/// Bodies are JSON: a `Content-Type` naming anything else is refused
+/// Bodies are JSON, or multipart for actions that take files (then its
+/// boundary is returned): a `Content-Type` naming anything else is refused
 /// before the body is read. No type at all is taken as JSON, and so is
 /// `application/x-www-form-urlencoded`, which `curl -d` sends by default.
-fn check_content_type(parts: &Parts) -> Result<(), ApiError> {
+fn check_content_type(parts: &Parts, accepts_files: bool) -> Result<Option<String>, ApiError> {
     let Some(value) = parts.headers.get(http::header::CONTENT_TYPE) else {
-        return Ok(());
+        return Ok(None);
     };
     if is_json_type(value) {
-        return Ok(());
+        return Ok(None);
+    }
+    match multipart::boundary(value) {
+        Some(boundary) if accepts_files => return boundary.map(Some),
+        Some(_) => {
+            return Err(ApiError::new(
+                Status::InvalidPayloadReceived,
+                "This action takes no files; send its parameters as application/json",
+            ))
+        }
+        None => {}
     }
     Err(ApiError::new(
         Status::InvalidPayloadReceived,

@@ -37,6 +37,7 @@ pub async fn dispatch(
 ) -> Reply {
     let ctx = Ctx::new(
         call.request_id,
+        action.name(service.name),
         grant.principal.clone(),
         gateway.db().clone(),
         service.state.clone(),
@@ -80,7 +81,9 @@ pub async fn dispatch(
         let spec = spec();
         let accepted = tokio::spawn(async move { jobs.accept(&spec, ctx, work).await }).await;
         return match accepted {
-            Ok(Ok(true)) => Reply::accepted(gateway, call, call.request_id, call.request_time, 0),
+            Ok(Ok(true)) => {
+                Reply::accepted(gateway, call, call.request_id, call.request_time, 0, None)
+            }
             Ok(Ok(false)) => key_taken().await,
             Ok(Err(err)) => not_recorded(call, err),
             Err(join) => internal(call, join),
@@ -101,7 +104,7 @@ pub async fn dispatch(
         };
         return match tokio::time::timeout(threshold, done).await {
             Ok(Ok(outcome)) => Reply::Ended(outcome),
-            _ => Reply::accepted(gateway, call, call.request_id, call.request_time, 0),
+            _ => Reply::accepted(gateway, call, call.request_id, call.request_time, 0, None),
         };
     }
     let mut work = work;
@@ -115,7 +118,7 @@ pub async fn dispatch(
     tokio::spawn(park(jobs, spec(), ctx, work, decided));
     match decision.await {
         Ok(Decision::Parked) => {
-            Reply::accepted(gateway, call, call.request_id, call.request_time, 0)
+            Reply::accepted(gateway, call, call.request_id, call.request_time, 0, None)
         }
         Ok(Decision::Answered(outcome)) => Reply::Ended(outcome),
         Err(_) => Reply::Ended(ApiError::internal(call.request_id).into()),
@@ -182,11 +185,7 @@ async fn park(
     {
         let mut current = phase.lock().expect("phase lock");
         if let (Phase::Deciding, Ok(Some(claim))) = (&*current, &recorded) {
-            jobs.track(
-                claim,
-                ctx.cancellation().clone(),
-                Some(runner.abort_handle()),
-            );
+            jobs.track(claim, &ctx, Some(runner.abort_handle()));
             *current = Phase::Parked(claim.clone());
             drop(current);
             let _ = decided.send(Decision::Parked);

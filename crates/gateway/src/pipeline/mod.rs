@@ -108,7 +108,7 @@ async fn run<'a>(
         Route::Cancel => {
             trace.action = "request/cancel";
             async {
-                let body = decode::read_body(body, parts, gateway.config(), None).await?;
+                let body = decode::read_body(body, parts, gateway.config(), None, false).await?;
                 cancel::answer(gateway, &call, body, trace)
                     .await
                     .map(Reply::Ended)
@@ -128,7 +128,14 @@ async fn run<'a>(
                     authenticate::for_action(gateway, &call, service.name, &action.spec, trace)
                         .await?;
                 rate_limit::check(gateway, &grant, service.name, &action.spec, trace)?;
-                let body = decode::read_body(body, parts, gateway.config(), rest_id).await?;
+                let body = decode::read_body(
+                    body,
+                    parts,
+                    gateway.config(),
+                    rest_id,
+                    action.spec.accepts_files,
+                )
+                .await?;
                 let input = action.handler.decode(&body)?;
                 let repeat = replay::Repeat::read(&parts.headers)?;
                 if let Some(reply) =

@@ -142,6 +142,7 @@ pub fn reply_for(gateway: &Gateway, call: &Call<'_>, row: &job::Model) -> Reply 
             request_id,
             Timestamp::from_unix_ms(row.request_time),
             u64::try_from(row.poll_count).unwrap_or(0),
+            gateway.jobs().progress(&row.request_id),
         ),
     }
 }

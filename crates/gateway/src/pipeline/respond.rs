@@ -39,6 +39,7 @@ impl Reply {
         request_id: RequestId,
         request_time: Timestamp,
         retry_counter: u64,
+        completion_percent: Option<u8>,
     ) -> Reply {
         Reply::Accepted {
             request_id,
@@ -47,6 +48,7 @@ impl Reply {
                 ttl_mins: gateway.config().ttl_mins(),
                 retry_counter,
                 location: location(gateway, call, request_id),
+                completion_percent,
             },
         }
     }

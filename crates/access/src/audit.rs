@@ -1,0 +1,83 @@
+//! `audit/list`: the organization's audit trail, newest first, for its
+//! admins. The gateway writes the events (one per call that changed
+//! something); this only reads them.
+
+use actiongate_console::page::{self, Page, PageParams};
+use actiongate_entity::audit_event;
+use actiongate_service::{ActionResult, Ctx, Timestamp};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+
+/// One audit event: who did what, when, by which request.
+#[derive(Debug, Serialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub request_id: String,
+    pub user_id: String,
+    pub token_id: String,
+    /// `service/version/path`.
+    pub action: String,
+    pub target: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl From<audit_event::Model> for AuditEvent {
+    fn from(e: audit_event::Model) -> Self {
+        AuditEvent {
+            id: e.id,
+            request_id: e.request_id,
+            user_id: e.user_id,
+            token_id: e.token_id,
+            action: e.action,
+            target: e.target,
+            created_at: Timestamp::from_unix_ms(e.created_at),
+        }
+    }
+}
+
+/// Field filters; all that are given must match.
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    pub user_id: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListAudit {
+    #[serde(default)]
+    pub filter: Filter,
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+pub async fn list(ctx: Ctx, input: ListAudit) -> ActionResult<Page<AuditEvent>> {
+    let (offset, limit) = PageParams {
+        offset: input.offset,
+        limit: input.limit,
+    }
+    .resolve()?;
+    let mut query =
+        audit_event::Entity::find().filter(audit_event::Column::OrgId.eq(&ctx.principal.org_id));
+    let filter = input.filter;
+    for (column, value) in [
+        (audit_event::Column::UserId, filter.user_id),
+        (audit_event::Column::Action, filter.action),
+        (audit_event::Column::Target, filter.target),
+        (audit_event::Column::RequestId, filter.request_id),
+    ] {
+        if let Some(value) = value {
+            query = query.filter(column.eq(value));
+        }
+    }
+    if let Some(since) = input.since {
+        query = query.filter(audit_event::Column::CreatedAt.gte(since.unix_ms()));
+    }
+    let query = query
+        .order_by_desc(audit_event::Column::CreatedAt)
+        .order_by_desc(audit_event::Column::Id);
+    page::fetch(&ctx, query, offset, limit).await
+}

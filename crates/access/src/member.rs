@@ -1,0 +1,232 @@
+//! Project members: `member/list|add|update|remove`. Admins of a project
+//! manage its members; its one owner changes only by `project/transfer`
+//! and is never removed.
+
+use actiongate_console::fields;
+use actiongate_console::page::{Page, PageParams};
+use actiongate_console::scope::{self, ProjectScope};
+use actiongate_entity::{org_member, project_member, user};
+use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+
+/// A project member as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Member {
+    pub project_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Member {
+    fn new(m: project_member::Model, u: Option<user::Model>) -> Self {
+        let (email, name) = u.map(|u| (u.email, u.name)).unwrap_or_default();
+        Member {
+            project_id: m.project_id,
+            user_id: m.user_id,
+            email,
+            name,
+            role: m.role,
+            created_at: Timestamp::from_unix_ms(m.created_at),
+            updated_at: Timestamp::from_unix_ms(m.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListMembers {
+    pub project_id: String,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AddMember {
+    pub project_id: String,
+    pub user_id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RemoveMember {
+    pub project_id: String,
+    pub user_id: String,
+}
+
+pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
+    let (offset, limit) = PageParams {
+        offset: input.offset,
+        limit: input.limit,
+    }
+    .resolve()?;
+    let scope = scope::project(&ctx, ctx.read(), &input.project_id, Role::Viewer).await?;
+    let internal = |err| ctx.internal(err);
+    let query = project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(&scope.project.id));
+    let count = query.clone().count(ctx.read()).await.map_err(internal)?;
+    let rows = query
+        .find_also_related(user::Entity)
+        .order_by_asc(project_member::Column::CreatedAt)
+        .order_by_asc(project_member::Column::UserId)
+        .offset(offset)
+        .limit(limit)
+        .all(ctx.read())
+        .await
+        .map_err(internal)?;
+    Ok(Page {
+        results: rows.into_iter().map(|(m, u)| Member::new(m, u)).collect(),
+        count,
+        offset,
+    })
+}
+
+/// `role` as a member may be given it: anything but `owner`.
+fn grantable(role: Role) -> ActionResult<Role> {
+    if role == Role::Owner {
+        return Err(ApiError::invalid_field(
+            "/role",
+            "InvalidValue",
+            "a project has exactly one owner; hand it over with project/transfer",
+        ));
+    }
+    Ok(role)
+}
+
+pub async fn add(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
+    let role = grantable(input.role)?;
+    let txn = ctx.begin_write().await?;
+    let scope = scope::project(&ctx, &txn, &input.project_id, Role::Admin).await?;
+    let internal = |err| ctx.internal(err);
+    let user = org_user(&ctx, &txn, &scope, &input.user_id).await?;
+    let now = fields::now();
+    let added = project_member::ActiveModel {
+        project_id: Set(scope.project.id.clone()),
+        user_id: Set(user.id.clone()),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(fields::db_error(
+        &ctx,
+        &format!(
+            "{} is already a member of project {}",
+            input.user_id, scope.project.id
+        ),
+        "/user_id",
+    ))?;
+    ctx.audit_target(format!("{}/{}", added.project_id, added.user_id));
+    txn.commit().await.map_err(internal)?;
+    Ok(Member::new(added, Some(user)))
+}
+
+pub async fn update(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
+    let role = grantable(input.role)?;
+    let txn = ctx.begin_write().await?;
+    let scope = scope::project(&ctx, &txn, &input.project_id, Role::Admin).await?;
+    let internal = |err| ctx.internal(err);
+    let current = membership(&ctx, &txn, &scope, &input.user_id).await?;
+    not_the_owner(&scope, &current, "change the owner's role")?;
+    let mut active = current.into_active_model();
+    active.role = Set(role.as_str().to_owned());
+    active.updated_at = Set(fields::now());
+    let updated = active.update(&txn).await.map_err(internal)?;
+    let user = user::Entity::find_by_id(&updated.user_id)
+        .one(&txn)
+        .await
+        .map_err(internal)?;
+    ctx.audit_target(format!("{}/{}", updated.project_id, updated.user_id));
+    txn.commit().await.map_err(internal)?;
+    Ok(Member::new(updated, user))
+}
+
+/// Removes a member. Admins remove others; anyone may leave, except the
+/// owner, who must hand the project over first.
+pub async fn remove(ctx: Ctx, input: RemoveMember) -> ActionResult<Member> {
+    let leaving = input.user_id == ctx.principal.user_id;
+    let least = if leaving { Role::Viewer } else { Role::Admin };
+    let txn = ctx.begin_write().await?;
+    let scope = scope::project(&ctx, &txn, &input.project_id, least).await?;
+    let internal = |err| ctx.internal(err);
+    let current = membership(&ctx, &txn, &scope, &input.user_id).await?;
+    not_the_owner(&scope, &current, "remove the owner")?;
+    project_member::Entity::delete_by_id((current.project_id.clone(), current.user_id.clone()))
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    let user = user::Entity::find_by_id(&current.user_id)
+        .one(&txn)
+        .await
+        .map_err(internal)?;
+    ctx.audit_target(format!("{}/{}", current.project_id, current.user_id));
+    txn.commit().await.map_err(internal)?;
+    Ok(Member::new(current, user))
+}
+
+fn not_the_owner(
+    scope: &ProjectScope,
+    member: &project_member::Model,
+    what: &str,
+) -> ActionResult<()> {
+    if member.role == Role::Owner.as_str() {
+        return Err(ApiError::invalid_field(
+            "/user_id",
+            "ProjectOwner",
+            format!(
+                "{} owns project {}, which always has exactly one owner; to {what}, first hand the project to another member with project/transfer",
+                member.user_id, scope.project.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `user_id`'s membership of the project, or `ResourceNotFound`.
+async fn membership(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    scope: &ProjectScope,
+    user_id: &str,
+) -> ActionResult<project_member::Model> {
+    project_member::Entity::find_by_id((scope.project.id.clone(), user_id.to_owned()))
+        .one(db)
+        .await
+        .map_err(|err| ctx.internal(err))?
+        .ok_or_else(|| {
+            ApiError::not_found("member of this project", user_id).at("/user_id", "NotFound")
+        })
+}
+
+/// User `user_id`, if it belongs to the project's organization.
+async fn org_user(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    scope: &ProjectScope,
+    user_id: &str,
+) -> ActionResult<user::Model> {
+    let internal = |err| ctx.internal(err);
+    let in_org = org_member::Entity::find_by_id((scope.project.org_id.clone(), user_id.to_owned()))
+        .one(db)
+        .await
+        .map_err(internal)?
+        .is_some();
+    let found = if in_org {
+        user::Entity::find_by_id(user_id)
+            .one(db)
+            .await
+            .map_err(internal)?
+    } else {
+        None
+    };
+    found.ok_or_else(|| {
+        ApiError::not_found("user in this organization", user_id).at("/user_id", "NotFound")
+    })
+}

@@ -1,0 +1,540 @@
+//! Environments: `environment/create|list|get|update|delete|set_default|clone`.
+
+use actiongate_console::fields::{self, db_error};
+use actiongate_console::page::{self, Page, PageParams};
+use actiongate_console::scope::{self, ProjectScope};
+use actiongate_entity::{environment, environment_variable};
+use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
+use actiongate_wire::new_id;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+
+const ACTIVE: &str = "active";
+
+/// What an environment is for (seed 004).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentType {
+    Production,
+    Staging,
+    Development,
+}
+
+impl EnvironmentType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EnvironmentType::Production => "production",
+            EnvironmentType::Staging => "staging",
+            EnvironmentType::Development => "development",
+        }
+    }
+}
+
+/// An environment as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Environment {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub r#type: String,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub git_branch: Option<String>,
+    pub is_default: bool,
+    pub status: String,
+    /// The environment this one was cloned from.
+    pub parent: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<environment::Model> for Environment {
+    fn from(e: environment::Model) -> Self {
+        Environment {
+            id: e.id,
+            project_id: e.project_id,
+            name: e.name,
+            display_name: e.display_name,
+            r#type: e.r#type,
+            description: e.description,
+            color: e.color,
+            git_branch: e.git_branch,
+            is_default: e.is_default,
+            status: e.status,
+            parent: e.parent_id,
+            created_at: Timestamp::from_unix_ms(e.created_at),
+            updated_at: Timestamp::from_unix_ms(e.updated_at),
+        }
+    }
+}
+
+/// The seed's free-form text fields, checked; `None` where not sent.
+struct Details {
+    display_name: Option<String>,
+    description: Option<String>,
+    color: Option<String>,
+    git_branch: Option<String>,
+}
+
+impl Details {
+    fn checked(
+        display_name: &Option<String>,
+        description: &Option<String>,
+        color: &Option<String>,
+        git_branch: &Option<String>,
+    ) -> ActionResult<Self> {
+        use fields::optional;
+        Ok(Details {
+            display_name: optional(display_name, |v| fields::name("/display_name", v))?,
+            description: optional(description, |v| fields::description("/description", v))?,
+            color: optional(color, |v| fields::color("/color", v))?,
+            git_branch: optional(git_branch, |v| self::git_branch("/git_branch", v))?,
+        })
+    }
+}
+
+/// A branch name as git allows it, in short: no spaces, control
+/// characters, `..`, or `~^:?*[\`, at most 255 bytes.
+fn git_branch(pointer: &str, value: &str) -> ActionResult<String> {
+    let ok = !value.is_empty()
+        && value.len() <= 255
+        && !value.contains("..")
+        && !value.starts_with(['/', '-'])
+        && !value.ends_with(['/', '.'])
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            format!("{value:?} is not a git branch name"),
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Create {
+    pub project_id: String,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub r#type: Option<EnvironmentType>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub git_branch: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EnvironmentId {
+    pub id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    pub r#type: Option<EnvironmentType>,
+    pub is_default: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct List {
+    pub project_id: String,
+    #[serde(default)]
+    pub filter: Filter,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+    /// `field` or `-field`: `name`, `created_at`, `updated_at`, `type`.
+    pub order_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Update {
+    pub id: String,
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub r#type: Option<EnvironmentType>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub git_branch: Option<String>,
+    pub if_updated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Delete {
+    pub id: String,
+    /// Needed to delete the default environment, or one that holds
+    /// variables.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Clone {
+    /// The environment to copy.
+    pub id: String,
+    /// The new environment's name; the rest defaults to the source's.
+    pub name: String,
+    pub display_name: Option<String>,
+    pub r#type: Option<EnvironmentType>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub git_branch: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Deleted {
+    pub id: String,
+    /// The environment that became the default, when the default was
+    /// deleted and another remains.
+    pub new_default: Option<String>,
+}
+
+/// Environment `id` and the caller's scope in its project, holding at
+/// least `least` there. Environments of projects the caller cannot see are
+/// reported as missing.
+pub(crate) async fn visible(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    id: &str,
+    least: Role,
+) -> ActionResult<(environment::Model, ProjectScope)> {
+    let not_found = || ApiError::not_found("environment", id);
+    let found = environment::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(|err| ctx.internal(err))?
+        .ok_or_else(not_found)?;
+    let scope = scope::project(ctx, db, &found.project_id, Role::Viewer)
+        .await
+        .map_err(|err| match err.status {
+            Status::ResourceNotFound => not_found(),
+            _ => err,
+        })?;
+    scope.require(least)?;
+    Ok((found, scope))
+}
+
+fn duplicate(name: &str) -> String {
+    format!("An environment named {name:?} already exists in this project")
+}
+
+pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
+    let name = fields::slug("/name", &input.name)?;
+    let details = Details::checked(
+        &input.display_name,
+        &input.description,
+        &input.color,
+        &input.git_branch,
+    )?;
+    let txn = ctx.begin_write().await?;
+    let scope = scope::project(&ctx, &txn, &input.project_id, Role::Member).await?;
+    let internal = |err| ctx.internal(err);
+    // The first environment of a project is its default.
+    let first = environment::Entity::find()
+        .filter(environment::Column::ProjectId.eq(&scope.project.id))
+        .count(&txn)
+        .await
+        .map_err(internal)?
+        == 0;
+    let now = fields::now();
+    let created = environment::ActiveModel {
+        id: Set(new_id("env")),
+        project_id: Set(scope.project.id.clone()),
+        name: Set(name.clone()),
+        display_name: Set(details.display_name),
+        r#type: Set(input
+            .r#type
+            .unwrap_or(EnvironmentType::Development)
+            .as_str()
+            .to_owned()),
+        description: Set(details.description),
+        color: Set(details.color),
+        git_branch: Set(details.git_branch),
+        is_default: Set(first),
+        status: Set(ACTIVE.to_owned()),
+        parent_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(db_error(&ctx, &duplicate(&name), "/name"))?;
+    ctx.audit_target(&created.id);
+    txn.commit().await.map_err(internal)?;
+    Ok(created.into())
+}
+
+pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Environment>> {
+    let (offset, limit) = PageParams {
+        offset: input.offset,
+        limit: input.limit,
+    }
+    .resolve()?;
+    let (column, descending) = order(input.order_by.as_deref())?;
+    let scope = scope::project(&ctx, ctx.read(), &input.project_id, Role::Viewer).await?;
+    let mut query =
+        environment::Entity::find().filter(environment::Column::ProjectId.eq(&scope.project.id));
+    if let Some(kind) = input.filter.r#type {
+        query = query.filter(environment::Column::Type.eq(kind.as_str()));
+    }
+    if let Some(is_default) = input.filter.is_default {
+        query = query.filter(environment::Column::IsDefault.eq(is_default));
+    }
+    let query = if descending {
+        query
+            .order_by_desc(column)
+            .order_by_desc(environment::Column::Id)
+    } else {
+        query
+            .order_by_asc(column)
+            .order_by_asc(environment::Column::Id)
+    };
+    page::fetch(&ctx, query, offset, limit).await
+}
+
+fn order(order_by: Option<&str>) -> ActionResult<(environment::Column, bool)> {
+    let Some(spec) = order_by else {
+        return Ok((environment::Column::CreatedAt, false));
+    };
+    let (field, descending) = match spec.strip_prefix('-') {
+        Some(field) => (field, true),
+        None => (spec, false),
+    };
+    let column =
+        match field {
+            "name" => environment::Column::Name,
+            "created_at" => environment::Column::CreatedAt,
+            "updated_at" => environment::Column::UpdatedAt,
+            "type" => environment::Column::Type,
+            _ => return Err(ApiError::invalid_field(
+                "/order_by",
+                "InvalidValue",
+                "must be one of name, created_at, updated_at, type, optionally with a leading -",
+            )),
+        };
+    Ok((column, descending))
+}
+
+pub async fn get(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {
+    let (found, _) = visible(&ctx, ctx.read(), &input.id, Role::Viewer).await?;
+    Ok(found.into())
+}
+
+pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| fields::slug("/name", n))
+        .transpose()?;
+    let details = Details::checked(
+        &input.display_name,
+        &input.description,
+        &input.color,
+        &input.git_branch,
+    )?;
+    let txn = ctx.begin_write().await?;
+    let (current, _) = visible(&ctx, &txn, &input.id, Role::Member).await?;
+    fields::check_unchanged(input.if_updated_at, current.updated_at)?;
+    let conflict = name.as_deref().map(duplicate).unwrap_or_default();
+    let mut active = current.into_active_model();
+    if let Some(v) = name {
+        active.name = Set(v);
+    }
+    if let Some(v) = details.display_name {
+        active.display_name = Set(Some(v));
+    }
+    if let Some(v) = input.r#type {
+        active.r#type = Set(v.as_str().to_owned());
+    }
+    if let Some(v) = details.description {
+        active.description = Set(Some(v));
+    }
+    if let Some(v) = details.color {
+        active.color = Set(Some(v));
+    }
+    if let Some(v) = details.git_branch {
+        active.git_branch = Set(Some(v));
+    }
+    active.updated_at = Set(fields::now());
+    let updated = active
+        .update(&txn)
+        .await
+        .map_err(db_error(&ctx, &conflict, "/name"))?;
+    ctx.audit_target(&updated.id);
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    Ok(updated.into())
+}
+
+pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
+    let txn = ctx.begin_write().await?;
+    let (found, _) = visible(&ctx, &txn, &input.id, Role::Admin).await?;
+    let internal = |err| ctx.internal(err);
+    let variables = environment_variable::Entity::find()
+        .filter(environment_variable::Column::EnvironmentId.eq(&found.id))
+        .count(&txn)
+        .await
+        .map_err(internal)?;
+    if !input.force {
+        let why = match (found.is_default, variables) {
+            (true, _) => Some("is the project's default environment".to_owned()),
+            (false, 0) => None,
+            (false, n) => Some(format!("holds {n} variables")),
+        };
+        if let Some(why) = why {
+            return Err(ApiError::new(
+                Status::ResourceInUse,
+                format!("Environment {} {why}; delete it with force: true", found.id),
+            )
+            .at("/force", "ForceRequired"));
+        }
+    }
+    environment_variable::Entity::delete_many()
+        .filter(environment_variable::Column::EnvironmentId.eq(&found.id))
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    environment::Entity::delete_by_id(&found.id)
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    // Clones of it now stand alone.
+    environment::Entity::update_many()
+        .col_expr(environment::Column::ParentId, Expr::value(None::<String>))
+        .filter(environment::Column::ParentId.eq(&found.id))
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    // A project keeps a default while it has environments: the oldest.
+    let mut new_default = None;
+    if found.is_default {
+        let oldest = environment::Entity::find()
+            .filter(environment::Column::ProjectId.eq(&found.project_id))
+            .order_by_asc(environment::Column::CreatedAt)
+            .order_by_asc(environment::Column::Id)
+            .one(&txn)
+            .await
+            .map_err(internal)?;
+        if let Some(oldest) = oldest {
+            new_default = Some(oldest.id.clone());
+            let mut active = oldest.into_active_model();
+            active.is_default = Set(true);
+            active.updated_at = Set(fields::now());
+            active.update(&txn).await.map_err(internal)?;
+        }
+    }
+    ctx.audit_target(&found.id);
+    txn.commit().await.map_err(internal)?;
+    Ok(Deleted {
+        id: found.id,
+        new_default,
+    })
+}
+
+pub async fn set_default(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {
+    let txn = ctx.begin_write().await?;
+    let (found, _) = visible(&ctx, &txn, &input.id, Role::Admin).await?;
+    let internal = |err| ctx.internal(err);
+    if found.is_default {
+        return Ok(found.into());
+    }
+    let now = fields::now();
+    // Cleared first: the partial unique index allows one default at a time.
+    environment::Entity::update_many()
+        .col_expr(environment::Column::IsDefault, Expr::value(false))
+        .col_expr(environment::Column::UpdatedAt, Expr::value(now))
+        .filter(environment::Column::ProjectId.eq(&found.project_id))
+        .filter(environment::Column::IsDefault.eq(true))
+        .exec(&txn)
+        .await
+        .map_err(internal)?;
+    let mut active = found.into_active_model();
+    active.is_default = Set(true);
+    active.updated_at = Set(now);
+    let updated = active.update(&txn).await.map_err(internal)?;
+    ctx.audit_target(&updated.id);
+    txn.commit().await.map_err(internal)?;
+    Ok(updated.into())
+}
+
+/// Variables copied per statement; progress is reported, and cancellation
+/// honoured, between batches.
+const CLONE_BATCH: usize = 200;
+
+/// Copies an environment and its variables into a new environment. Runs
+/// as a job; the copy commits with the job's result, all at once.
+pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
+    let name = fields::slug("/name", &input.name)?;
+    let details = Details::checked(
+        &input.display_name,
+        &input.description,
+        &input.color,
+        &input.git_branch,
+    )?;
+    ctx.progress(0);
+    let (source, _) = visible(&ctx, ctx.read(), &input.id, Role::Member).await?;
+    let internal = |err| ctx.internal(err);
+    let variables = environment_variable::Entity::find()
+        .filter(environment_variable::Column::EnvironmentId.eq(&source.id))
+        .order_by_asc(environment_variable::Column::Name)
+        .all(ctx.read())
+        .await
+        .map_err(internal)?;
+    ctx.progress(10);
+    ctx.checkpoint()?;
+    let txn = ctx.begin_write().await?;
+    // Looked at again inside the transaction: it may have gone meanwhile.
+    let (source, _) = visible(&ctx, &txn, &source.id, Role::Member).await?;
+    let now = fields::now();
+    let created = environment::ActiveModel {
+        id: Set(new_id("env")),
+        project_id: Set(source.project_id.clone()),
+        name: Set(name.clone()),
+        display_name: Set(details.display_name.or(source.display_name)),
+        r#type: Set(input
+            .r#type
+            .map_or(source.r#type, |t| t.as_str().to_owned())),
+        description: Set(details.description.or(source.description)),
+        color: Set(details.color.or(source.color)),
+        git_branch: Set(details.git_branch.or(source.git_branch)),
+        is_default: Set(false),
+        status: Set(ACTIVE.to_owned()),
+        parent_id: Set(Some(source.id.clone())),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(db_error(&ctx, &duplicate(&name), "/name"))?;
+    let total = variables.len().max(1);
+    let mut copied = 0;
+    for batch in variables.chunks(CLONE_BATCH) {
+        ctx.checkpoint()?;
+        let rows = batch.iter().map(|v| environment_variable::ActiveModel {
+            id: Set(new_id("var")),
+            environment_id: Set(created.id.clone()),
+            name: Set(v.name.clone()),
+            value: Set(v.value.clone()),
+            is_json: Set(v.is_json),
+            inheritable: Set(v.inheritable),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        environment_variable::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(internal)?;
+        copied += batch.len();
+        let percent = 10 + copied * 85 / total;
+        ctx.progress(u8::try_from(percent).unwrap_or(95));
+    }
+    ctx.audit_target(&created.id);
+    txn.commit().await.map_err(internal)?;
+    ctx.progress(100);
+    Ok(created.into())
+}

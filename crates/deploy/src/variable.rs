@@ -1,0 +1,224 @@
+//! Environment variables: `variable/create|list|get|update|delete`. What
+//! an environment holds; `environment/clone` copies them.
+
+use actiongate_console::fields::{self, db_error};
+use actiongate_console::page::{self, Page, PageParams};
+use actiongate_entity::environment_variable;
+use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
+use actiongate_wire::new_id;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::environment;
+
+/// The longest value taken, in bytes.
+const VALUE_MAX: usize = 64 * 1024;
+
+/// A variable as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Variable {
+    pub id: String,
+    pub environment_id: String,
+    pub name: String,
+    pub value: String,
+    pub is_json: bool,
+    pub inheritable: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl From<environment_variable::Model> for Variable {
+    fn from(v: environment_variable::Model) -> Self {
+        Variable {
+            id: v.id,
+            environment_id: v.environment_id,
+            name: v.name,
+            value: v.value,
+            is_json: v.is_json,
+            inheritable: v.inheritable,
+            created_at: Timestamp::from_unix_ms(v.created_at),
+            updated_at: Timestamp::from_unix_ms(v.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Create {
+    pub environment_id: String,
+    pub name: String,
+    pub value: String,
+    #[serde(default)]
+    pub is_json: bool,
+    #[serde(default = "yes")]
+    pub inheritable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+pub struct List {
+    pub environment_id: String,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VariableId {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Update {
+    pub id: String,
+    pub value: Option<String>,
+    pub is_json: Option<bool>,
+    pub inheritable: Option<bool>,
+    pub if_updated_at: Option<Timestamp>,
+}
+
+/// A variable name: a letter or `_`, then letters, digits, `_`, `.`, `:`
+/// or `-`; at most 100 characters.
+fn name(pointer: &str, value: &str) -> ActionResult<String> {
+    let mut chars = value.chars();
+    let ok = value.len() <= 100
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            format!("{value:?} is not a variable name: a letter or _, then letters, digits, _ . : -, at most 100"),
+        ))
+    }
+}
+
+/// A value: at most 64 KiB, and JSON text when `is_json`.
+fn value(value: &str, is_json: bool) -> ActionResult<()> {
+    if value.len() > VALUE_MAX {
+        return Err(ApiError::invalid_field(
+            "/value",
+            "InvalidValue",
+            format!("must be at most {VALUE_MAX} bytes"),
+        ));
+    }
+    if is_json && serde_json::from_str::<serde::de::IgnoredAny>(value).is_err() {
+        return Err(ApiError::invalid_field(
+            "/value",
+            "InvalidValue",
+            "is not JSON text, and is_json is true",
+        ));
+    }
+    Ok(())
+}
+
+/// Variable `id`, if the caller holds at least `least` in its project.
+async fn visible(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    id: &str,
+    least: Role,
+) -> ActionResult<environment_variable::Model> {
+    let not_found = || ApiError::not_found("variable", id);
+    let found = environment_variable::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(|err| ctx.internal(err))?
+        .ok_or_else(not_found)?;
+    environment::visible(ctx, db, &found.environment_id, least)
+        .await
+        .map_err(|err| match err.status {
+            actiongate_service::Status::ResourceNotFound => not_found(),
+            _ => err,
+        })?;
+    Ok(found)
+}
+
+pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Variable> {
+    let name = name("/name", &input.name)?;
+    value(&input.value, input.is_json)?;
+    let txn = ctx.begin_write().await?;
+    let (env, _) = environment::visible(&ctx, &txn, &input.environment_id, Role::Member).await?;
+    let now = fields::now();
+    let created = environment_variable::ActiveModel {
+        id: Set(new_id("var")),
+        environment_id: Set(env.id),
+        name: Set(name.clone()),
+        value: Set(input.value),
+        is_json: Set(input.is_json),
+        inheritable: Set(input.inheritable),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(db_error(
+        &ctx,
+        &format!("A variable named {name:?} already exists in this environment"),
+        "/name",
+    ))?;
+    ctx.audit_target(&created.id);
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    Ok(created.into())
+}
+
+pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Variable>> {
+    let (offset, limit) = PageParams {
+        offset: input.offset,
+        limit: input.limit,
+    }
+    .resolve()?;
+    let (env, _) =
+        environment::visible(&ctx, ctx.read(), &input.environment_id, Role::Viewer).await?;
+    let query = environment_variable::Entity::find()
+        .filter(environment_variable::Column::EnvironmentId.eq(&env.id))
+        .order_by_asc(environment_variable::Column::Name);
+    page::fetch(&ctx, query, offset, limit).await
+}
+
+pub async fn get(ctx: Ctx, input: VariableId) -> ActionResult<Variable> {
+    visible(&ctx, ctx.read(), &input.id, Role::Viewer)
+        .await
+        .map(Variable::from)
+}
+
+pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Variable> {
+    let txn = ctx.begin_write().await?;
+    let current = visible(&ctx, &txn, &input.id, Role::Member).await?;
+    fields::check_unchanged(input.if_updated_at, current.updated_at)?;
+    let is_json = input.is_json.unwrap_or(current.is_json);
+    value(input.value.as_deref().unwrap_or(&current.value), is_json)?;
+    let mut active = current.into_active_model();
+    if let Some(v) = input.value {
+        active.value = Set(v);
+    }
+    active.is_json = Set(is_json);
+    if let Some(v) = input.inheritable {
+        active.inheritable = Set(v);
+    }
+    active.updated_at = Set(fields::now());
+    let updated = active.update(&txn).await.map_err(|err| ctx.internal(err))?;
+    ctx.audit_target(&updated.id);
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    Ok(updated.into())
+}
+
+pub async fn delete(ctx: Ctx, input: VariableId) -> ActionResult<Variable> {
+    let txn = ctx.begin_write().await?;
+    let found = visible(&ctx, &txn, &input.id, Role::Member).await?;
+    environment_variable::Entity::delete_by_id(&found.id)
+        .exec(&txn)
+        .await
+        .map_err(|err| ctx.internal(err))?;
+    ctx.audit_target(&found.id);
+    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    Ok(found.into())
+}
