@@ -107,7 +107,8 @@ async fn sleep(_ctx: Ctx, input: Sleep) -> ActionResult<Sleep> {
     Ok(input)
 }
 
-/// Steps of `step_ms` with a cancellation checkpoint after each, then, if
+/// Steps of `step_ms` with a cancellation checkpoint and a progress report
+/// after each, then, if
 /// `name` is set, one write: a project of that name in the caller's
 /// organization. A run that is repeated after its write committed fails
 /// with `Conflict`, and the row count shows every effect.
@@ -122,9 +123,10 @@ pub struct Steps {
 }
 
 async fn steps(ctx: Ctx, input: Steps) -> ActionResult<Value> {
-    for _ in 0..input.steps {
+    for done in 1..=input.steps {
         tokio::time::sleep(Duration::from_millis(input.step_ms)).await;
         ctx.checkpoint()?;
+        ctx.progress(u8::try_from(done * 100 / input.steps).unwrap_or(100));
     }
     let Some(name) = input.name else {
         return Ok(json!({ "steps": input.steps }));
@@ -251,9 +253,42 @@ impl TestGateway {
         reply.envelope.result
     }
 
+    /// A new user of the bootstrap organization with `org_role`, created
+    /// through `access/v1/user/create`, and a token acting for it.
+    pub async fn person(&self, name: &str, org_role: &str) -> Person {
+        let email = format!("{name}@example.com");
+        let reply = self
+            .call(
+                "access/v1/user/create",
+                json!({ "email": email, "name": name, "role": org_role }),
+            )
+            .await;
+        expect(&reply, 200, Status::Success);
+        let id = reply.envelope.result["id"].as_str().unwrap().to_owned();
+        let token = self.create_token(&["--user", &id]);
+        Person {
+            id,
+            email,
+            client: self.client("").with_token(token),
+        }
+    }
+
     pub async fn count_projects(&self) -> u64 {
         let reply = self.call("console/v1/project/list", json!({})).await;
         reply.envelope.result["count"].as_u64().expect("count")
+    }
+}
+
+/// A user and a client with a token acting for it.
+pub struct Person {
+    pub id: String,
+    pub email: String,
+    pub client: Client,
+}
+
+impl Person {
+    pub async fn call(&self, path: &str, body: Value) -> Reply {
+        self.client.call(path, &body).await.expect("an envelope")
     }
 }
 
@@ -266,6 +301,18 @@ pub fn cli(data_dir: &Path, args: &[&str]) -> std::process::Output {
         .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml")
         .output()
         .expect("running actiongate")
+}
+
+/// Asserts a failed reply's HTTP code and status, and that its field
+/// errors point at `source`.
+#[track_caller]
+pub fn expect_at(reply: &Reply, http: u16, status: Status, source: &str) {
+    expect(reply, http, status);
+    let sources: Vec<&str> = reply.envelope.result["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["source"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(sources, [source], "{:#?}", reply.envelope);
 }
 
 /// Asserts the reply's HTTP code and status.

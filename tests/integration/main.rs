@@ -1,6 +1,7 @@
 //! Integration tests: each starts a real gateway on a loopback port with a
 //! real SQLite file in a temporary directory, and talks to it over HTTP.
 
+mod access;
 mod async_requests;
 mod auth;
 mod bad_input;
@@ -8,6 +9,7 @@ mod cli;
 mod common;
 mod console;
 mod envelope;
+mod environments;
 mod hostile;
 mod jobs;
 mod nodes;

@@ -1,9 +1,13 @@
 //! Conformance with the public Pangea Python SDK (`pangea-sdk` from PyPI,
 //! pinned in tests/sdk/requirements.txt): `make test` installs it into
 //! target/sdk-venv, and this test runs tests/sdk/console_conformance.py
-//! against a live gateway.
+//! against a live gateway: the console (a project icon uploaded as the SDK
+//! sends files, multipart), and the deploy service's environments (an
+//! asynchronous clone the SDK polls).
 
 use std::path::PathBuf;
+
+use serde_json::json;
 
 use crate::common;
 
@@ -42,6 +46,31 @@ async fn pangea_python_sdk_drives_the_console() {
         "SDK conformance failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("all checks passed"), "{stdout}");
-    // The delete was answered 202 and the SDK polled for it.
-    assert_eq!(gw.count_projects().await, 0);
+    // The delete was answered 202 and the SDK polled for it: what is left
+    // is the project the environment checks made, with their work in it.
+    let projects = gw.call("console/v1/project/list", json!({})).await;
+    let results = projects.envelope.result["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["name"], "sdk-environments");
+    let project_id = results[0]["id"].clone();
+    assert_eq!(
+        results[0]["icon_path"],
+        json!(format!(
+            "/console/v1/project/icon/{}",
+            project_id.as_str().unwrap()
+        ))
+    );
+    let envs = gw
+        .call(
+            "deploy/v1/environment/list",
+            json!({ "project_id": project_id, "order_by": "name" }),
+        )
+        .await;
+    let names: Vec<&str> = envs.envelope.result["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["staging", "staging-v2"]);
 }

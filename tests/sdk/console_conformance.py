@@ -11,7 +11,7 @@ import sys
 
 import pangea.exceptions as pe
 from pangea.config import PangeaConfig
-from pangea.response import PangeaResponseResult
+from pangea.response import PangeaResponseResult, TransferMethod
 from pangea.services.base import ServiceBase
 
 URL = os.environ["ACTIONGATE_URL"]
@@ -32,6 +32,19 @@ class Console(ServiceBase):
 def console(token=TOKEN):
     config = PangeaConfig(base_url_template=URL + "/{SERVICE_NAME}", poll_result_timeout=20)
     return Console(token, config=config)
+
+
+class Deploy(Console):
+    """The deploy service (environments), the same way."""
+
+    service_name = "deploy"
+
+
+# A 1x1 transparent PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c63f80f00000101000518d84e0000000049454e44ae426082"
+)
 
 
 def expect_raises(exception, fn, status):
@@ -91,7 +104,48 @@ def main():
         lambda: client.call("v1beta/platform/project/get", id=project_id),
         "ResourceNotFound",
     )
+    environments(client)
     print("pangea-sdk conformance: all checks passed")
+
+
+def environments(client):
+    """Environments through the SDK: a call, an asynchronous clone the SDK
+    polls to its end, a field error, and a file upload as the SDK sends
+    files (multipart, with a `request` part)."""
+    project_id = client.call("v1/project/create", name="sdk-environments").result.id
+    config = PangeaConfig(base_url_template=URL + "/{SERVICE_NAME}", poll_result_timeout=20)
+    deploy = Deploy(TOKEN, config=config)
+
+    staging = deploy.call(
+        "v1/environment/create", project_id=project_id, name="staging", type="staging", color="#F59E0B"
+    )
+    assert staging.status == "Success", staging.status
+    assert staging.result.is_default is True, staging.result
+    assert staging.result.type == "staging"
+
+    cloned = deploy.call("v1/environment/clone", id=staging.result.id, name="staging-v2")
+    assert cloned.success and cloned.http_status == 200, cloned.status
+    assert cloned.result.parent == staging.result.id, cloned.result
+    assert cloned.result.is_default is False
+
+    listed = deploy.call("v1/environment/list", project_id=project_id)
+    assert listed.result.count == 2, listed.result
+
+    err = expect_raises(
+        pe.ValidationException,
+        lambda: deploy.call("v1/environment/create", project_id=project_id, name="qa-env", color="orange"),
+        "ValidationError",
+    )
+    assert err.errors[0].source == "/color", err.errors
+
+    uploaded = client.request.post(
+        "v1/project/icon/upload",
+        PangeaResponseResult,
+        data={"id": project_id, "transfer_method": TransferMethod.MULTIPART.value},
+        files=[("file", ("icon.png", PNG, "image/png"))],
+    )
+    assert uploaded.status == "Success", uploaded.status
+    assert uploaded.result.icon_path == f"/console/v1/project/icon/{project_id}", uploaded.result
 
 
 if __name__ == "__main__":

@@ -56,6 +56,37 @@ pub fn slug(pointer: &str, value: &str) -> Result<String, ApiError> {
     }
 }
 
+/// A [`slug`], checked as the input is decoded: an action taking one
+/// refuses a bad name before anything runs, even when it is designated
+/// asynchronous.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct Slug(String);
+
+impl TryFrom<String> for Slug {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        slug("", &value).map(|_| Slug(value)).map_err(|err| {
+            err.errors
+                .into_iter()
+                .next()
+                .map(|e| e.detail)
+                .unwrap_or(err.summary)
+        })
+    }
+}
+
+impl Slug {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// Free text of at most `max` characters without control characters
 /// (newlines and tabs allowed).
 pub fn text(pointer: &str, value: &str, max: usize) -> Result<String, ApiError> {

@@ -1,6 +1,6 @@
 //! Environments: `environment/create|list|get|update|delete|set_default|clone`.
 
-use actiongate_console::fields::{self, db_error};
+use actiongate_console::fields::{self, db_error, Slug};
 use actiongate_console::page::{self, Page, PageParams};
 use actiongate_console::scope::{self, ProjectScope};
 use actiongate_entity::{environment, environment_variable};
@@ -123,7 +123,7 @@ fn git_branch(pointer: &str, value: &str) -> ActionResult<String> {
 #[derive(Debug, Deserialize)]
 pub struct Create {
     pub project_id: String,
-    pub name: String,
+    pub name: Slug,
     pub display_name: Option<String>,
     pub r#type: Option<EnvironmentType>,
     pub description: Option<String>,
@@ -156,7 +156,7 @@ pub struct List {
 #[derive(Debug, Deserialize)]
 pub struct Update {
     pub id: String,
-    pub name: Option<String>,
+    pub name: Option<Slug>,
     pub display_name: Option<String>,
     pub r#type: Option<EnvironmentType>,
     pub description: Option<String>,
@@ -179,7 +179,7 @@ pub struct Clone {
     /// The environment to copy.
     pub id: String,
     /// The new environment's name; the rest defaults to the source's.
-    pub name: String,
+    pub name: Slug,
     pub display_name: Option<String>,
     pub r#type: Option<EnvironmentType>,
     pub description: Option<String>,
@@ -225,7 +225,7 @@ fn duplicate(name: &str) -> String {
 }
 
 pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
-    let name = fields::slug("/name", &input.name)?;
+    let name = input.name.into_string();
     let details = Details::checked(
         &input.display_name,
         &input.description,
@@ -327,11 +327,7 @@ pub async fn get(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {
 }
 
 pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| fields::slug("/name", n))
-        .transpose()?;
+    let name = input.name.map(Slug::into_string);
     let details = Details::checked(
         &input.display_name,
         &input.description,
@@ -469,7 +465,7 @@ const CLONE_BATCH: usize = 200;
 /// Copies an environment and its variables into a new environment. Runs
 /// as a job; the copy commits with the job's result, all at once.
 pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
-    let name = fields::slug("/name", &input.name)?;
+    let name = input.name.into_string();
     let details = Details::checked(
         &input.display_name,
         &input.description,
