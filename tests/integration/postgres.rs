@@ -108,6 +108,180 @@ async fn the_gateway_runs_on_postgresql() {
     );
 }
 
+/// Projects' people and environments on PostgreSQL: the partial unique
+/// index on defaults, a clone as a job, multi-table deletes, the audit
+/// trail, an icon's bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_and_environments_on_postgresql() {
+    let url = fresh_database().await;
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    let project = gw.project("pg-apollo").await["id"].clone();
+    let user = gw
+        .call(
+            "access/v1/user/create",
+            json!({ "email": "ada@example.com", "name": "Ada", "role": "viewer" }),
+        )
+        .await;
+    expect(&user, 200, Status::Success);
+    let ada_id = user.envelope.result["id"].as_str().unwrap().to_owned();
+    let out = gw.cli(&["--database-url", &url, "token", "create", "--user", &ada_id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ada = gw
+        .client("")
+        .with_token(String::from_utf8(out.stdout).unwrap().trim());
+
+    // Invited, accepted, then handed the project.
+    let invite = gw
+        .call(
+            "access/v1/invite/create",
+            json!({ "project_id": project, "email": "ada@example.com", "role": "admin" }),
+        )
+        .await;
+    expect(&invite, 200, Status::Success);
+    let accepted = ada
+        .call(
+            "access/v1/invite/accept",
+            &json!({ "token": invite.envelope.result["token"] }),
+        )
+        .await
+        .unwrap();
+    expect(&accepted, 200, Status::Success);
+    let moved = gw
+        .call(
+            "console/v1/project/transfer",
+            json!({ "id": project, "new_owner_id": ada_id }),
+        )
+        .await;
+    expect(&moved, 200, Status::Success);
+
+    let create = |name: &str| {
+        let ada = ada.clone();
+        let body = json!({ "project_id": project, "name": name });
+        async move {
+            let reply = ada
+                .call("deploy/v1/environment/create", &body)
+                .await
+                .unwrap();
+            expect(&reply, 200, Status::Success);
+            reply.envelope.result
+        }
+    };
+    let staging = create("staging").await;
+    let production = create("production").await;
+    assert_eq!(
+        (
+            staging["is_default"].clone(),
+            production["is_default"].clone()
+        ),
+        (json!(true), json!(false))
+    );
+    let set = ada
+        .call(
+            "deploy/v1/environment/set_default",
+            &json!({ "id": production["id"] }),
+        )
+        .await
+        .unwrap();
+    expect(&set, 200, Status::Success);
+    for i in 0..5 {
+        let reply = ada
+            .call(
+                "deploy/v1/variable/create",
+                &json!({ "environment_id": staging["id"], "name": format!("V{i}"), "value": "x" }),
+            )
+            .await
+            .unwrap();
+        expect(&reply, 200, Status::Success);
+    }
+    let reply = ada
+        .call(
+            "deploy/v1/environment/clone",
+            &json!({ "id": staging["id"], "name": "staging-v2" }),
+        )
+        .await
+        .unwrap();
+    expect(&reply, 202, Status::Accepted);
+    let done = ada.wait(reply, Duration::from_secs(20)).await.unwrap();
+    expect(&done, 200, Status::Success);
+    let vars = ada
+        .call(
+            "deploy/v1/variable/list",
+            &json!({ "environment_id": done.envelope.result["id"] }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(vars.envelope.result["count"], 5);
+    let taken = ada
+        .call(
+            "deploy/v1/environment/create",
+            &json!({ "project_id": project, "name": "staging-v2" }),
+        )
+        .await
+        .unwrap();
+    expect(&taken, 409, Status::Conflict);
+
+    let icon = b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>".to_vec();
+    let form = reqwest::multipart::Form::new()
+        .text("request", json!({ "id": project }).to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(icon.clone()).file_name("i.svg"),
+        );
+    let uploaded = ada
+        .send(ada.post("console/v1/project/icon/upload").multipart(form))
+        .await
+        .unwrap();
+    expect(&uploaded, 200, Status::Success);
+    let served = ada
+        .get(uploaded.envelope.result["icon_path"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(served.envelope.result["size"], icon.len());
+
+    let trail = gw
+        .call("access/v1/audit/list", json!({ "limit": 100 }))
+        .await;
+    expect(&trail, 200, Status::Success);
+    // project, user, invite, accept, transfer, 2 environments, default,
+    // 5 variables, the clone, the icon.
+    assert_eq!(trail.envelope.result["count"], 15);
+
+    let reply = gw
+        .client("")
+        .call("console/v1/project/delete", &json!({ "id": project }))
+        .await
+        .unwrap();
+    let done = gw
+        .client("")
+        .wait(reply, Duration::from_secs(20))
+        .await
+        .unwrap();
+    expect(&done, 200, Status::Success);
+    let db = Database::connect(&url).await.unwrap();
+    for table in [
+        "environments",
+        "environment_variables",
+        "project_members",
+        "invites",
+        "project_icons",
+    ] {
+        let row = db
+            .query_one(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let n: i64 = row.try_get("", "n").unwrap();
+        assert_eq!(n, 0, "{table} emptied with its project");
+    }
+}
+
 /// Two gateway processes on one database: polls answered by either node,
 /// a batch sent to one node shared by both through claims, no job run
 /// twice, and a killed node's jobs finished by the other.
