@@ -38,13 +38,7 @@ async fn team_with(configure: impl FnOnce(&mut actiongate_gateway::Config)) -> T
     let viewer = gw.person("carol", "viewer").await;
     let outsider = gw.person("dave", "viewer").await;
     for (person, role) in [(&admin, "admin"), (&member, "member"), (&viewer, "viewer")] {
-        let reply = gw
-            .call(
-                "access/v1/member/add",
-                json!({ "project_id": project, "user_id": person.id, "role": role }),
-            )
-            .await;
-        expect(&reply, 200, Status::Success);
+        gw.add_member(&project, person, role).await;
     }
     Team {
         gw,

@@ -273,6 +273,17 @@ impl TestGateway {
         }
     }
 
+    /// Makes `person` a member of `project` with `role`.
+    pub async fn add_member(&self, project: &str, person: &Person, role: &str) {
+        let reply = self
+            .call(
+                "access/v1/member/add",
+                json!({ "project_id": project, "user_id": person.id, "role": role }),
+            )
+            .await;
+        expect(&reply, 200, Status::Success);
+    }
+
     pub async fn count_projects(&self) -> u64 {
         let reply = self.call("console/v1/project/list", json!({})).await;
         reply.envelope.result["count"].as_u64().expect("count")

@@ -29,13 +29,7 @@ async fn setup() -> Setup {
     let member = gw.person("bob", "viewer").await;
     let viewer = gw.person("carol", "viewer").await;
     for (person, role) in [(&admin, "admin"), (&member, "member"), (&viewer, "viewer")] {
-        let reply = gw
-            .call(
-                "access/v1/member/add",
-                json!({ "project_id": project, "user_id": person.id, "role": role }),
-            )
-            .await;
-        expect(&reply, 200, Status::Success);
+        gw.add_member(&project, person, role).await;
     }
     Setup {
         gw,

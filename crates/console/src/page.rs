@@ -2,7 +2,7 @@
 //! most 1000), and `count` of all matches in the result.
 
 use actiongate_service::{ApiError, Ctx};
-use sea_orm::{EntityTrait, PaginatorTrait, QuerySelect, Select};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Select};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_LIMIT: u64 = 20;
@@ -66,4 +66,57 @@ where
         count,
         offset,
     })
+}
+
+/// How a list is sorted: `order_by` is `field` or `-field` (descending),
+/// one of `columns` (by name); `None` sorts by `default`. Ties are broken
+/// by `id`, in the same direction, so pages never overlap.
+pub struct Order<C: 'static> {
+    pub columns: &'static [(&'static str, C)],
+    pub default: C,
+    pub id: C,
+}
+
+impl<C: ColumnTrait> Order<C> {
+    /// `query` sorted as `order_by` asks, or a `ValidationError` naming
+    /// `/order_by` and the fields it may be.
+    pub fn apply<E>(&self, query: Select<E>, order_by: Option<&str>) -> Result<Select<E>, ApiError>
+    where
+        E: EntityTrait<Column = C>,
+    {
+        let (column, descending) = match order_by {
+            None => (self.default, false),
+            Some(spec) => {
+                let (field, descending) = match spec.strip_prefix('-') {
+                    Some(field) => (field, true),
+                    None => (spec, false),
+                };
+                let column = self
+                    .columns
+                    .iter()
+                    .find(|(name, _)| *name == field)
+                    .map(|(_, column)| *column)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = self.columns.iter().map(|(n, _)| *n).collect();
+                        ApiError::invalid_field(
+                            "/order_by",
+                            "InvalidValue",
+                            format!(
+                                "must be one of {}, optionally with a leading -",
+                                names.join(", ")
+                            ),
+                        )
+                    })?;
+                (column, descending)
+            }
+        };
+        let order = if descending {
+            sea_orm::Order::Desc
+        } else {
+            sea_orm::Order::Asc
+        };
+        Ok(query
+            .order_by(column, order.clone())
+            .order_by(self.id, order))
+    }
 }

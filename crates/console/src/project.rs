@@ -6,15 +6,14 @@ use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::contents;
 use crate::fields::{self, db_error};
 use crate::org::{self, Deleted};
-use crate::page::{self, Page, PageParams};
+use crate::page::{self, Order, Page, PageParams};
 use crate::scope;
 use crate::Settings;
 
@@ -212,8 +211,6 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     .resolve()?;
     let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
     org::visible(&ctx, ctx.read(), &org_id).await?;
-    let (order_column, descending) = order(input.order_by.as_deref())?;
-
     let mut condition = Condition::all().add(project::Column::OrgId.eq(&org_id));
     if let Some(only) = &ctx.principal.project_id {
         condition = condition.add(project::Column::Id.eq(only));
@@ -227,41 +224,24 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
     if let Some(search) = &input.filter.search {
         condition = condition.add(search_condition(search));
     }
-    let query = project::Entity::find().filter(condition);
-    let query = if descending {
-        query
-            .order_by_desc(order_column)
-            .order_by_desc(project::Column::Id)
-    } else {
-        query
-            .order_by_asc(order_column)
-            .order_by_asc(project::Column::Id)
-    };
+    let query = ORDER.apply(
+        project::Entity::find().filter(condition),
+        input.order_by.as_deref(),
+    )?;
     page::fetch(&ctx, query, offset, limit).await
 }
 
-fn order(order_by: Option<&str>) -> ActionResult<(project::Column, bool)> {
-    let Some(spec) = order_by else {
-        return Ok((project::Column::CreatedAt, false));
-    };
-    let (field, descending) = match spec.strip_prefix('-') {
-        Some(field) => (field, true),
-        None => (spec, false),
-    };
-    let column = match field {
-        "name" => project::Column::Name,
-        "created_at" => project::Column::CreatedAt,
-        "updated_at" => project::Column::UpdatedAt,
-        "geo" => project::Column::Geo,
-        "region" => project::Column::Region,
-        _ => return Err(ApiError::invalid_field(
-            "/order_by",
-            "InvalidValue",
-            "must be one of name, created_at, updated_at, geo, region, optionally with a leading -",
-        )),
-    };
-    Ok((column, descending))
-}
+const ORDER: Order<project::Column> = Order {
+    columns: &[
+        ("name", project::Column::Name),
+        ("created_at", project::Column::CreatedAt),
+        ("updated_at", project::Column::UpdatedAt),
+        ("geo", project::Column::Geo),
+        ("region", project::Column::Region),
+    ],
+    default: project::Column::CreatedAt,
+    id: project::Column::Id,
+};
 
 /// Any keyword matching, case-insensitively, part of the project's id,
 /// name, or its owner's email.

@@ -1,7 +1,7 @@
 //! Environments: `environment/create|list|get|update|delete|set_default|clone`.
 
 use actiongate_console::fields::{self, db_error, Slug};
-use actiongate_console::page::{self, Page, PageParams};
+use actiongate_console::page::{self, Order, Page, PageParams};
 use actiongate_console::scope::{self, ProjectScope};
 use actiongate_entity::{environment, environment_variable};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
@@ -276,7 +276,6 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Environment>> {
         limit: input.limit,
     }
     .resolve()?;
-    let (column, descending) = order(input.order_by.as_deref())?;
     let scope = scope::project(&ctx, ctx.read(), &input.project_id, Role::Viewer).await?;
     let mut query =
         environment::Entity::find().filter(environment::Column::ProjectId.eq(&scope.project.id));
@@ -286,40 +285,20 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Environment>> {
     if let Some(is_default) = input.filter.is_default {
         query = query.filter(environment::Column::IsDefault.eq(is_default));
     }
-    let query = if descending {
-        query
-            .order_by_desc(column)
-            .order_by_desc(environment::Column::Id)
-    } else {
-        query
-            .order_by_asc(column)
-            .order_by_asc(environment::Column::Id)
-    };
+    let query = ORDER.apply(query, input.order_by.as_deref())?;
     page::fetch(&ctx, query, offset, limit).await
 }
 
-fn order(order_by: Option<&str>) -> ActionResult<(environment::Column, bool)> {
-    let Some(spec) = order_by else {
-        return Ok((environment::Column::CreatedAt, false));
-    };
-    let (field, descending) = match spec.strip_prefix('-') {
-        Some(field) => (field, true),
-        None => (spec, false),
-    };
-    let column =
-        match field {
-            "name" => environment::Column::Name,
-            "created_at" => environment::Column::CreatedAt,
-            "updated_at" => environment::Column::UpdatedAt,
-            "type" => environment::Column::Type,
-            _ => return Err(ApiError::invalid_field(
-                "/order_by",
-                "InvalidValue",
-                "must be one of name, created_at, updated_at, type, optionally with a leading -",
-            )),
-        };
-    Ok((column, descending))
-}
+const ORDER: Order<environment::Column> = Order {
+    columns: &[
+        ("name", environment::Column::Name),
+        ("created_at", environment::Column::CreatedAt),
+        ("updated_at", environment::Column::UpdatedAt),
+        ("type", environment::Column::Type),
+    ],
+    default: environment::Column::CreatedAt,
+    id: environment::Column::Id,
+};
 
 pub async fn get(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {
     let (found, _) = visible(&ctx, ctx.read(), &input.id, Role::Viewer).await?;
