@@ -158,6 +158,62 @@ async fn projects_and_environments_on_postgresql() {
         .await;
     expect(&moved, 200, Status::Success);
 
+    // Changes to one project's owner and default happen one at a time,
+    // even when they arrive together on a pool of connections.
+    let contested = gw.project("pg-contested").await["id"].clone();
+    let mut members = Vec::new();
+    for name in ["m1", "m2", "m3", "m4"] {
+        let user = gw
+            .call(
+                "access/v1/user/create",
+                json!({ "email": format!("{name}@example.com"), "name": name }),
+            )
+            .await;
+        let id = user.envelope.result["id"].clone();
+        let added = gw
+            .call(
+                "access/v1/member/add",
+                json!({ "project_id": contested, "user_id": id, "role": "member" }),
+            )
+            .await;
+        expect(&added, 200, Status::Success);
+        members.push(id);
+    }
+    let root = gw.client("");
+    let transfers = members.iter().map(|id| {
+        let body = json!({ "id": contested, "new_owner_id": id });
+        let root = root.clone();
+        async move { root.call("console/v1/project/transfer", &body).await }
+    });
+    for reply in futures_util::future::join_all(transfers).await {
+        expect(&reply.unwrap(), 200, Status::Success);
+    }
+    let firsts = ["e-1", "e-2", "e-3", "e-4"].map(|name| {
+        let body = json!({ "project_id": contested, "name": name });
+        let root = root.clone();
+        async move { root.call("deploy/v1/environment/create", &body).await }
+    });
+    for reply in futures_util::future::join_all(firsts).await {
+        expect(&reply.unwrap(), 200, Status::Success);
+    }
+    let listed = gw
+        .call("access/v1/member/list", json!({ "project_id": contested }))
+        .await;
+    let owners = listed.envelope.result["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "owner")
+        .count();
+    assert_eq!(owners, 1, "{:#?}", listed.envelope.result);
+    let defaults = gw
+        .call(
+            "deploy/v1/environment/list",
+            json!({ "project_id": contested, "filter": { "is_default": true } }),
+        )
+        .await;
+    assert_eq!(defaults.envelope.result["count"], 1);
+
     let create = |name: &str| {
         let ada = ada.clone();
         let body = json!({ "project_id": project, "name": name });
@@ -246,21 +302,19 @@ async fn projects_and_environments_on_postgresql() {
         .call("access/v1/audit/list", json!({ "limit": 100 }))
         .await;
     expect(&trail, 200, Status::Success);
-    // project, user, invite, accept, transfer, 2 environments, default,
-    // 5 variables, the clone, the icon.
-    assert_eq!(trail.envelope.result["count"], 15);
+    // project, user, invite, accept, transfer; the contested project, its
+    // 4 users, 4 members, 4 transfers, 4 environments; then 2
+    // environments, default, 5 variables, the clone, the icon.
+    assert_eq!(trail.envelope.result["count"], 32);
 
-    let reply = gw
-        .client("")
-        .call("console/v1/project/delete", &json!({ "id": project }))
-        .await
-        .unwrap();
-    let done = gw
-        .client("")
-        .wait(reply, Duration::from_secs(20))
-        .await
-        .unwrap();
-    expect(&done, 200, Status::Success);
+    for id in [&project, &contested] {
+        let reply = root
+            .call("console/v1/project/delete", &json!({ "id": id }))
+            .await
+            .unwrap();
+        let done = root.wait(reply, Duration::from_secs(20)).await.unwrap();
+        expect(&done, 200, Status::Success);
+    }
     let db = Database::connect(&url).await.unwrap();
     for table in [
         "environments",

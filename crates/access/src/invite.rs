@@ -121,7 +121,8 @@ pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {
     }
     let ttl = ctx.state::<Settings>().invite_ttl;
     let txn = ctx.begin_write().await?;
-    let scope = scope::project(&ctx, &txn, &input.project_id, Role::Admin).await?;
+    // Locked, so two invites of one address cannot both be pending.
+    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
     let internal = |err| ctx.internal(err);
     if let Some(member) = member_with_email(&txn, &scope.project.id, &email)
         .await
@@ -335,7 +336,11 @@ pub async fn accept(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
             }
             .insert(&txn)
             .await
-            .map_err(internal)?;
+            .map_err(fields::db_error(
+                &ctx,
+                "The caller was added to the project at the same moment; retry",
+                "/token",
+            ))?;
         }
     }
     let mut active = found.into_active_model();

@@ -102,7 +102,7 @@ fn grantable(role: Role) -> ActionResult<Role> {
 pub async fn add(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
     let role = grantable(input.role)?;
     let txn = ctx.begin_write().await?;
-    let scope = scope::project(&ctx, &txn, &input.project_id, Role::Admin).await?;
+    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
     let internal = |err| ctx.internal(err);
     let user = org_user(&ctx, &txn, &scope, &input.user_id).await?;
     let now = fields::now();
@@ -131,7 +131,7 @@ pub async fn add(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
 pub async fn update(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
     let role = grantable(input.role)?;
     let txn = ctx.begin_write().await?;
-    let scope = scope::project(&ctx, &txn, &input.project_id, Role::Admin).await?;
+    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
     let internal = |err| ctx.internal(err);
     let current = membership(&ctx, &txn, &scope, &input.user_id).await?;
     not_the_owner(&scope, &current, "change the owner's role")?;
@@ -154,7 +154,7 @@ pub async fn remove(ctx: Ctx, input: RemoveMember) -> ActionResult<Member> {
     let leaving = input.user_id == ctx.principal.user_id;
     let least = if leaving { Role::Viewer } else { Role::Admin };
     let txn = ctx.begin_write().await?;
-    let scope = scope::project(&ctx, &txn, &input.project_id, least).await?;
+    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, least).await?;
     let internal = |err| ctx.internal(err);
     let current = membership(&ctx, &txn, &scope, &input.user_id).await?;
     not_the_owner(&scope, &current, "remove the owner")?;

@@ -19,7 +19,7 @@ pub struct Transfer {
 
 pub async fn transfer(ctx: Ctx, input: Transfer) -> ActionResult<Project> {
     let txn = ctx.begin_write().await?;
-    let scope = scope::project(&ctx, &txn, &input.id, Role::Owner).await?;
+    let scope = scope::project_for_update(&ctx, &txn, &input.id, Role::Owner).await?;
     let project = scope.project;
     if input.new_owner_id == project.owner_id {
         return Err(ApiError::invalid_field(

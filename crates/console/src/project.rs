@@ -170,7 +170,27 @@ pub(crate) async fn visible(
     db: &impl sea_orm::ConnectionTrait,
     id: &str,
 ) -> ActionResult<project::Model> {
-    project::Entity::find_by_id(id)
+    visible_in(ctx, db, project::Entity::find_by_id(id), id).await
+}
+
+/// [`visible`], its row locked until the transaction ends (PostgreSQL;
+/// SQLite has one writer).
+pub(crate) async fn visible_locked(
+    ctx: &Ctx,
+    db: &impl sea_orm::ConnectionTrait,
+    id: &str,
+) -> ActionResult<project::Model> {
+    let select = sea_orm::QuerySelect::lock_exclusive(project::Entity::find_by_id(id));
+    visible_in(ctx, db, select, id).await
+}
+
+async fn visible_in(
+    ctx: &Ctx,
+    db: &impl sea_orm::ConnectionTrait,
+    select: sea_orm::Select<project::Entity>,
+    id: &str,
+) -> ActionResult<project::Model> {
+    select
         .one(db)
         .await
         .map_err(|err| ctx.internal(err))?

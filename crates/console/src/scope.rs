@@ -43,6 +43,29 @@ pub async fn project(
     least: Role,
 ) -> ActionResult<ProjectScope> {
     let project = crate::project::visible(ctx, db, id).await?;
+    with_role(ctx, db, project, least).await
+}
+
+/// [`project`], for a writer whose change must not interleave with
+/// another to the same project (its owner, its members, its default
+/// environment): the project's row stays locked until the transaction
+/// ends, so such changes happen one at a time.
+pub async fn project_for_update(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    id: &str,
+    least: Role,
+) -> ActionResult<ProjectScope> {
+    let project = crate::project::visible_locked(ctx, db, id).await?;
+    with_role(ctx, db, project, least).await
+}
+
+async fn with_role(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    project: actiongate_entity::project::Model,
+    least: Role,
+) -> ActionResult<ProjectScope> {
     let membership =
         project_member::Entity::find_by_id((project.id.clone(), ctx.principal.user_id.clone()))
             .one(db)

@@ -204,18 +204,42 @@ pub(crate) async fn visible(
     id: &str,
     least: Role,
 ) -> ActionResult<(environment::Model, ProjectScope)> {
+    find(ctx, db, id, least, false).await
+}
+
+/// [`visible`], with its project locked for the rest of the transaction:
+/// for changes to which environment is the default.
+async fn visible_for_update(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    id: &str,
+    least: Role,
+) -> ActionResult<(environment::Model, ProjectScope)> {
+    find(ctx, db, id, least, true).await
+}
+
+async fn find(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    id: &str,
+    least: Role,
+    for_update: bool,
+) -> ActionResult<(environment::Model, ProjectScope)> {
     let not_found = || ApiError::not_found("environment", id);
     let found = environment::Entity::find_by_id(id)
         .one(db)
         .await
         .map_err(|err| ctx.internal(err))?
         .ok_or_else(not_found)?;
-    let scope = scope::project(ctx, db, &found.project_id, Role::Viewer)
-        .await
-        .map_err(|err| match err.status {
-            Status::ResourceNotFound => not_found(),
-            _ => err,
-        })?;
+    let scope = if for_update {
+        scope::project_for_update(ctx, db, &found.project_id, Role::Viewer).await
+    } else {
+        scope::project(ctx, db, &found.project_id, Role::Viewer).await
+    };
+    let scope = scope.map_err(|err| match err.status {
+        Status::ResourceNotFound => not_found(),
+        _ => err,
+    })?;
     scope.require(least)?;
     Ok((found, scope))
 }
@@ -233,7 +257,8 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
         &input.git_branch,
     )?;
     let txn = ctx.begin_write().await?;
-    let scope = scope::project(&ctx, &txn, &input.project_id, Role::Member).await?;
+    // Locked: of two first environments made at once, one is the default.
+    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Member).await?;
     let internal = |err| ctx.internal(err);
     // The first environment of a project is its default.
     let first = environment::Entity::find()
@@ -348,7 +373,7 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
 
 pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
     let txn = ctx.begin_write().await?;
-    let (found, _) = visible(&ctx, &txn, &input.id, Role::Admin).await?;
+    let (found, _) = visible_for_update(&ctx, &txn, &input.id, Role::Admin).await?;
     let internal = |err| ctx.internal(err);
     let variables = environment_variable::Entity::find()
         .filter(environment_variable::Column::EnvironmentId.eq(&found.id))
@@ -413,7 +438,7 @@ pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
 
 pub async fn set_default(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {
     let txn = ctx.begin_write().await?;
-    let (found, _) = visible(&ctx, &txn, &input.id, Role::Admin).await?;
+    let (found, _) = visible_for_update(&ctx, &txn, &input.id, Role::Admin).await?;
     let internal = |err| ctx.internal(err);
     if found.is_default {
         return Ok(found.into());
@@ -452,19 +477,19 @@ pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
         &input.git_branch,
     )?;
     ctx.progress(0);
-    let (source, _) = visible(&ctx, ctx.read(), &input.id, Role::Member).await?;
+    // Read inside the write transaction, so the copy is of one moment:
+    // nothing written to the source meanwhile is half in it.
+    let txn = ctx.begin_write().await?;
+    let (source, _) = visible(&ctx, &txn, &input.id, Role::Member).await?;
     let internal = |err| ctx.internal(err);
     let variables = environment_variable::Entity::find()
         .filter(environment_variable::Column::EnvironmentId.eq(&source.id))
         .order_by_asc(environment_variable::Column::Name)
-        .all(ctx.read())
+        .all(&txn)
         .await
         .map_err(internal)?;
     ctx.progress(10);
     ctx.checkpoint()?;
-    let txn = ctx.begin_write().await?;
-    // Looked at again inside the transaction: it may have gone meanwhile.
-    let (source, _) = visible(&ctx, &txn, &source.id, Role::Member).await?;
     let now = fields::now();
     let created = environment::ActiveModel {
         id: Set(new_id("env")),
