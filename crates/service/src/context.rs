@@ -272,3 +272,31 @@ impl Ctx {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, role_cap: Option<Role>) -> Principal {
+        Principal {
+            role,
+            role_cap,
+            ..Principal::anonymous()
+        }
+    }
+
+    #[test]
+    fn project_role_is_the_better_of_membership_and_org_role_within_the_cap() {
+        let viewer = principal(Role::Viewer, None);
+        assert_eq!(viewer.project_role(None), Role::Viewer);
+        assert_eq!(viewer.project_role(Some(Role::Admin)), Role::Admin);
+        let admin = principal(Role::Admin, None);
+        assert_eq!(admin.project_role(Some(Role::Viewer)), Role::Admin);
+        // A token capped at member: its org role is already capped, and so
+        // is what a project membership gives it.
+        let capped = principal(Role::Member, Some(Role::Member));
+        assert_eq!(capped.project_role(Some(Role::Owner)), Role::Member);
+        let capped_viewer = principal(Role::Viewer, Some(Role::Viewer));
+        assert_eq!(capped_viewer.project_role(Some(Role::Admin)), Role::Viewer);
+    }
+}
