@@ -528,7 +528,7 @@ async fn clone_copies_an_environment_as_a_job() {
     .await;
     assert_eq!(list["count"], 2);
 
-    // A bad name is refused before anything is accepted.
+    // Bad fields are refused before anything is accepted.
     let bad = s
         .member
         .call(
@@ -537,6 +537,14 @@ async fn clone_copies_an_environment_as_a_job() {
         )
         .await;
     expect_at(&bad, 400, Status::ValidationError, "/name");
+    let bad = s
+        .member
+        .call(
+            "deploy/v1/environment/clone",
+            json!({ "id": staging["id"], "name": "copy", "color": "blue" }),
+        )
+        .await;
+    expect_at(&bad, 400, Status::ValidationError, "/color");
 
     // Deleting the project deletes its environments and their variables.
     let deleted =

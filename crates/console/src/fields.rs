@@ -56,37 +56,6 @@ pub fn slug(pointer: &str, value: &str) -> Result<String, ApiError> {
     }
 }
 
-/// A [`slug`], checked as the input is decoded: an action taking one
-/// refuses a bad name before anything runs, even when it is designated
-/// asynchronous.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(try_from = "String")]
-pub struct Slug(String);
-
-impl TryFrom<String> for Slug {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        slug("", &value).map(|_| Slug(value)).map_err(|err| {
-            err.errors
-                .into_iter()
-                .next()
-                .map(|e| e.detail)
-                .unwrap_or(err.summary)
-        })
-    }
-}
-
-impl Slug {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
-
 /// Free text of at most `max` characters without control characters
 /// (newlines and tabs allowed).
 pub fn text(pointer: &str, value: &str, max: usize) -> Result<String, ApiError> {
@@ -110,16 +79,93 @@ pub fn text(pointer: &str, value: &str, max: usize) -> Result<String, ApiError> 
     Ok(value.to_owned())
 }
 
-/// `check` applied to a field that may be absent.
-pub fn optional(
-    value: &Option<String>,
-    check: impl FnOnce(&str) -> Result<String, ApiError>,
-) -> Result<Option<String>, ApiError> {
-    value.as_deref().map(check).transpose()
-}
-
 pub fn description(pointer: &str, value: &str) -> Result<String, ApiError> {
     text(pointer, value, TEXT_MAX)
+}
+
+/// Free text of at most 100 characters: ids of things outside the gateway.
+pub fn short_text(pointer: &str, value: &str) -> Result<String, ApiError> {
+    text(pointer, value, NAME_MAX)
+}
+
+/// A branch name as git allows it, in short: no spaces, control
+/// characters, `..`, or `~^:?*[\`, at most 255 bytes.
+pub fn git_branch(pointer: &str, value: &str) -> Result<String, ApiError> {
+    let ok = !value.is_empty()
+        && value.len() <= 255
+        && !value.contains("..")
+        && !value.starts_with(['/', '-'])
+        && !value.ends_with(['/', '.'])
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::invalid_field(
+            pointer,
+            "InvalidValue",
+            format!("{value:?} is not a git branch name"),
+        ))
+    }
+}
+
+/// Field types checked as the input is decoded, each by the check of the
+/// same name above: an action taking one refuses a bad value, with a
+/// pointer to it, before anything runs (even when it is designated
+/// asynchronous), and its handler holds a value known to be good.
+macro_rules! checked_field {
+    ($($(#[$doc:meta])* $name:ident by $check:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+        #[serde(try_from = "String")]
+        pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                $check("", &value).map($name).map_err(|err| {
+                    err.errors
+                        .into_iter()
+                        .next()
+                        .map(|e| e.detail)
+                        .unwrap_or(err.summary)
+                })
+            }
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    )*};
+}
+
+checked_field! {
+    /// A [`name`], trimmed.
+    Name by name;
+    /// A [`slug`].
+    Slug by slug;
+    /// A [`description`].
+    Description by description;
+    /// A [`color`].
+    Color by color;
+    /// A [`short_text`].
+    ShortText by short_text;
+    /// A [`git_branch`].
+    GitBranch by git_branch;
 }
 
 /// A `#RRGGBB` color.

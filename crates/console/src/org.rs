@@ -11,7 +11,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::contents;
-use crate::fields::{self, db_error};
+use crate::fields::{self, db_error, Name};
 use crate::page::{Page, PageParams};
 use crate::Settings;
 
@@ -36,19 +36,19 @@ pub struct OrgId {
 #[derive(Debug, Deserialize)]
 pub struct UpdateOrgV1beta {
     pub id: String,
-    pub name: String,
+    pub name: Name,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct UpdateOrg {
     pub id: String,
-    pub name: Option<String>,
+    pub name: Option<Name>,
     pub if_updated_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct CreateOrg {
-    pub name: String,
+    pub name: Name,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,11 +109,7 @@ pub async fn update_v1beta(ctx: Ctx, input: UpdateOrgV1beta) -> ActionResult<Org
 }
 
 pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
-    let name = input
-        .name
-        .as_deref()
-        .map(|n| fields::name("/name", n))
-        .transpose()?;
+    let name = input.name.map(String::from);
     let txn = ctx.begin_write().await?;
     let org = visible(&ctx, &txn, &input.id).await?;
     fields::check_unchanged(input.if_updated_at, org.updated_at)?;
@@ -135,7 +131,7 @@ pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
 /// stays bound to its own organization; act in the new one with a token
 /// created for it.
 pub async fn create(ctx: Ctx, input: CreateOrg) -> ActionResult<Organization> {
-    let name = fields::name("/name", &input.name)?;
+    let name = input.name.into_string();
     let csp = ctx.state::<Settings>().csp.clone();
     let txn = ctx.begin_write().await?;
     let org = organization::create_with_owner(

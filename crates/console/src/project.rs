@@ -11,7 +11,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::contents;
-use crate::fields::{self, db_error};
+use crate::fields::{self, db_error, Color, Description, Name, ShortText};
 use crate::org::{self, Deleted};
 use crate::page::{self, Order, Page, PageParams};
 use crate::scope;
@@ -95,7 +95,7 @@ pub struct List {
 #[derive(Debug, Deserialize)]
 pub struct CreateV1beta {
     pub org_id: String,
-    pub name: String,
+    pub name: Name,
     pub geo: String,
     pub region: Option<String>,
 }
@@ -104,16 +104,16 @@ pub struct CreateV1beta {
 pub struct Create {
     /// Defaults to the token's organization.
     pub org_id: Option<String>,
-    pub name: String,
+    pub name: Name,
     /// Defaults to the configured `default_geo`.
     pub geo: Option<String>,
     pub region: Option<String>,
-    pub display_name: Option<String>,
-    pub description: Option<String>,
-    pub color: Option<String>,
+    pub display_name: Option<Name>,
+    pub description: Option<Description>,
+    pub color: Option<Color>,
     #[serde(default)]
     pub single_server_mode: bool,
-    pub default_server_id: Option<String>,
+    pub default_server_id: Option<ShortText>,
     #[serde(default)]
     pub auto_error_tracking_enabled: bool,
 }
@@ -121,47 +121,20 @@ pub struct Create {
 #[derive(Debug, Deserialize)]
 pub struct UpdateV1beta {
     pub id: String,
-    pub name: String,
+    pub name: Name,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Update {
     pub id: String,
-    pub name: Option<String>,
-    pub display_name: Option<String>,
-    pub description: Option<String>,
-    pub color: Option<String>,
+    pub name: Option<Name>,
+    pub display_name: Option<Name>,
+    pub description: Option<Description>,
+    pub color: Option<Color>,
     pub single_server_mode: Option<bool>,
-    pub default_server_id: Option<String>,
+    pub default_server_id: Option<ShortText>,
     pub auto_error_tracking_enabled: Option<bool>,
     pub if_updated_at: Option<Timestamp>,
-}
-
-/// The free-form project fields of seed 004, checked; `None` where not sent.
-struct Details {
-    display_name: Option<String>,
-    description: Option<String>,
-    color: Option<String>,
-    default_server_id: Option<String>,
-}
-
-impl Details {
-    fn checked(
-        display_name: &Option<String>,
-        description: &Option<String>,
-        color: &Option<String>,
-        default_server_id: &Option<String>,
-    ) -> ActionResult<Self> {
-        use fields::optional;
-        Ok(Details {
-            display_name: optional(display_name, |v| fields::name("/display_name", v))?,
-            description: optional(description, |v| fields::description("/description", v))?,
-            color: optional(color, |v| fields::color("/color", v))?,
-            default_server_id: optional(default_server_id, |v| {
-                fields::text("/default_server_id", v, 100)
-            })?,
-        })
-    }
 }
 
 /// The project `id`, if the caller may see it.
@@ -357,17 +330,11 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
             "This token is limited to one project and cannot create others",
         ));
     }
-    let name = fields::name("/name", &input.name)?;
+    let name = input.name.into_string();
     let (geo, region) = placement(
         ctx.state::<Settings>(),
         input.geo.as_deref(),
         input.region.as_deref(),
-    )?;
-    let details = Details::checked(
-        &input.display_name,
-        &input.description,
-        &input.color,
-        &input.default_server_id,
     )?;
     let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
     let txn = ctx.begin_write().await?;
@@ -380,12 +347,12 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
         name: Set(name.clone()),
         geo: Set(geo),
         region: Set(region),
-        display_name: Set(details.display_name),
-        description: Set(details.description),
-        color: Set(details.color),
+        display_name: Set(input.display_name.map(String::from)),
+        description: Set(input.description.map(String::from)),
+        color: Set(input.color.map(String::from)),
         icon_path: Set(None),
         single_server_mode: Set(input.single_server_mode),
-        default_server_id: Set(details.default_server_id),
+        default_server_id: Set(input.default_server_id.map(String::from)),
         auto_error_tracking_enabled: Set(input.auto_error_tracking_enabled),
         created_at: Set(now),
         updated_at: Set(now),
@@ -423,17 +390,7 @@ pub async fn update_v1beta(ctx: Ctx, input: UpdateV1beta) -> ActionResult<Projec
 }
 
 pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
-    let name = input
-        .name
-        .as_deref()
-        .map(|v| fields::name("/name", v))
-        .transpose()?;
-    let details = Details::checked(
-        &input.display_name,
-        &input.description,
-        &input.color,
-        &input.default_server_id,
-    )?;
+    let name = input.name.map(String::from);
     let txn = ctx.begin_write().await?;
     let current = scope::project(&ctx, &txn, &input.id, Role::Admin)
         .await?
@@ -447,20 +404,20 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
     if let Some(v) = name {
         active.name = Set(v);
     }
-    if let Some(v) = details.display_name {
-        active.display_name = Set(Some(v));
+    if let Some(v) = input.display_name {
+        active.display_name = Set(Some(v.into()));
     }
-    if let Some(v) = details.description {
-        active.description = Set(Some(v));
+    if let Some(v) = input.description {
+        active.description = Set(Some(v.into()));
     }
-    if let Some(v) = details.color {
-        active.color = Set(Some(v));
+    if let Some(v) = input.color {
+        active.color = Set(Some(v.into()));
     }
     if let Some(v) = input.single_server_mode {
         active.single_server_mode = Set(v);
     }
-    if let Some(v) = details.default_server_id {
-        active.default_server_id = Set(Some(v));
+    if let Some(v) = input.default_server_id {
+        active.default_server_id = Set(Some(v.into()));
     }
     if let Some(v) = input.auto_error_tracking_enabled {
         active.auto_error_tracking_enabled = Set(v);

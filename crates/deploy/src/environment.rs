@@ -1,6 +1,6 @@
 //! Environments: `environment/create|list|get|update|delete|set_default|clone`.
 
-use actiongate_console::fields::{self, db_error, Slug};
+use actiongate_console::fields::{self, db_error, Color, Description, GitBranch, Name, Slug};
 use actiongate_console::page::{self, Order, Page, PageParams};
 use actiongate_console::scope::{self, ProjectScope};
 use actiongate_entity::{environment, environment_variable};
@@ -73,62 +73,15 @@ impl From<environment::Model> for Environment {
     }
 }
 
-/// The seed's free-form text fields, checked; `None` where not sent.
-struct Details {
-    display_name: Option<String>,
-    description: Option<String>,
-    color: Option<String>,
-    git_branch: Option<String>,
-}
-
-impl Details {
-    fn checked(
-        display_name: &Option<String>,
-        description: &Option<String>,
-        color: &Option<String>,
-        git_branch: &Option<String>,
-    ) -> ActionResult<Self> {
-        use fields::optional;
-        Ok(Details {
-            display_name: optional(display_name, |v| fields::name("/display_name", v))?,
-            description: optional(description, |v| fields::description("/description", v))?,
-            color: optional(color, |v| fields::color("/color", v))?,
-            git_branch: optional(git_branch, |v| self::git_branch("/git_branch", v))?,
-        })
-    }
-}
-
-/// A branch name as git allows it, in short: no spaces, control
-/// characters, `..`, or `~^:?*[\`, at most 255 bytes.
-fn git_branch(pointer: &str, value: &str) -> ActionResult<String> {
-    let ok = !value.is_empty()
-        && value.len() <= 255
-        && !value.contains("..")
-        && !value.starts_with(['/', '-'])
-        && !value.ends_with(['/', '.'])
-        && !value
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(ApiError::invalid_field(
-            pointer,
-            "InvalidValue",
-            format!("{value:?} is not a git branch name"),
-        ))
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct Create {
     pub project_id: String,
     pub name: Slug,
-    pub display_name: Option<String>,
+    pub display_name: Option<Name>,
     pub r#type: Option<EnvironmentType>,
-    pub description: Option<String>,
-    pub color: Option<String>,
-    pub git_branch: Option<String>,
+    pub description: Option<Description>,
+    pub color: Option<Color>,
+    pub git_branch: Option<GitBranch>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,11 +110,11 @@ pub struct List {
 pub struct Update {
     pub id: String,
     pub name: Option<Slug>,
-    pub display_name: Option<String>,
+    pub display_name: Option<Name>,
     pub r#type: Option<EnvironmentType>,
-    pub description: Option<String>,
-    pub color: Option<String>,
-    pub git_branch: Option<String>,
+    pub description: Option<Description>,
+    pub color: Option<Color>,
+    pub git_branch: Option<GitBranch>,
     pub if_updated_at: Option<Timestamp>,
 }
 
@@ -180,11 +133,11 @@ pub struct Clone {
     pub id: String,
     /// The new environment's name; the rest defaults to the source's.
     pub name: Slug,
-    pub display_name: Option<String>,
+    pub display_name: Option<Name>,
     pub r#type: Option<EnvironmentType>,
-    pub description: Option<String>,
-    pub color: Option<String>,
-    pub git_branch: Option<String>,
+    pub description: Option<Description>,
+    pub color: Option<Color>,
+    pub git_branch: Option<GitBranch>,
 }
 
 #[derive(Debug, Serialize)]
@@ -250,12 +203,6 @@ fn duplicate(name: &str) -> String {
 
 pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
     let name = input.name.into_string();
-    let details = Details::checked(
-        &input.display_name,
-        &input.description,
-        &input.color,
-        &input.git_branch,
-    )?;
     let txn = ctx.begin_write().await?;
     // Locked: of two first environments made at once, one is the default.
     let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Member).await?;
@@ -272,15 +219,15 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
         id: Set(new_id("env")),
         project_id: Set(scope.project.id.clone()),
         name: Set(name.clone()),
-        display_name: Set(details.display_name),
+        display_name: Set(input.display_name.map(String::from)),
         r#type: Set(input
             .r#type
             .unwrap_or(EnvironmentType::Development)
             .as_str()
             .to_owned()),
-        description: Set(details.description),
-        color: Set(details.color),
-        git_branch: Set(details.git_branch),
+        description: Set(input.description.map(String::from)),
+        color: Set(input.color.map(String::from)),
+        git_branch: Set(input.git_branch.map(String::from)),
         is_default: Set(first),
         status: Set(ACTIVE.to_owned()),
         parent_id: Set(None),
@@ -332,12 +279,6 @@ pub async fn get(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {
 
 pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
     let name = input.name.map(Slug::into_string);
-    let details = Details::checked(
-        &input.display_name,
-        &input.description,
-        &input.color,
-        &input.git_branch,
-    )?;
     let txn = ctx.begin_write().await?;
     let (current, _) = visible(&ctx, &txn, &input.id, Role::Member).await?;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
@@ -346,20 +287,20 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
     if let Some(v) = name {
         active.name = Set(v);
     }
-    if let Some(v) = details.display_name {
-        active.display_name = Set(Some(v));
+    if let Some(v) = input.display_name {
+        active.display_name = Set(Some(v.into()));
     }
     if let Some(v) = input.r#type {
         active.r#type = Set(v.as_str().to_owned());
     }
-    if let Some(v) = details.description {
-        active.description = Set(Some(v));
+    if let Some(v) = input.description {
+        active.description = Set(Some(v.into()));
     }
-    if let Some(v) = details.color {
-        active.color = Set(Some(v));
+    if let Some(v) = input.color {
+        active.color = Set(Some(v.into()));
     }
-    if let Some(v) = details.git_branch {
-        active.git_branch = Set(Some(v));
+    if let Some(v) = input.git_branch {
+        active.git_branch = Set(Some(v.into()));
     }
     active.updated_at = Set(fields::now());
     let updated = active
@@ -470,12 +411,6 @@ const CLONE_BATCH: usize = 200;
 /// as a job; the copy commits with the job's result, all at once.
 pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
     let name = input.name.into_string();
-    let details = Details::checked(
-        &input.display_name,
-        &input.description,
-        &input.color,
-        &input.git_branch,
-    )?;
     ctx.progress(0);
     // Read inside the write transaction, so the copy is of one moment:
     // nothing written to the source meanwhile is half in it.
@@ -495,13 +430,13 @@ pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
         id: Set(new_id("env")),
         project_id: Set(source.project_id.clone()),
         name: Set(name.clone()),
-        display_name: Set(details.display_name.or(source.display_name)),
+        display_name: Set(input.display_name.map(String::from).or(source.display_name)),
         r#type: Set(input
             .r#type
             .map_or(source.r#type, |t| t.as_str().to_owned())),
-        description: Set(details.description.or(source.description)),
-        color: Set(details.color.or(source.color)),
-        git_branch: Set(details.git_branch.or(source.git_branch)),
+        description: Set(input.description.map(String::from).or(source.description)),
+        color: Set(input.color.map(String::from).or(source.color)),
+        git_branch: Set(input.git_branch.map(String::from).or(source.git_branch)),
         is_default: Set(false),
         status: Set(ACTIVE.to_owned()),
         parent_id: Set(Some(source.id.clone())),
