@@ -43,16 +43,24 @@ pub fn slug(pointer: &str, value: &str) -> Result<String, ApiError> {
         && bytes.first().is_some_and(inner)
         && bytes.last().is_some_and(inner)
         && bytes.iter().all(|b| inner(b) || *b == b'-' || *b == b'_');
+    accept(ok, pointer, value, || {
+        format!(
+                "{value:?} is not a slug: 3 to 100 of a-z, 0-9, - and _, starting and ending with a letter or digit"
+            )
+    })
+}
+
+/// `value` if `ok`, else an `InvalidValue` error at `pointer` saying `why`.
+pub fn accept(
+    ok: bool,
+    pointer: &str,
+    value: &str,
+    why: impl FnOnce() -> String,
+) -> Result<String, ApiError> {
     if ok {
         Ok(value.to_owned())
     } else {
-        Err(ApiError::invalid_field(
-            pointer,
-            "InvalidValue",
-            format!(
-                "{value:?} is not a slug: 3 to 100 of a-z, 0-9, - and _, starting and ending with a letter or digit"
-            ),
-        ))
+        Err(ApiError::invalid_field(pointer, "InvalidValue", why()))
     }
 }
 
@@ -99,15 +107,9 @@ pub fn git_branch(pointer: &str, value: &str) -> Result<String, ApiError> {
         && !value
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(ApiError::invalid_field(
-            pointer,
-            "InvalidValue",
-            format!("{value:?} is not a git branch name"),
-        ))
-    }
+    accept(ok, pointer, value, || {
+        format!("{value:?} is not a git branch name")
+    })
 }
 
 /// Field types checked as the input is decoded, each by the check of the
@@ -173,15 +175,9 @@ pub fn color(pointer: &str, value: &str) -> Result<String, ApiError> {
     let ok = value.len() == 7
         && value.starts_with('#')
         && value[1..].bytes().all(|b| b.is_ascii_hexdigit());
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(ApiError::invalid_field(
-            pointer,
-            "InvalidValue",
-            format!("{value:?} is not a color of the form #RRGGBB"),
-        ))
-    }
+    accept(ok, pointer, value, || {
+        format!("{value:?} is not a color of the form #RRGGBB")
+    })
 }
 
 /// `Conflict` when the caller's `if_updated_at` is not the record's.

@@ -90,15 +90,9 @@ fn name(pointer: &str, value: &str) -> ActionResult<String> {
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c));
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(ApiError::invalid_field(
-            pointer,
-            "InvalidValue",
-            format!("{value:?} is not a variable name: a letter or _, then letters, digits, _ . : -, at most 100"),
-        ))
-    }
+    fields::accept(ok, pointer, value, || {
+        format!("{value:?} is not a variable name: a letter or _, then letters, digits, _ . : -, at most 100")
+    })
 }
 
 /// A value: at most 64 KiB, and JSON text when `is_json`.
