@@ -14,7 +14,7 @@ run:
 ## Every test: unit and integration tests on SQLite and on a throwaway
 ## PostgreSQL, and the Pangea Python SDK conformance test.
 test: sdk-venv
-	scripts/with-postgres.sh $(CARGO) test --workspace --all-targets
+	ACTIONGATE_REQUIRE_SDK=1 scripts/with-postgres.sh $(CARGO) test --workspace --all-targets
 
 ## Formatting and lints, as CI checks them.
 lint:

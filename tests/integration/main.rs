@@ -18,3 +18,4 @@ mod routing;
 mod sdk;
 mod security;
 mod serve;
+mod upgrade;

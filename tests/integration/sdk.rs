@@ -11,22 +11,31 @@ use serde_json::json;
 
 use crate::common;
 
-fn sdk_python() -> PathBuf {
+/// The venv's Python, or `None` (the test then skips, saying why) under a
+/// plain `cargo test` that has no venv. `make test` makes the venv and sets
+/// `ACTIONGATE_REQUIRE_SDK`, so there a missing venv fails.
+fn sdk_python() -> Option<PathBuf> {
     if let Some(python) = std::env::var_os("ACTIONGATE_SDK_PYTHON") {
-        return python.into();
+        return Some(python.into());
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let python = root.join("target/sdk-venv/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
     assert!(
-        python.exists(),
+        std::env::var_os("ACTIONGATE_REQUIRE_SDK").is_none(),
         "the Pangea SDK venv is missing: run `make sdk-venv` (make test does it), or set ACTIONGATE_SDK_PYTHON"
     );
-    python
+    eprintln!("skipped: the Pangea SDK venv is missing; `make test` makes it (make sdk-venv)");
+    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pangea_python_sdk_drives_the_console() {
-    let python = sdk_python();
+    let Some(python) = sdk_python() else {
+        return;
+    };
     let gw = common::start().await;
     let testkit_token = gw.create_token(&["--services", "testkit"]);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/console_conformance.py");
