@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use actiongate_gateway::{logging, Config, Gateway};
-use actiongate_service::{ActionResult, ActionSpec, Ctx, Service};
+use actiongate_service::{ActionResult, ActionSpec, Ctx, Role, Service};
 use serde::{Deserialize, Serialize};
 
 // Request handling allocates many small, short-lived buffers; mimalloc
@@ -62,7 +62,10 @@ async fn report(ctx: Ctx, input: Report) -> ActionResult<ReportDone> {
 
 fn greeter() -> Service {
     Service::new("greeter")
-        .action(ActionSpec::sync("v1", "hello", "Greeted"), hello)
+        .action(
+            ActionSpec::sync("v1", "hello", "Greeted").role(Role::Viewer),
+            hello,
+        )
         // The same handler with no token and no rate limit: what `make
         // bench` compares `hello` with to measure the cost of security.
         .action(
@@ -70,7 +73,7 @@ fn greeter() -> Service {
             hello,
         )
         .action(
-            ActionSpec::asynchronous("v1", "report", "Report ready"),
+            ActionSpec::asynchronous("v1", "report", "Report ready").role(Role::Viewer),
             report,
         )
 }

@@ -11,6 +11,7 @@ mod m20261123_000002_job_engine;
 mod m20261124_000003_token_scope;
 mod m20261124_000004_leaner_job_indexes;
 mod m20261124_000005_projects_access;
+mod m20261127_000006_declared_scopes;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_token_scope::Migration),
             Box::new(m20261124_000004_leaner_job_indexes::Migration),
             Box::new(m20261124_000005_projects_access::Migration),
+            Box::new(m20261127_000006_declared_scopes::Migration),
         ]
     }
 }

@@ -55,13 +55,21 @@ async fn designated_async_answers_202_and_polls_to_the_result() {
 async fn failures_of_async_requests_are_stored_with_their_status() {
     let gw = common::start().await;
     let console = gw.client("console");
+    // An organization is not a declared scope, so its handler looks it up
+    // inside the job and the job ends with the error.
     let reply = console
-        .call("v1/project/delete", &json!({ "id": "prj_does_not_exist" }))
+        .call("v1/org/delete", &json!({ "id": "org_does_not_exist" }))
         .await
         .unwrap();
     expect(&reply, 202, Status::Accepted);
     let done = console.wait(reply, WAIT).await.unwrap();
     expect(&done, 404, Status::ResourceNotFound);
+    // A project is: one the caller cannot see is refused before any job.
+    let reply = console
+        .call("v1/project/delete", &json!({ "id": "prj_does_not_exist" }))
+        .await
+        .unwrap();
+    expect(&reply, 404, Status::ResourceNotFound);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actiongate_client::{Client, Reply, Status};
 use actiongate_entity::project;
 use actiongate_gateway::{Config, Gateway, RunningGateway};
-use actiongate_service::{ActionResult, ActionSpec, ApiError, Ctx, Service, Timestamp};
+use actiongate_service::{ActionResult, ActionSpec, ApiError, Ctx, Role, Service, Timestamp};
 use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -85,11 +85,11 @@ pub fn services(config: &Config) -> Vec<Service> {
         testkit("testkit"),
         // Two services sharing a route, to test ambiguity.
         Service::new("alpha").action(
-            ActionSpec::sync("v1", "shared/echo", "Echoed by alpha"),
+            ActionSpec::sync("v1", "shared/echo", "Echoed by alpha").role(Role::Viewer),
             echo,
         ),
         Service::new("beta").action(
-            ActionSpec::sync("v1", "shared/echo", "Echoed by beta"),
+            ActionSpec::sync("v1", "shared/echo", "Echoed by beta").role(Role::Viewer),
             echo,
         ),
     ]
@@ -158,10 +158,7 @@ async fn steps(ctx: Ctx, input: Steps) -> ActionResult<Value> {
 }
 
 async fn fail(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
-    Err(ApiError::new(
-        Status::ProviderError,
-        "The upstream provider failed",
-    ))
+    Err(ApiError::new(Status::ProviderError, "The upstream provider failed").into())
 }
 
 async fn panic(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
@@ -175,25 +172,44 @@ async fn echo(ctx: Ctx, input: Value) -> ActionResult<Value> {
 /// Test-only actions: slow ones for the async threshold, a failing one.
 pub fn testkit(name: &'static str) -> Service {
     Service::new(name)
-        .action(ActionSpec::sync("v1", "sleep", "Slept"), sleep)
         .action(
-            ActionSpec::sync("v1", "sleep/patient", "Slept").threshold(Duration::from_secs(5)),
+            ActionSpec::sync("v1", "sleep", "Slept").role(Role::Viewer),
             sleep,
         )
         .action(
-            ActionSpec::asynchronous("v1", "sleep/async", "Slept in the background"),
+            ActionSpec::sync("v1", "sleep/patient", "Slept")
+                .role(Role::Viewer)
+                .threshold(Duration::from_secs(5)),
             sleep,
         )
-        .action(ActionSpec::sync("v1", "fail", "Never"), fail)
-        .action(ActionSpec::sync("v1", "panic", "Never"), panic)
         .action(
-            ActionSpec::asynchronous("v1", "panic/async", "Never"),
+            ActionSpec::asynchronous("v1", "sleep/async", "Slept in the background")
+                .role(Role::Viewer),
+            sleep,
+        )
+        .action(
+            ActionSpec::sync("v1", "fail", "Never").role(Role::Viewer),
+            fail,
+        )
+        .action(
+            ActionSpec::sync("v1", "panic", "Never").role(Role::Viewer),
             panic,
         )
-        .action(ActionSpec::sync("v1", "echo", "Echoed"), echo)
-        .action(ActionSpec::sync("v1", "steps", "Stepped"), steps)
         .action(
-            ActionSpec::asynchronous("v1", "steps/async", "Stepped in the background"),
+            ActionSpec::asynchronous("v1", "panic/async", "Never").role(Role::Viewer),
+            panic,
+        )
+        .action(
+            ActionSpec::sync("v1", "echo", "Echoed").role(Role::Viewer),
+            echo,
+        )
+        .action(
+            ActionSpec::sync("v1", "steps", "Stepped").role(Role::Viewer),
+            steps,
+        )
+        .action(
+            ActionSpec::asynchronous("v1", "steps/async", "Stepped in the background")
+                .role(Role::Viewer),
             steps,
         )
 }

@@ -115,7 +115,7 @@ async fn validation_errors_point_at_the_field() {
         .call("console/v1/project/get", json!({ "id": "prj_nope" }))
         .await;
     expect(&reply, 404, Status::ResourceNotFound);
-    assert!(reply.envelope.result.is_null());
+    assert!(reply.envelope.result.is_null(), "{:#?}", reply.envelope);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

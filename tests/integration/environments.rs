@@ -498,26 +498,31 @@ async fn clone_copies_an_environment_as_a_job() {
     assert_eq!(copied.len(), 250);
     assert_eq!(copied, variables(staging["id"].clone()).await);
 
-    // Into a name taken, by a viewer, or from nowhere: the job ends with
-    // the error, and nothing is made.
+    // Into a name taken: the job ends with the error, and nothing is made.
     let taken = clone_to_completion(
         &s.member.client,
         json!({ "id": staging["id"], "name": "staging" }),
     )
     .await;
     expect_at(&taken, 409, Status::Conflict, "/name");
-    let by_viewer = clone_to_completion(
-        &s.viewer.client,
-        json!({ "id": staging["id"], "name": "mine" }),
-    )
-    .await;
+    // By a viewer, or from nowhere: refused before any job is recorded,
+    // never a 202.
+    let by_viewer = s
+        .viewer
+        .call(
+            "deploy/v1/environment/clone",
+            json!({ "id": staging["id"], "name": "mine" }),
+        )
+        .await;
     expect(&by_viewer, 403, Status::Forbidden);
-    let missing = clone_to_completion(
-        &s.member.client,
-        json!({ "id": "env_nothing", "name": "copy" }),
-    )
-    .await;
-    expect(&missing, 404, Status::ResourceNotFound);
+    let missing = s
+        .member
+        .call(
+            "deploy/v1/environment/clone",
+            json!({ "id": "env_nothing", "name": "copy" }),
+        )
+        .await;
+    expect_at(&missing, 404, Status::ResourceNotFound, "/id");
     let list = ok(s
         .viewer
         .call(

@@ -2,8 +2,8 @@
 //! admins. The gateway writes the events (one per call that changed
 //! something); this only reads them.
 
-use actiongate_console::page::{self, Page, PageParams};
 use actiongate_entity::audit_event;
+use actiongate_kit::page::{self, Page, PageParams};
 use actiongate_service::{ActionResult, Ctx, Timestamp};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};

@@ -7,13 +7,19 @@
 //! States: `pending`, `accepted`, `cancelled`, and `expired` for a pending
 //! invite past its expiry (computed, never stored).
 
-use actiongate_console::fields;
-use actiongate_console::page::{self, Page, PageParams};
-use actiongate_console::scope;
-use actiongate_entity::{invite, org_member, project, project_member, user};
-use actiongate_service::{sha256_hex, ActionResult, ApiError, Ctx, Role, Status, Timestamp};
+use crate::entity::invite;
+use actiongate_entity::{org_member, project, project_member, user};
+use actiongate_kit::fields;
+use actiongate_kit::page::{self, Page, PageParams};
+use actiongate_kit::{load, scope, Record};
+use actiongate_service::{
+    sha256_hex, ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn,
+};
 use actiongate_wire::new_id;
+use futures_util::future::BoxFuture;
 use rand::distributions::{Alphanumeric, DistString};
+use sea_orm::sea_query::SelectStatement;
+use sea_orm::DbErr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, Set,
@@ -117,22 +123,19 @@ pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {
             "/role",
             "InvalidValue",
             "a project has exactly one owner; invite as admin, member or viewer, then use project/transfer",
-        ));
+        ).into());
     }
     let ttl = ctx.state::<Settings>().invite_ttl;
     let txn = ctx.begin_write().await?;
     // Locked, so two invites of one address cannot both be pending.
     let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
-    let internal = |err| ctx.internal(err);
-    if let Some(member) = member_with_email(&txn, &scope.project.id, &email)
-        .await
-        .map_err(internal)?
-    {
+    if let Some(member) = member_with_email(&txn, &scope.project.id, &email).await? {
         return Err(ApiError::conflict(format!(
             "{email} is already a member of project {} (as {member})",
             scope.project.id
         ))
-        .at("/email", "AlreadyMember"));
+        .at("/email", "AlreadyMember")
+        .into());
     }
     let now = fields::now();
     let open = invite::Entity::find()
@@ -141,14 +144,14 @@ pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {
         .filter(invite::Column::State.eq(PENDING))
         .filter(invite::Column::ExpiresAt.gt(now))
         .one(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     if let Some(open) = open {
         return Err(ApiError::conflict(format!(
             "{email} already has a pending invite to this project ({}); cancel it first",
             open.id
         ))
-        .at("/email", "Duplicate"));
+        .at("/email", "Duplicate")
+        .into());
     }
     let token = format!(
         "{TOKEN_PREFIX}{}",
@@ -170,10 +173,8 @@ pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {
         expires_at: Set(now.saturating_add(ttl_ms)),
     }
     .insert(&txn)
-    .await
-    .map_err(internal)?;
-    ctx.audit_target(&created.id);
-    txn.commit().await.map_err(internal)?;
+    .await?;
+    txn.commit_for(&created.id).await?;
     Ok(Invite {
         token: Some(token),
         project_name: Some(scope.project.name),
@@ -239,38 +240,51 @@ async fn page(
 
 pub async fn cancel(ctx: Ctx, input: InviteId) -> ActionResult<Invite> {
     let txn = ctx.begin_write().await?;
-    let internal = |err| ctx.internal(err);
-    let not_found = || ApiError::not_found("invite", &input.id).at("/id", "NotFound");
-    let found = invite::Entity::find_by_id(&input.id)
-        .one(&txn)
-        .await
-        .map_err(internal)?
-        .ok_or_else(not_found)?;
-    // Someone else's project's invite is reported as missing.
-    let scope = scope::project(&ctx, &txn, &found.project_id, Role::Viewer)
-        .await
-        .map_err(|err| match err.status {
-            Status::ResourceNotFound => not_found(),
-            _ => err,
-        })?;
-    scope.require(Role::Admin)?;
+    let found = load::<invite::Model>(&ctx, &txn, &input.id, Role::Admin)
+        .await?
+        .record;
     must_be_pending(&found, "/id")?;
     let mut active = found.into_active_model();
     active.state = Set(CANCELLED.to_owned());
     active.updated_at = Set(fields::now());
-    let cancelled = active.update(&txn).await.map_err(internal)?;
-    ctx.audit_target(&cancelled.id);
-    txn.commit().await.map_err(internal)?;
+    let cancelled = active.update(&txn).await?;
+    txn.commit_for(&cancelled.id).await?;
     Ok(cancelled.into())
+}
+
+impl Record for invite::Model {
+    const KIND: &'static str = "invite";
+
+    async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Self>, DbErr> {
+        invite::Entity::find_by_id(id).one(db).await
+    }
+
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
+}
+
+/// The access service's records in deleted projects: their invites (see
+/// `actiongate_service::Hooks`).
+pub fn delete_in_projects(
+    txn: &WriteTxn,
+    ids: SelectStatement,
+) -> BoxFuture<'_, Result<(), DbErr>> {
+    Box::pin(async move {
+        invite::Entity::delete_many()
+            .filter(invite::Column::ProjectId.in_subquery(ids))
+            .exec(txn)
+            .await?;
+        Ok(())
+    })
 }
 
 /// An invite, by its token: whoever holds the token may look.
 pub async fn get(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
-    let found = by_token(&ctx, ctx.read(), &input.token).await?;
+    let found = by_token(ctx.read(), &input.token).await?;
     let project_name = project::Entity::find_by_id(&found.project_id)
         .one(ctx.read())
-        .await
-        .map_err(|err| ctx.internal(err))?
+        .await?
         .map(|p| p.name);
     Ok(Invite {
         project_name,
@@ -282,21 +296,20 @@ pub async fn get(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
 /// member of the project with the invited role.
 pub async fn accept(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
     let txn = ctx.begin_write().await?;
-    let internal = |err| ctx.internal(err);
-    let found = by_token(&ctx, &txn, &input.token).await?;
+    let found = by_token(&txn, &input.token).await?;
     let me = caller(&ctx, &txn).await?;
     if found.email != me.email {
         return Err(ApiError::new(
             Status::Forbidden,
             "This invite was sent to another email address than the caller's",
-        ));
+        )
+        .into());
     }
     must_be_pending(&found, "/token")?;
     let now = fields::now();
     let in_org = org_member::Entity::find_by_id((found.org_id.clone(), me.id.clone()))
         .one(&txn)
-        .await
-        .map_err(internal)?
+        .await?
         .is_some();
     if !in_org {
         org_member::ActiveModel {
@@ -306,13 +319,11 @@ pub async fn accept(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
             created_at: Set(now),
         }
         .insert(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     }
     let membership = project_member::Entity::find_by_id((found.project_id.clone(), me.id.clone()))
         .one(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     match membership {
         // Already in (added directly meanwhile): the better role stands,
         // and never the owner's.
@@ -323,7 +334,7 @@ pub async fn accept(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
                 let mut active = current.into_active_model();
                 active.role = Set(found.role.clone());
                 active.updated_at = Set(now);
-                active.update(&txn).await.map_err(internal)?;
+                active.update(&txn).await?;
             }
         }
         None => {
@@ -336,8 +347,7 @@ pub async fn accept(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
             }
             .insert(&txn)
             .await
-            .map_err(fields::db_error(
-                &ctx,
+            .map_err(fields::duplicate_is_conflict(
                 "The caller was added to the project at the same moment; retry",
                 "/token",
             ))?;
@@ -347,18 +357,13 @@ pub async fn accept(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
     active.state = Set(ACCEPTED.to_owned());
     active.accepted_by = Set(Some(me.id));
     active.updated_at = Set(now);
-    let accepted = active.update(&txn).await.map_err(internal)?;
-    ctx.audit_target(&accepted.id);
-    txn.commit().await.map_err(internal)?;
+    let accepted = active.update(&txn).await?;
+    txn.commit_for(&accepted.id).await?;
     Ok(accepted.into())
 }
 
 /// The invite whose token is `token`, or `ResourceNotFound`.
-async fn by_token(
-    ctx: &Ctx,
-    db: &impl ConnectionTrait,
-    token: &str,
-) -> ActionResult<invite::Model> {
+async fn by_token(db: &impl ConnectionTrait, token: &str) -> ActionResult<invite::Model> {
     let unknown = || {
         ApiError::new(
             Status::ResourceNotFound,
@@ -367,14 +372,13 @@ async fn by_token(
         .at("/token", "NotFound")
     };
     if !token.starts_with(TOKEN_PREFIX) {
-        return Err(unknown());
+        return Err(unknown().into());
     }
     invite::Entity::find()
         .filter(invite::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
         .one(db)
-        .await
-        .map_err(|err| ctx.internal(err))?
-        .ok_or_else(unknown)
+        .await?
+        .ok_or_else(|| unknown().into())
 }
 
 /// `Conflict` naming the invite's state unless it is still pending.
@@ -385,14 +389,15 @@ fn must_be_pending(found: &invite::Model, pointer: &str) -> ActionResult<()> {
         CANCELLED => ("InviteCancelled", "was cancelled"),
         _ => ("InviteExpired", "has expired; ask for a new one"),
     };
-    Err(ApiError::conflict(format!("Invite {} {why}", found.id)).at(pointer, code))
+    Err(ApiError::conflict(format!("Invite {} {why}", found.id))
+        .at(pointer, code)
+        .into())
 }
 
 /// The calling user.
 async fn caller(ctx: &Ctx, db: &impl ConnectionTrait) -> ActionResult<user::Model> {
     user::Entity::find_by_id(&ctx.principal.user_id)
         .one(db)
-        .await
-        .map_err(|err| ctx.internal(err))?
-        .ok_or_else(|| ApiError::not_found("user", &ctx.principal.user_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", &ctx.principal.user_id).into())
 }

@@ -2,10 +2,10 @@
 //! manage its members; its one owner changes only by `project/transfer`
 //! and is never removed.
 
-use actiongate_console::fields;
-use actiongate_console::page::{Page, PageParams};
-use actiongate_console::scope::{self, ProjectScope};
 use actiongate_entity::{org_member, project_member, user};
+use actiongate_kit::fields;
+use actiongate_kit::page::{Page, PageParams};
+use actiongate_kit::scope::{self, ProjectScope};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
@@ -67,10 +67,9 @@ pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
     }
     .resolve()?;
     let scope = scope::project(&ctx, ctx.read(), &input.project_id, Role::Viewer).await?;
-    let internal = |err| ctx.internal(err);
     let query = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(&scope.project.id));
-    let count = query.clone().count(ctx.read()).await.map_err(internal)?;
+    let count = query.clone().count(ctx.read()).await?;
     let rows = query
         .find_also_related(user::Entity)
         .order_by_asc(project_member::Column::CreatedAt)
@@ -78,8 +77,7 @@ pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
         .offset(offset)
         .limit(limit)
         .all(ctx.read())
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(Page {
         results: rows.into_iter().map(|(m, u)| Member::new(m, u)).collect(),
         count,
@@ -94,7 +92,8 @@ fn grantable(role: Role) -> ActionResult<Role> {
             "/role",
             "InvalidValue",
             "a project has exactly one owner; hand it over with project/transfer",
-        ));
+        )
+        .into());
     }
     Ok(role)
 }
@@ -103,8 +102,7 @@ pub async fn add(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
     let role = grantable(input.role)?;
     let txn = ctx.begin_write().await?;
     let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
-    let internal = |err| ctx.internal(err);
-    let user = org_user(&ctx, &txn, &scope, &input.user_id).await?;
+    let user = org_user(&txn, &scope, &input.user_id).await?;
     let now = fields::now();
     let added = project_member::ActiveModel {
         project_id: Set(scope.project.id.clone()),
@@ -115,16 +113,15 @@ pub async fn add(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
     }
     .insert(&txn)
     .await
-    .map_err(fields::db_error(
-        &ctx,
+    .map_err(fields::duplicate_is_conflict(
         &format!(
             "{} is already a member of project {}",
             input.user_id, scope.project.id
         ),
         "/user_id",
     ))?;
-    ctx.audit_target(format!("{}/{}", added.project_id, added.user_id));
-    txn.commit().await.map_err(internal)?;
+    txn.commit_for(format!("{}/{}", added.project_id, added.user_id))
+        .await?;
     Ok(Member::new(added, Some(user)))
 }
 
@@ -132,19 +129,15 @@ pub async fn update(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
     let role = grantable(input.role)?;
     let txn = ctx.begin_write().await?;
     let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
-    let internal = |err| ctx.internal(err);
-    let current = membership(&ctx, &txn, &scope, &input.user_id).await?;
+    let current = membership(&txn, &scope, &input.user_id).await?;
     not_the_owner(&scope, &current, "change the owner's role")?;
     let mut active = current.into_active_model();
     active.role = Set(role.as_str().to_owned());
     active.updated_at = Set(fields::now());
-    let updated = active.update(&txn).await.map_err(internal)?;
-    let user = user::Entity::find_by_id(&updated.user_id)
-        .one(&txn)
-        .await
-        .map_err(internal)?;
-    ctx.audit_target(format!("{}/{}", updated.project_id, updated.user_id));
-    txn.commit().await.map_err(internal)?;
+    let updated = active.update(&txn).await?;
+    let user = user::Entity::find_by_id(&updated.user_id).one(&txn).await?;
+    txn.commit_for(format!("{}/{}", updated.project_id, updated.user_id))
+        .await?;
     Ok(Member::new(updated, user))
 }
 
@@ -155,19 +148,14 @@ pub async fn remove(ctx: Ctx, input: RemoveMember) -> ActionResult<Member> {
     let least = if leaving { Role::Viewer } else { Role::Admin };
     let txn = ctx.begin_write().await?;
     let scope = scope::project_for_update(&ctx, &txn, &input.project_id, least).await?;
-    let internal = |err| ctx.internal(err);
-    let current = membership(&ctx, &txn, &scope, &input.user_id).await?;
+    let current = membership(&txn, &scope, &input.user_id).await?;
     not_the_owner(&scope, &current, "remove the owner")?;
     project_member::Entity::delete_by_id((current.project_id.clone(), current.user_id.clone()))
         .exec(&txn)
-        .await
-        .map_err(internal)?;
-    let user = user::Entity::find_by_id(&current.user_id)
-        .one(&txn)
-        .await
-        .map_err(internal)?;
-    ctx.audit_target(format!("{}/{}", current.project_id, current.user_id));
-    txn.commit().await.map_err(internal)?;
+        .await?;
+    let user = user::Entity::find_by_id(&current.user_id).one(&txn).await?;
+    txn.commit_for(format!("{}/{}", current.project_id, current.user_id))
+        .await?;
     Ok(Member::new(current, user))
 }
 
@@ -184,49 +172,45 @@ fn not_the_owner(
                 "{} owns project {}, which always has exactly one owner; to {what}, first hand the project to another member with project/transfer",
                 member.user_id, scope.project.id
             ),
-        ));
+        ).into());
     }
     Ok(())
 }
 
 /// `user_id`'s membership of the project, or `ResourceNotFound`.
 async fn membership(
-    ctx: &Ctx,
     db: &impl ConnectionTrait,
     scope: &ProjectScope,
     user_id: &str,
 ) -> ActionResult<project_member::Model> {
     project_member::Entity::find_by_id((scope.project.id.clone(), user_id.to_owned()))
         .one(db)
-        .await
-        .map_err(|err| ctx.internal(err))?
+        .await?
         .ok_or_else(|| {
-            ApiError::not_found("member of this project", user_id).at("/user_id", "NotFound")
+            ApiError::not_found("member of this project", user_id)
+                .at("/user_id", "NotFound")
+                .into()
         })
 }
 
 /// User `user_id`, if it belongs to the project's organization.
 async fn org_user(
-    ctx: &Ctx,
     db: &impl ConnectionTrait,
     scope: &ProjectScope,
     user_id: &str,
 ) -> ActionResult<user::Model> {
-    let internal = |err| ctx.internal(err);
     let in_org = org_member::Entity::find_by_id((scope.project.org_id.clone(), user_id.to_owned()))
         .one(db)
-        .await
-        .map_err(internal)?
+        .await?
         .is_some();
     let found = if in_org {
-        user::Entity::find_by_id(user_id)
-            .one(db)
-            .await
-            .map_err(internal)?
+        user::Entity::find_by_id(user_id).one(db).await?
     } else {
         None
     };
     found.ok_or_else(|| {
-        ApiError::not_found("user in this organization", user_id).at("/user_id", "NotFound")
+        ApiError::not_found("user in this organization", user_id)
+            .at("/user_id", "NotFound")
+            .into()
     })
 }

@@ -1,8 +1,8 @@
 //! Users: `user/me`, and `user/create` for organization admins (the CLI's
 //! `actiongate user create` goes through [`create_in_org`] too).
 
-use actiongate_console::fields;
 use actiongate_entity::{org_member, user};
+use actiongate_kit::fields;
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
@@ -62,8 +62,7 @@ fn member() -> Role {
 pub async fn me(ctx: Ctx, _input: Empty) -> ActionResult<Me> {
     let found = user::Entity::find_by_id(&ctx.principal.user_id)
         .one(ctx.read())
-        .await
-        .map_err(|err| ctx.internal(err))?
+        .await?
         .ok_or_else(|| ApiError::not_found("user", &ctx.principal.user_id))?;
     Ok(Me {
         user: found.into(),
@@ -83,7 +82,8 @@ pub async fn create(ctx: Ctx, input: CreateUser) -> ActionResult<User> {
                 "the caller, a {}, cannot grant the {} role",
                 ctx.principal.role, input.role
             ),
-        ));
+        )
+        .into());
     }
     let txn = ctx.begin_write().await?;
     let created = create_in_org(
@@ -98,8 +98,7 @@ pub async fn create(ctx: Ctx, input: CreateUser) -> ActionResult<User> {
         CreateError::Invalid(err) => err,
         CreateError::Db(err) => ctx.internal(err),
     })?;
-    ctx.audit_target(&created.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    txn.commit_for(&created.id).await?;
     Ok(created.into())
 }
 
@@ -163,7 +162,7 @@ pub async fn create_in_org(
 
 /// An email address, lower-cased: one `@` with text on both sides, no
 /// spaces or control characters, at most 254 characters.
-pub fn check_email(pointer: &str, value: &str) -> ActionResult<String> {
+pub fn check_email(pointer: &str, value: &str) -> Result<String, ApiError> {
     let email = value.trim().to_lowercase();
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())

@@ -1,46 +1,39 @@
-//! Everything a project holds, deleted with it: members, invites,
-//! environments and their variables, the icon. Deleting a project or an
-//! organization goes through here, so no table is forgotten.
+//! Deleting projects: every service's records in them first (each
+//! service's `on_projects_deleted` hook, the console's icons among them),
+//! then their members and the projects themselves. Deleting a project or an
+//! organization goes through here, so nothing a project held is left.
 
-use actiongate_entity::{
-    environment, environment_variable, invite, project, project_icon, project_member,
-};
+use crate::entity::project_icon;
+use actiongate_entity::{project, project_member};
+use actiongate_service::{Ctx, WriteTxn};
+use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 
 /// Deletes the projects `ids` selects (a subquery of project ids), and
 /// all they hold.
-pub async fn delete_projects(db: &impl ConnectionTrait, ids: SelectStatement) -> Result<(), DbErr> {
-    let environments = Query::select()
-        .column(environment::Column::Id)
-        .from(environment::Entity)
-        .and_where(environment::Column::ProjectId.in_subquery(ids.clone()))
-        .to_owned();
-    environment_variable::Entity::delete_many()
-        .filter(environment_variable::Column::EnvironmentId.in_subquery(environments))
-        .exec(db)
-        .await?;
-    environment::Entity::delete_many()
-        .filter(environment::Column::ProjectId.in_subquery(ids.clone()))
-        .exec(db)
-        .await?;
-    invite::Entity::delete_many()
-        .filter(invite::Column::ProjectId.in_subquery(ids.clone()))
-        .exec(db)
-        .await?;
+pub async fn delete_projects(ctx: &Ctx, txn: &WriteTxn, ids: SelectStatement) -> Result<(), DbErr> {
+    ctx.delete_project_contents(txn, ids.clone()).await?;
     project_member::Entity::delete_many()
         .filter(project_member::Column::ProjectId.in_subquery(ids.clone()))
-        .exec(db)
-        .await?;
-    project_icon::Entity::delete_many()
-        .filter(project_icon::Column::ProjectId.in_subquery(ids.clone()))
-        .exec(db)
+        .exec(txn)
         .await?;
     project::Entity::delete_many()
         .filter(project::Column::Id.in_subquery(ids))
-        .exec(db)
+        .exec(txn)
         .await?;
     Ok(())
+}
+
+/// The console's own records in deleted projects: their icons.
+pub fn delete_icons(txn: &WriteTxn, ids: SelectStatement) -> BoxFuture<'_, Result<(), DbErr>> {
+    Box::pin(async move {
+        project_icon::Entity::delete_many()
+            .filter(project_icon::Column::ProjectId.in_subquery(ids))
+            .exec(txn)
+            .await?;
+        Ok(())
+    })
 }
 
 /// A subquery of the ids of projects where `column` is `value`.

@@ -4,15 +4,16 @@
 //! (`GET /console/v1/project/icon/<project id>`, the REST-style read of
 //! `project/icon/get`).
 
-use actiongate_entity::{project, project_icon};
+use crate::entity::project_icon;
+use actiongate_entity::project;
 use actiongate_service::{encode_data, sha256_hex, ActionResult, ApiError, Ctx, Role, Upload};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde::{Deserialize, Serialize};
 
-use crate::fields;
 use crate::project::{Project, ProjectId};
-use crate::scope;
+use actiongate_kit::fields;
+use actiongate_kit::scope;
 
 /// The largest icon taken.
 pub const MAX_ICON_BYTES: usize = 256 * 1024;
@@ -49,7 +50,8 @@ pub async fn upload(ctx: Ctx, input: UploadIcon) -> ActionResult<Project> {
                 "The icon is {} bytes; the most is {MAX_ICON_BYTES} (256 KiB)",
                 data.len()
             ),
-        ));
+        )
+        .into());
     }
     let content_type = image_type(&data).ok_or_else(|| {
         ApiError::invalid_field(
@@ -60,7 +62,6 @@ pub async fn upload(ctx: Ctx, input: UploadIcon) -> ActionResult<Project> {
     })?;
     let txn = ctx.begin_write().await?;
     let scope = scope::project(&ctx, &txn, &input.id, Role::Admin).await?;
-    let internal = |err| ctx.internal(err);
     let now = fields::now();
     let icon = project_icon::ActiveModel {
         project_id: Set(scope.project.id.clone()),
@@ -81,33 +82,24 @@ pub async fn upload(ctx: Ctx, input: UploadIcon) -> ActionResult<Project> {
                 .to_owned(),
         )
         .exec_without_returning(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     let path = icon_path(&scope.project.id);
-    let updated = set_icon_path(&txn, scope.project, Some(path), now)
-        .await
-        .map_err(internal)?;
-    ctx.audit_target(&updated.id);
-    txn.commit().await.map_err(internal)?;
+    let updated = set_icon_path(&txn, scope.project, Some(path), now).await?;
+    txn.commit_for(&updated.id).await?;
     Ok(updated.into())
 }
 
 pub async fn delete(ctx: Ctx, input: ProjectId) -> ActionResult<Project> {
     let txn = ctx.begin_write().await?;
     let scope = scope::project(&ctx, &txn, &input.id, Role::Admin).await?;
-    let internal = |err| ctx.internal(err);
     let deleted = project_icon::Entity::delete_by_id(&scope.project.id)
         .exec(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     if deleted.rows_affected == 0 {
-        return Err(ApiError::not_found("icon of project", &input.id));
+        return Err(ApiError::not_found("icon of project", &input.id).into());
     }
-    let updated = set_icon_path(&txn, scope.project, None, fields::now())
-        .await
-        .map_err(internal)?;
-    ctx.audit_target(&updated.id);
-    txn.commit().await.map_err(internal)?;
+    let updated = set_icon_path(&txn, scope.project, None, fields::now()).await?;
+    txn.commit_for(&updated.id).await?;
     Ok(updated.into())
 }
 
@@ -115,8 +107,7 @@ pub async fn get(ctx: Ctx, input: ProjectId) -> ActionResult<Icon> {
     let scope = scope::project(&ctx, ctx.read(), &input.id, Role::Viewer).await?;
     let icon = project_icon::Entity::find_by_id(&scope.project.id)
         .one(ctx.read())
-        .await
-        .map_err(|err| ctx.internal(err))?
+        .await?
         .ok_or_else(|| ApiError::not_found("icon of project", &input.id))?;
     Ok(Icon {
         project_id: icon.project_id,

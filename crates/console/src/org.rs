@@ -11,9 +11,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::contents;
-use crate::fields::{self, db_error, Name};
-use crate::page::{Page, PageParams};
 use crate::Settings;
+use actiongate_kit::fields::{self, duplicate_is_conflict, Name};
+use actiongate_kit::page::{Page, PageParams};
 
 /// An organization as the API shows it.
 #[derive(Debug, Serialize)]
@@ -67,20 +67,18 @@ pub(crate) async fn visible(
     id: &str,
 ) -> ActionResult<organization::Model> {
     if id != ctx.principal.org_id {
-        return Err(ApiError::not_found("organization", id));
+        return Err(ApiError::not_found("organization", id).into());
     }
     organization::Entity::find_by_id(id)
         .one(db)
-        .await
-        .map_err(|err| ctx.internal(err))?
-        .ok_or_else(|| ApiError::not_found("organization", id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization", id).into())
 }
 
 async fn present(ctx: &Ctx, org: organization::Model) -> ActionResult<Organization> {
     let owner_email = user::Entity::find_by_id(&org.owner_id)
         .one(ctx.read())
-        .await
-        .map_err(|err| ctx.internal(err))?
+        .await?
         .map(|owner| owner.email)
         .unwrap_or_default();
     Ok(Organization {
@@ -121,9 +119,8 @@ pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
     let org = active
         .update(&txn)
         .await
-        .map_err(db_error(&ctx, "organization", "/name"))?;
-    ctx.audit_target(&org.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+        .map_err(duplicate_is_conflict("organization", "/name"))?;
+    txn.commit_for(&org.id).await?;
     present(&ctx, org).await
 }
 
@@ -141,10 +138,8 @@ pub async fn create(ctx: Ctx, input: CreateOrg) -> ActionResult<Organization> {
         ctx.principal.user_id.clone(),
         csp,
     )
-    .await
-    .map_err(|err| ctx.internal(err))?;
-    ctx.audit_target(&org.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    .await?;
+    txn.commit_for(&org.id).await?;
     present(&ctx, org).await
 }
 
@@ -174,31 +169,27 @@ pub async fn delete(ctx: Ctx, input: OrgId) -> ActionResult<Deleted> {
     let txn = ctx.begin_write().await?;
     let org = visible(&ctx, &txn, &input.id).await?;
     ctx.audit_target(&org.id);
-    let internal = |err| ctx.internal(err);
     contents::delete_projects(
+        &ctx,
         &txn,
         contents::projects_where(project::Column::OrgId, &org.id),
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     org_member::Entity::delete_many()
         .filter(org_member::Column::OrgId.eq(&org.id))
         .exec(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     token::Entity::update_many()
         .col_expr(token::Column::RevokedAt, Expr::value(fields::now()))
         .filter(token::Column::OrgId.eq(&org.id))
         .filter(token::Column::RevokedAt.is_null())
         .exec(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     // Cached verifications of those tokens end with the next request.
     ctx.invalidates_tokens();
     organization::Entity::delete_by_id(&org.id)
         .exec(&txn)
-        .await
-        .map_err(internal)?;
-    txn.commit().await.map_err(internal)?;
+        .await?;
+    txn.commit().await?;
     Ok(Deleted {})
 }

@@ -7,9 +7,9 @@ use actiongate_service::{ActionResult, ApiError, Ctx, Role};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde::Deserialize;
 
-use crate::fields;
 use crate::project::Project;
-use crate::scope;
+use actiongate_kit::fields;
+use actiongate_kit::scope;
 
 #[derive(Debug, Deserialize)]
 pub struct Transfer {
@@ -26,14 +26,13 @@ pub async fn transfer(ctx: Ctx, input: Transfer) -> ActionResult<Project> {
             "/new_owner_id",
             "InvalidValue",
             format!("{} already owns this project", input.new_owner_id),
-        ));
+        )
+        .into());
     }
-    let internal = |err| ctx.internal(err);
     let Some(new_owner) =
         project_member::Entity::find_by_id((project.id.clone(), input.new_owner_id.clone()))
             .one(&txn)
-            .await
-            .map_err(internal)?
+            .await?
     else {
         return Err(ApiError::invalid_field(
             "/new_owner_id",
@@ -42,29 +41,28 @@ pub async fn transfer(ctx: Ctx, input: Transfer) -> ActionResult<Project> {
                 "{} is not a member of project {}; add them with member/add first",
                 input.new_owner_id, project.id
             ),
-        ));
+        )
+        .into());
     };
     let now = fields::now();
     if let Some(old_owner) =
         project_member::Entity::find_by_id((project.id.clone(), project.owner_id.clone()))
             .one(&txn)
-            .await
-            .map_err(internal)?
+            .await?
     {
         let mut old_owner = old_owner.into_active_model();
         old_owner.role = Set(Role::Admin.as_str().to_owned());
         old_owner.updated_at = Set(now);
-        old_owner.update(&txn).await.map_err(internal)?;
+        old_owner.update(&txn).await?;
     }
     let mut new_owner = new_owner.into_active_model();
     new_owner.role = Set(Role::Owner.as_str().to_owned());
     new_owner.updated_at = Set(now);
-    new_owner.update(&txn).await.map_err(internal)?;
+    new_owner.update(&txn).await?;
     let mut active: project::ActiveModel = project.into_active_model();
     active.owner_id = Set(input.new_owner_id);
     active.updated_at = Set(now);
-    let updated = active.update(&txn).await.map_err(internal)?;
-    ctx.audit_target(&updated.id);
-    txn.commit().await.map_err(internal)?;
+    let updated = active.update(&txn).await?;
+    txn.commit_for(&updated.id).await?;
     Ok(updated.into())
 }

@@ -11,11 +11,11 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::contents;
-use crate::fields::{self, db_error, Color, Description, Name, ShortText};
 use crate::org::{self, Deleted};
-use crate::page::{self, Order, Page, PageParams};
-use crate::scope;
 use crate::Settings;
+use actiongate_kit::fields::{self, duplicate_is_conflict, Color, Description, Name, ShortText};
+use actiongate_kit::page::{self, Order, Page, PageParams};
+use actiongate_kit::scope;
 
 /// A project as the API shows it.
 #[derive(Debug, Serialize)]
@@ -137,50 +137,8 @@ pub struct Update {
     pub if_updated_at: Option<Timestamp>,
 }
 
-/// The project `id`, if the caller may see it.
-pub(crate) async fn visible(
-    ctx: &Ctx,
-    db: &impl sea_orm::ConnectionTrait,
-    id: &str,
-) -> ActionResult<project::Model> {
-    visible_in(ctx, db, project::Entity::find_by_id(id), id).await
-}
-
-/// [`visible`], its row locked until the transaction ends (PostgreSQL;
-/// SQLite has one writer).
-pub(crate) async fn visible_locked(
-    ctx: &Ctx,
-    db: &impl sea_orm::ConnectionTrait,
-    id: &str,
-) -> ActionResult<project::Model> {
-    let select = sea_orm::QuerySelect::lock_exclusive(project::Entity::find_by_id(id));
-    visible_in(ctx, db, select, id).await
-}
-
-async fn visible_in(
-    ctx: &Ctx,
-    db: &impl sea_orm::ConnectionTrait,
-    select: sea_orm::Select<project::Entity>,
-    id: &str,
-) -> ActionResult<project::Model> {
-    select
-        .one(db)
-        .await
-        .map_err(|err| ctx.internal(err))?
-        .filter(|p| p.org_id == ctx.principal.org_id && within_limit(ctx, &p.id))
-        .ok_or_else(|| ApiError::not_found("project", id))
-}
-
-/// Whether a token limited to one project may see project `id`.
-fn within_limit(ctx: &Ctx, id: &str) -> bool {
-    ctx.principal
-        .project_id
-        .as_deref()
-        .is_none_or(|only| only == id)
-}
-
 pub async fn get(ctx: Ctx, input: ProjectId) -> ActionResult<Project> {
-    visible(&ctx, ctx.read(), &input.id)
+    scope::visible(&ctx, ctx.read(), &input.id)
         .await
         .map(Project::from)
 }
@@ -282,7 +240,8 @@ fn placement(
             "/geo",
             "InvalidValue",
             format!("{geo:?} is not a geo; use one of {}", geos.join(", ")),
-        ));
+        )
+        .into());
     };
     let region = match region {
         Some(region) if regions.iter().any(|r| r == region) => region.to_owned(),
@@ -294,7 +253,8 @@ fn placement(
                     "{region:?} is not a region of geo {geo}; use one of {}",
                     regions.join(", ")
                 ),
-            ))
+            )
+            .into())
         }
         None => regions.first().cloned().ok_or_else(|| {
             ApiError::invalid_field(
@@ -328,7 +288,8 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
         return Err(ApiError::new(
             Status::Forbidden,
             "This token is limited to one project and cannot create others",
-        ));
+        )
+        .into());
     }
     let name = input.name.into_string();
     let (geo, region) = placement(
@@ -359,8 +320,7 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
     }
     .insert(&txn)
     .await
-    .map_err(db_error(
-        &ctx,
+    .map_err(duplicate_is_conflict(
         &format!("A project named {name:?} already exists in this organization"),
         "/name",
     ))?;
@@ -373,10 +333,8 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Project> {
         updated_at: Set(now),
     }
     .insert(&txn)
-    .await
-    .map_err(|err| ctx.internal(err))?;
-    ctx.audit_target(&created.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    .await?;
+    txn.commit_for(&created.id).await?;
     Ok(created.into())
 }
 
@@ -426,9 +384,8 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
     let updated = active
         .update(&txn)
         .await
-        .map_err(db_error(&ctx, &conflict, "/name"))?;
-    ctx.audit_target(&updated.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+        .map_err(duplicate_is_conflict(&conflict, "/name"))?;
+    txn.commit_for(&updated.id).await?;
     Ok(updated.into())
 }
 
@@ -440,11 +397,11 @@ pub async fn delete(ctx: Ctx, input: ProjectId) -> ActionResult<Deleted> {
         .project;
     ctx.audit_target(&project.id);
     contents::delete_projects(
+        &ctx,
         &txn,
         contents::projects_where(project::Column::Id, &project.id),
     )
-    .await
-    .map_err(|err| ctx.internal(err))?;
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    .await?;
+    txn.commit().await?;
     Ok(Deleted {})
 }

@@ -1,15 +1,19 @@
 //! Environments: `environment/create|list|get|update|delete|set_default|clone`.
 
-use actiongate_console::fields::{self, db_error, Color, Description, GitBranch, Name, Slug};
-use actiongate_console::page::{self, Order, Page, PageParams};
-use actiongate_console::scope::{self, ProjectScope};
-use actiongate_entity::{environment, environment_variable};
-use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
+use crate::entity::{environment, environment_variable};
+use actiongate_kit::fields::{
+    self, duplicate_is_conflict, Color, Description, GitBranch, Name, Slug,
+};
+use actiongate_kit::page::{self, Order, Page, PageParams};
+use actiongate_kit::scope;
+use actiongate_kit::{load, load_for_update, Record};
+use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn};
 use actiongate_wire::new_id;
-use sea_orm::sea_query::Expr;
+use futures_util::future::BoxFuture;
+use sea_orm::sea_query::{Expr, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -148,53 +152,40 @@ pub struct Deleted {
     pub new_default: Option<String>,
 }
 
-/// Environment `id` and the caller's scope in its project, holding at
-/// least `least` there. Environments of projects the caller cannot see are
-/// reported as missing.
-pub(crate) async fn visible(
-    ctx: &Ctx,
-    db: &impl ConnectionTrait,
-    id: &str,
-    least: Role,
-) -> ActionResult<(environment::Model, ProjectScope)> {
-    find(ctx, db, id, least, false).await
+impl Record for environment::Model {
+    const KIND: &'static str = "environment";
+
+    async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Self>, DbErr> {
+        environment::Entity::find_by_id(id).one(db).await
+    }
+
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
 }
 
-/// [`visible`], with its project locked for the rest of the transaction:
-/// for changes to which environment is the default.
-async fn visible_for_update(
-    ctx: &Ctx,
-    db: &impl ConnectionTrait,
-    id: &str,
-    least: Role,
-) -> ActionResult<(environment::Model, ProjectScope)> {
-    find(ctx, db, id, least, true).await
-}
-
-async fn find(
-    ctx: &Ctx,
-    db: &impl ConnectionTrait,
-    id: &str,
-    least: Role,
-    for_update: bool,
-) -> ActionResult<(environment::Model, ProjectScope)> {
-    let not_found = || ApiError::not_found("environment", id);
-    let found = environment::Entity::find_by_id(id)
-        .one(db)
-        .await
-        .map_err(|err| ctx.internal(err))?
-        .ok_or_else(not_found)?;
-    let scope = if for_update {
-        scope::project_for_update(ctx, db, &found.project_id, Role::Viewer).await
-    } else {
-        scope::project(ctx, db, &found.project_id, Role::Viewer).await
-    };
-    let scope = scope.map_err(|err| match err.status {
-        Status::ResourceNotFound => not_found(),
-        _ => err,
-    })?;
-    scope.require(least)?;
-    Ok((found, scope))
+/// The deploy service's records in deleted projects: their environments
+/// and the variables those hold (see `actiongate_service::Hooks`).
+pub fn delete_in_projects(
+    txn: &WriteTxn,
+    ids: SelectStatement,
+) -> BoxFuture<'_, Result<(), DbErr>> {
+    Box::pin(async move {
+        let environments = Query::select()
+            .column(environment::Column::Id)
+            .from(environment::Entity)
+            .and_where(environment::Column::ProjectId.in_subquery(ids.clone()))
+            .to_owned();
+        environment_variable::Entity::delete_many()
+            .filter(environment_variable::Column::EnvironmentId.in_subquery(environments))
+            .exec(txn)
+            .await?;
+        environment::Entity::delete_many()
+            .filter(environment::Column::ProjectId.in_subquery(ids))
+            .exec(txn)
+            .await?;
+        Ok(())
+    })
 }
 
 fn duplicate(name: &str) -> String {
@@ -206,13 +197,11 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
     let txn = ctx.begin_write().await?;
     // Locked: of two first environments made at once, one is the default.
     let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Member).await?;
-    let internal = |err| ctx.internal(err);
     // The first environment of a project is its default.
     let first = environment::Entity::find()
         .filter(environment::Column::ProjectId.eq(&scope.project.id))
         .count(&txn)
-        .await
-        .map_err(internal)?
+        .await?
         == 0;
     let now = fields::now();
     let created = environment::ActiveModel {
@@ -236,9 +225,8 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
     }
     .insert(&txn)
     .await
-    .map_err(db_error(&ctx, &duplicate(&name), "/name"))?;
-    ctx.audit_target(&created.id);
-    txn.commit().await.map_err(internal)?;
+    .map_err(duplicate_is_conflict(&duplicate(&name), "/name"))?;
+    txn.commit_for(&created.id).await?;
     Ok(created.into())
 }
 
@@ -273,14 +261,18 @@ const ORDER: Order<environment::Column> = Order {
 };
 
 pub async fn get(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {
-    let (found, _) = visible(&ctx, ctx.read(), &input.id, Role::Viewer).await?;
+    let found = load::<environment::Model>(&ctx, ctx.read(), &input.id, Role::Viewer)
+        .await?
+        .record;
     Ok(found.into())
 }
 
 pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
     let name = input.name.map(Slug::into_string);
     let txn = ctx.begin_write().await?;
-    let (current, _) = visible(&ctx, &txn, &input.id, Role::Member).await?;
+    let current = load::<environment::Model>(&ctx, &txn, &input.id, Role::Member)
+        .await?
+        .record;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
     let conflict = name.as_deref().map(duplicate).unwrap_or_default();
     let mut active = current.into_active_model();
@@ -306,21 +298,20 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
     let updated = active
         .update(&txn)
         .await
-        .map_err(db_error(&ctx, &conflict, "/name"))?;
-    ctx.audit_target(&updated.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+        .map_err(duplicate_is_conflict(&conflict, "/name"))?;
+    txn.commit_for(&updated.id).await?;
     Ok(updated.into())
 }
 
 pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
     let txn = ctx.begin_write().await?;
-    let (found, _) = visible_for_update(&ctx, &txn, &input.id, Role::Admin).await?;
-    let internal = |err| ctx.internal(err);
+    let found = load_for_update::<environment::Model>(&ctx, &txn, &input.id, Role::Admin)
+        .await?
+        .record;
     let variables = environment_variable::Entity::find()
         .filter(environment_variable::Column::EnvironmentId.eq(&found.id))
         .count(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !input.force {
         let why = match (found.is_default, variables) {
             (true, _) => Some("is the project's default environment".to_owned()),
@@ -332,25 +323,23 @@ pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
                 Status::ResourceInUse,
                 format!("Environment {} {why}; delete it with force: true", found.id),
             )
-            .at("/force", "ForceRequired"));
+            .at("/force", "ForceRequired")
+            .into());
         }
     }
     environment_variable::Entity::delete_many()
         .filter(environment_variable::Column::EnvironmentId.eq(&found.id))
         .exec(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     environment::Entity::delete_by_id(&found.id)
         .exec(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     // Clones of it now stand alone.
     environment::Entity::update_many()
         .col_expr(environment::Column::ParentId, Expr::value(None::<String>))
         .filter(environment::Column::ParentId.eq(&found.id))
         .exec(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     // A project keeps a default while it has environments: the oldest.
     let mut new_default = None;
     if found.is_default {
@@ -359,18 +348,16 @@ pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
             .order_by_asc(environment::Column::CreatedAt)
             .order_by_asc(environment::Column::Id)
             .one(&txn)
-            .await
-            .map_err(internal)?;
+            .await?;
         if let Some(oldest) = oldest {
             new_default = Some(oldest.id.clone());
             let mut active = oldest.into_active_model();
             active.is_default = Set(true);
             active.updated_at = Set(fields::now());
-            active.update(&txn).await.map_err(internal)?;
+            active.update(&txn).await?;
         }
     }
-    ctx.audit_target(&found.id);
-    txn.commit().await.map_err(internal)?;
+    txn.commit_for(&found.id).await?;
     Ok(Deleted {
         id: found.id,
         new_default,
@@ -379,8 +366,9 @@ pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
 
 pub async fn set_default(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {
     let txn = ctx.begin_write().await?;
-    let (found, _) = visible_for_update(&ctx, &txn, &input.id, Role::Admin).await?;
-    let internal = |err| ctx.internal(err);
+    let found = load_for_update::<environment::Model>(&ctx, &txn, &input.id, Role::Admin)
+        .await?
+        .record;
     if found.is_default {
         return Ok(found.into());
     }
@@ -392,14 +380,12 @@ pub async fn set_default(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environ
         .filter(environment::Column::ProjectId.eq(&found.project_id))
         .filter(environment::Column::IsDefault.eq(true))
         .exec(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     let mut active = found.into_active_model();
     active.is_default = Set(true);
     active.updated_at = Set(now);
-    let updated = active.update(&txn).await.map_err(internal)?;
-    ctx.audit_target(&updated.id);
-    txn.commit().await.map_err(internal)?;
+    let updated = active.update(&txn).await?;
+    txn.commit_for(&updated.id).await?;
     Ok(updated.into())
 }
 
@@ -415,14 +401,14 @@ pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
     // Read inside the write transaction, so the copy is of one moment:
     // nothing written to the source meanwhile is half in it.
     let txn = ctx.begin_write().await?;
-    let (source, _) = visible(&ctx, &txn, &input.id, Role::Member).await?;
-    let internal = |err| ctx.internal(err);
+    let source = load::<environment::Model>(&ctx, &txn, &input.id, Role::Member)
+        .await?
+        .record;
     let variables = environment_variable::Entity::find()
         .filter(environment_variable::Column::EnvironmentId.eq(&source.id))
         .order_by_asc(environment_variable::Column::Name)
         .all(&txn)
-        .await
-        .map_err(internal)?;
+        .await?;
     ctx.progress(10);
     ctx.checkpoint()?;
     let now = fields::now();
@@ -445,7 +431,7 @@ pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
     }
     .insert(&txn)
     .await
-    .map_err(db_error(&ctx, &duplicate(&name), "/name"))?;
+    .map_err(duplicate_is_conflict(&duplicate(&name), "/name"))?;
     let total = variables.len().max(1);
     let mut copied = 0;
     for batch in variables.chunks(CLONE_BATCH) {
@@ -462,14 +448,12 @@ pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
         });
         environment_variable::Entity::insert_many(rows)
             .exec_without_returning(&txn)
-            .await
-            .map_err(internal)?;
+            .await?;
         copied += batch.len();
         let percent = 10 + copied * 85 / total;
         ctx.progress(u8::try_from(percent).unwrap_or(95));
     }
-    ctx.audit_target(&created.id);
-    txn.commit().await.map_err(internal)?;
+    txn.commit_for(&created.id).await?;
     ctx.progress(100);
     Ok(created.into())
 }

@@ -10,65 +10,97 @@
 //! - `variable/create|list|get|update|delete`, per environment.
 //!
 //! Roles are the caller's in the environment's project
-//! (`actiongate_console::scope`): viewers read, members create and change
+//! (`actiongate_kit::scope`): viewers read, members create and change
 //! environments and variables, admins delete environments and choose the
 //! default.
 
+mod entity;
 mod environment;
 mod variable;
 
-use actiongate_service::{ActionSpec, Service};
+use actiongate_kit::record;
+use actiongate_service::{ActionSpec, Role, Scope, Service};
 
 /// The deploy service, ready to register with the gateway.
 pub fn service() -> Service {
     use ActionSpec as A;
+    use Role::{Admin, Member, Viewer};
+    let project = Scope::project("project_id");
+    let environment = record::<entity::environment::Model>("id");
+    let in_environment = record::<entity::environment::Model>("environment_id");
+    let variable = record::<variable::InProject>("id");
     Service::new("deploy")
+        .on_projects_deleted(environment::delete_in_projects)
         .action(
-            A::sync("v1", "environment/create", "Environment created"),
+            A::sync("v1", "environment/create", "Environment created")
+                .role(Member)
+                .scope(project),
             environment::create,
         )
         .action(
-            A::sync("v1", "environment/list", "Environments listed"),
+            A::sync("v1", "environment/list", "Environments listed")
+                .role(Viewer)
+                .scope(project),
             environment::list,
         )
         .action(
-            A::sync("v1", "environment/get", "Environment found"),
+            A::sync("v1", "environment/get", "Environment found")
+                .role(Viewer)
+                .scope(environment),
             environment::get,
         )
         .action(
-            A::sync("v1", "environment/update", "Environment updated"),
+            A::sync("v1", "environment/update", "Environment updated")
+                .role(Member)
+                .scope(environment),
             environment::update,
         )
         .action(
-            A::sync("v1", "environment/delete", "Environment deleted"),
+            A::sync("v1", "environment/delete", "Environment deleted")
+                .role(Admin)
+                .scope(environment),
             environment::delete,
         )
         .action(
-            A::sync("v1", "environment/set_default", "Default environment set"),
+            A::sync("v1", "environment/set_default", "Default environment set")
+                .role(Admin)
+                .scope(environment),
             environment::set_default,
         )
         .action(
-            A::asynchronous("v1", "environment/clone", "Environment cloned"),
+            A::asynchronous("v1", "environment/clone", "Environment cloned")
+                .role(Member)
+                .scope(environment),
             environment::clone,
         )
         .action(
-            A::sync("v1", "variable/create", "Variable created"),
+            A::sync("v1", "variable/create", "Variable created")
+                .role(Member)
+                .scope(in_environment),
             variable::create,
         )
         .action(
-            A::sync("v1", "variable/list", "Variables listed"),
+            A::sync("v1", "variable/list", "Variables listed")
+                .role(Viewer)
+                .scope(in_environment),
             variable::list,
         )
         .action(
-            A::sync("v1", "variable/get", "Variable found"),
+            A::sync("v1", "variable/get", "Variable found")
+                .role(Viewer)
+                .scope(variable),
             variable::get,
         )
         .action(
-            A::sync("v1", "variable/update", "Variable updated"),
+            A::sync("v1", "variable/update", "Variable updated")
+                .role(Member)
+                .scope(variable),
             variable::update,
         )
         .action(
-            A::sync("v1", "variable/delete", "Variable deleted"),
+            A::sync("v1", "variable/delete", "Variable deleted")
+                .role(Member)
+                .scope(variable),
             variable::delete,
         )
 }

@@ -1,18 +1,18 @@
 //! Environment variables: `variable/create|list|get|update|delete`. What
 //! an environment holds; `environment/clone` copies them.
 
-use actiongate_console::fields::{self, db_error};
-use actiongate_console::page::{self, Page, PageParams};
-use actiongate_entity::environment_variable;
+use actiongate_kit::fields::{self, duplicate_is_conflict};
+use actiongate_kit::page::{self, Page, PageParams};
+use actiongate_kit::{load, Record};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::environment;
+use crate::entity::{environment, environment_variable};
 
 /// The longest value taken, in bytes.
 const VALUE_MAX: usize = 64 * 1024;
@@ -83,7 +83,7 @@ pub struct Update {
 
 /// A variable name: a letter or `_`, then letters, digits, `_`, `.`, `:`
 /// or `-`; at most 100 characters.
-fn name(pointer: &str, value: &str) -> ActionResult<String> {
+fn name(pointer: &str, value: &str) -> Result<String, ApiError> {
     let mut chars = value.chars();
     let ok = value.len() <= 100
         && chars
@@ -102,16 +102,49 @@ fn value(value: &str, is_json: bool) -> ActionResult<()> {
             "/value",
             "InvalidValue",
             format!("must be at most {VALUE_MAX} bytes"),
-        ));
+        )
+        .into());
     }
     if is_json && serde_json::from_str::<serde::de::IgnoredAny>(value).is_err() {
         return Err(ApiError::invalid_field(
             "/value",
             "InvalidValue",
             "is not JSON text, and is_json is true",
-        ));
+        )
+        .into());
     }
     Ok(())
+}
+
+/// A variable with the project of its environment, which is where roles
+/// over it are checked.
+pub struct InProject {
+    pub variable: environment_variable::Model,
+    project_id: String,
+}
+
+impl Record for InProject {
+    const KIND: &'static str = "variable";
+
+    async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Self>, DbErr> {
+        let Some(variable) = environment_variable::Entity::find_by_id(id).one(db).await? else {
+            return Ok(None);
+        };
+        let project_id = environment::Entity::find_by_id(&variable.environment_id)
+            .select_only()
+            .column(environment::Column::ProjectId)
+            .into_tuple::<String>()
+            .one(db)
+            .await?;
+        Ok(project_id.map(|project_id| InProject {
+            variable,
+            project_id,
+        }))
+    }
+
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
 }
 
 /// Variable `id`, if the caller holds at least `least` in its project.
@@ -121,26 +154,16 @@ async fn visible(
     id: &str,
     least: Role,
 ) -> ActionResult<environment_variable::Model> {
-    let not_found = || ApiError::not_found("variable", id);
-    let found = environment_variable::Entity::find_by_id(id)
-        .one(db)
-        .await
-        .map_err(|err| ctx.internal(err))?
-        .ok_or_else(not_found)?;
-    environment::visible(ctx, db, &found.environment_id, least)
-        .await
-        .map_err(|err| match err.status {
-            actiongate_service::Status::ResourceNotFound => not_found(),
-            _ => err,
-        })?;
-    Ok(found)
+    Ok(load::<InProject>(ctx, db, id, least).await?.record.variable)
 }
 
 pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Variable> {
     let name = name("/name", &input.name)?;
     value(&input.value, input.is_json)?;
     let txn = ctx.begin_write().await?;
-    let (env, _) = environment::visible(&ctx, &txn, &input.environment_id, Role::Member).await?;
+    let env = load::<environment::Model>(&ctx, &txn, &input.environment_id, Role::Member)
+        .await?
+        .record;
     let now = fields::now();
     let created = environment_variable::ActiveModel {
         id: Set(new_id("var")),
@@ -154,13 +177,11 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Variable> {
     }
     .insert(&txn)
     .await
-    .map_err(db_error(
-        &ctx,
+    .map_err(duplicate_is_conflict(
         &format!("A variable named {name:?} already exists in this environment"),
         "/name",
     ))?;
-    ctx.audit_target(&created.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    txn.commit_for(&created.id).await?;
     Ok(created.into())
 }
 
@@ -170,8 +191,9 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Variable>> {
         limit: input.limit,
     }
     .resolve()?;
-    let (env, _) =
-        environment::visible(&ctx, ctx.read(), &input.environment_id, Role::Viewer).await?;
+    let env = load::<environment::Model>(&ctx, ctx.read(), &input.environment_id, Role::Viewer)
+        .await?
+        .record;
     let query = environment_variable::Entity::find()
         .filter(environment_variable::Column::EnvironmentId.eq(&env.id))
         .order_by_asc(environment_variable::Column::Name);
@@ -199,9 +221,8 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Variable> {
         active.inheritable = Set(v);
     }
     active.updated_at = Set(fields::now());
-    let updated = active.update(&txn).await.map_err(|err| ctx.internal(err))?;
-    ctx.audit_target(&updated.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    let updated = active.update(&txn).await?;
+    txn.commit_for(&updated.id).await?;
     Ok(updated.into())
 }
 
@@ -210,9 +231,7 @@ pub async fn delete(ctx: Ctx, input: VariableId) -> ActionResult<Variable> {
     let found = visible(&ctx, &txn, &input.id, Role::Member).await?;
     environment_variable::Entity::delete_by_id(&found.id)
         .exec(&txn)
-        .await
-        .map_err(|err| ctx.internal(err))?;
-    ctx.audit_target(&found.id);
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+        .await?;
+    txn.commit_for(&found.id).await?;
     Ok(found.into())
 }

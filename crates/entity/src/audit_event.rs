@@ -17,6 +17,8 @@ pub struct Model {
     pub action: String,
     /// The record the call was about, when its handler named one.
     pub target: Option<String>,
+    /// The project the change was made in, when the action's scope is one.
+    pub project_id: Option<String>,
     pub created_at: i64,
 }
 

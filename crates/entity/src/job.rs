@@ -18,6 +18,10 @@ pub struct Model {
     pub project_id: Option<String>,
     /// The token's role cap, which also caps project roles.
     pub role_cap: Option<String>,
+    /// The project the call's declared scope resolved to, if any: polls,
+    /// cancels and replays are answered only to tokens that could have
+    /// made the call there.
+    pub scope_project_id: Option<String>,
     pub service: String,
     pub version: String,
     pub action: String,

@@ -1,9 +1,10 @@
-//! The tables of the actiongate database as sea-orm entities, one module a
-//! table. The schema itself is created by `actiongate-migration`; keep the
-//! two in step.
+//! The tables the gateway itself and every service rely on, as sea-orm
+//! entities, one module a table: organizations, users, tokens, projects and
+//! their members, jobs, the audit trail. The schema is created by
+//! `actiongate-migration`; keep the two in step.
 //!
-//! Every service crate and the gateway read and write through these types,
-//! so that SQLite and PostgreSQL are served by the same code.
+//! A table that only one service reads and writes (environments, invites,
+//! icons, ...) is that service's own entity, in its crate.
 //!
 //! Times are stored as milliseconds since the Unix epoch (`i64`): they sort
 //! and compare the same on every database, which SQLite's text timestamps
@@ -11,14 +12,10 @@
 
 pub mod audit_event;
 pub mod auth_epoch;
-pub mod environment;
-pub mod environment_variable;
-pub mod invite;
 pub mod job;
 pub mod org_member;
 pub mod organization;
 pub mod project;
-pub mod project_icon;
 pub mod project_member;
 pub mod token;
 pub mod user;

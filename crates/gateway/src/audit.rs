@@ -20,6 +20,7 @@ pub async fn record(db: &impl ConnectionTrait, ctx: &Ctx) -> Result<(), DbErr> {
         token_id: Set(principal.token_id.clone()),
         action: Set(ctx.action.to_string()),
         target: Set(ctx.audited_target()),
+        project_id: Set(ctx.project_scope().map(str::to_owned)),
         created_at: Set(Timestamp::now_ms()),
     };
     audit_event::Entity::insert(event)

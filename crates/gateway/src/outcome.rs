@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
+use actiongate_service::{is_transient, Transient};
 use actiongate_wire::{ApiError, Envelope, RequestId, Status, Timestamp};
+use sea_orm::DbErr;
 use serde_json::value::RawValue;
 
 /// The end of a call: what goes into `status`, `summary` and `result`.
@@ -12,6 +14,10 @@ pub enum Outcome {
         result: Box<RawValue>,
     },
     Failure(ApiError),
+    /// The database was briefly away (see
+    /// [`actiongate_service::is_transient`]): answered `ServiceNotAvailable`,
+    /// and never stored as a job's final answer; the job runs again.
+    Retry(ApiError),
 }
 
 impl Outcome {
@@ -23,10 +29,20 @@ impl Outcome {
         ))
     }
 
+    /// How a handler's database error ends its call: `Retry` when the
+    /// database is only briefly away, else `InternalError` (the cause is
+    /// logged with the request id; the caller sees only the id).
+    pub fn from_db_error(request_id: RequestId, err: &DbErr) -> Self {
+        match is_transient(err) {
+            Some(_) => Outcome::Retry(unavailable_db(request_id, err)),
+            None => Outcome::Failure(unavailable_db(request_id, err)),
+        }
+    }
+
     pub fn status(&self) -> Status {
         match self {
             Outcome::Success { .. } => Status::Success,
-            Outcome::Failure(err) => err.status,
+            Outcome::Failure(err) | Outcome::Retry(err) => err.status,
         }
     }
 
@@ -39,7 +55,7 @@ impl Outcome {
     ) -> Vec<u8> {
         let (summary, result): (Cow<'static, str>, Cow<'_, RawValue>) = match self {
             Outcome::Success { summary, result } => (summary.clone(), Cow::Borrowed(&**result)),
-            Outcome::Failure(err) => (
+            Outcome::Failure(err) | Outcome::Retry(err) => (
                 Cow::Owned(err.summary.clone()),
                 Cow::Owned(
                     serde_json::value::to_raw_value(&err.result()).expect("JSON values serialize"),
@@ -62,4 +78,30 @@ impl From<ApiError> for Outcome {
     fn from(err: ApiError) -> Self {
         Outcome::Failure(err)
     }
+}
+
+/// A database error as the caller sees it: `ServiceNotAvailable` while
+/// the database is briefly away, else `InternalError` naming only the
+/// request id. The cause goes to the log either way.
+pub fn unavailable_db(request_id: RequestId, err: &DbErr) -> ApiError {
+    match is_transient(err) {
+        Some(why) => {
+            tracing::warn!(%request_id, error = %err, "the database is unavailable");
+            unavailable(why)
+        }
+        None => {
+            tracing::error!(%request_id, error = %err, "database error");
+            ApiError::internal(request_id)
+        }
+    }
+}
+
+/// The answer while the database is away: the caller may retry (the
+/// response carries `Retry-After`), and nothing it asked for was lost.
+pub fn unavailable(why: Transient) -> ApiError {
+    let summary = match why {
+        Transient::Unavailable => "The database is unavailable; retry shortly",
+        Transient::StorageFull => "The database's storage is full; retry once space is freed",
+    };
+    ApiError::new(Status::ServiceNotAvailable, summary)
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use std::panic::AssertUnwindSafe;
 
 use actiongate_service::{
-    Access, ActionName, ActionSpec, ApiError, Ctx, DecodedInput, ErasedAction, Mode, Service,
+    Access, ActionError, ActionName, ActionSpec, ApiError, Ctx, DecodedInput, ErasedAction, Hooks,
+    Mode, Scope, Service,
 };
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -44,7 +45,8 @@ impl Action {
                     summary: summary.into(),
                     result,
                 },
-                Ok(Err(err)) => Outcome::Failure(err),
+                Ok(Err(ActionError::Api(err))) => Outcome::Failure(err),
+                Ok(Err(ActionError::Db(err))) => Outcome::from_db_error(request_id, &err),
                 Err(panic) => {
                     let message = panic
                         .downcast_ref::<&str>()
@@ -90,6 +92,7 @@ pub enum TableError {
     DuplicateName(&'static str),
     DuplicateAction(&'static str, String),
     PublicAsync(&'static str, String),
+    PublicScoped(&'static str, String),
 }
 
 /// Public calls are never turned into jobs: nobody could poll them.
@@ -107,6 +110,10 @@ impl std::fmt::Display for TableError {
             TableError::PublicAsync(service, key) => write!(
                 f,
                 "service {service:?} registers {key:?} as public and asynchronous; a public call's result could not be polled"
+            ),
+            TableError::PublicScoped(service, key) => write!(
+                f,
+                "service {service:?} registers {key:?} as public with a project scope; a public caller has no role to check"
             ),
         }
     }
@@ -132,7 +139,11 @@ impl RouteTable {
             by_name: HashMap::new(),
             by_path: HashMap::new(),
         };
-        for service in services {
+        // Every call can reach every service's hooks (a project deleted by
+        // one service takes the others' records with it).
+        let hooks = Arc::new(Hooks::of(&services));
+        for mut service in services {
+            service.state.insert(hooks.clone());
             let index = table.services.len();
             for name in service.names() {
                 if table.by_name.insert(name, index).is_some() {
@@ -152,6 +163,9 @@ impl RouteTable {
                 // public call has none, so it must be answered directly.
                 if spec.access == Access::Public && spec.mode == Mode::Async {
                     return Err(TableError::PublicAsync(service.name, key.into()));
+                }
+                if spec.access == Access::Public && !matches!(spec.scope, Scope::Org) {
+                    return Err(TableError::PublicScoped(service.name, key.into()));
                 }
                 let threshold = if spec.access == Access::Public {
                     PUBLIC_THRESHOLD
@@ -202,7 +216,10 @@ impl std::error::Error for TableError {}
 mod tests {
     use super::*;
 
-    async fn nothing(_ctx: Ctx, input: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    async fn nothing(
+        _ctx: Ctx,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, ActionError> {
         Ok(input)
     }
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::{decode_body, Ctx, Role};
+use crate::{decode_body, ActionError, Ctx, Role, Scope};
 
 /// How the gateway runs an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,16 @@ pub enum Access {
 }
 
 /// Where an action lives and how it is run.
+///
+/// Made in two steps, so that no action is registered without saying who
+/// may call it: [`ActionSpec::sync`] or [`ActionSpec::asynchronous`] give a
+/// [`Draft`], and its [`Draft::role`] (or [`Draft::public`]) the spec.
+///
+/// ```ignore
+/// A::sync("v1", "environment/update", "Environment updated")
+///     .role(Role::Member)
+///     .scope(record::<Environment>("id"))
+/// ```
 #[derive(Clone, Debug)]
 pub struct ActionSpec {
     /// `v1`, `v1beta`, ...
@@ -47,39 +57,75 @@ pub struct ActionSpec {
     pub summary: &'static str,
     /// Overrides the gateway's response-time threshold for this action.
     pub threshold: Option<Duration>,
-    /// Who may call it; by default any token of the organization.
+    /// Who may call it.
     pub access: Access,
+    /// Where its role is checked; the organization unless it says.
+    pub scope: Scope,
     /// Whether it takes files: a `multipart/form-data` body (see
     /// [`crate::Upload`]). Other actions refuse one.
     pub accepts_files: bool,
 }
 
-impl ActionSpec {
-    pub const fn sync(version: &'static str, path: &'static str, summary: &'static str) -> Self {
+/// An action's place and mode, before it says who may call it.
+#[must_use = "an action needs .role(..) or .public() before it can be registered"]
+pub struct Draft {
+    version: &'static str,
+    path: &'static str,
+    mode: Mode,
+    summary: &'static str,
+}
+
+impl Draft {
+    /// Callable by a token whose principal holds at least `role` in the
+    /// action's scope (the organization, unless [`ActionSpec::scope`] says
+    /// otherwise).
+    pub const fn role(self, role: Role) -> ActionSpec {
+        self.with(Access::Token(role))
+    }
+
+    /// Callable without a token, and not rate limited. Public actions are
+    /// synchronous and always answered directly: with no token, nobody
+    /// could poll a recorded result (the gateway refuses a public async one).
+    pub const fn public(self) -> ActionSpec {
+        self.with(Access::Public)
+    }
+
+    const fn with(self, access: Access) -> ActionSpec {
         ActionSpec {
+            version: self.version,
+            path: self.path,
+            mode: self.mode,
+            summary: self.summary,
+            threshold: None,
+            access,
+            scope: Scope::Org,
+            accepts_files: false,
+        }
+    }
+}
+
+impl ActionSpec {
+    /// Answered directly, unless it outlasts its response-time threshold.
+    pub const fn sync(version: &'static str, path: &'static str, summary: &'static str) -> Draft {
+        Draft {
             version,
             path,
             mode: Mode::Sync,
             summary,
-            threshold: None,
-            access: Access::Token(Role::Viewer),
-            accepts_files: false,
         }
     }
 
+    /// Designated asynchronous: every call answers 202 at once.
     pub const fn asynchronous(
         version: &'static str,
         path: &'static str,
         summary: &'static str,
-    ) -> Self {
-        ActionSpec {
+    ) -> Draft {
+        Draft {
             version,
             path,
             mode: Mode::Async,
             summary,
-            threshold: None,
-            access: Access::Token(Role::Viewer),
-            accepts_files: false,
         }
     }
 
@@ -88,9 +134,9 @@ impl ActionSpec {
         self
     }
 
-    /// The least role a caller needs.
-    pub const fn role(mut self, role: Role) -> Self {
-        self.access = Access::Token(role);
+    /// Checks the role in the project an input field names (see [`Scope`]).
+    pub const fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
         self
     }
 
@@ -100,12 +146,12 @@ impl ActionSpec {
         self
     }
 
-    /// Callable without a token, and not rate limited. Public actions are
-    /// synchronous and always answered directly: with no token, nobody
-    /// could poll a recorded result (the gateway refuses a public async one).
-    pub const fn public(mut self) -> Self {
-        self.access = Access::Public;
-        self
+    /// The least role, or `None` for a public action.
+    pub fn least_role(&self) -> Option<Role> {
+        match self.access {
+            Access::Token(role) => Some(role),
+            Access::Public => None,
+        }
     }
 }
 
@@ -124,7 +170,7 @@ pub trait ErasedAction: Send + Sync {
         &self,
         ctx: Ctx,
         input: DecodedInput,
-    ) -> BoxFuture<'static, Result<Box<RawValue>, ApiError>>;
+    ) -> BoxFuture<'static, Result<Box<RawValue>, ActionError>>;
 }
 
 pub(crate) struct Typed<I, O, F> {
@@ -146,7 +192,7 @@ where
     I: DeserializeOwned + Send + 'static,
     O: Serialize + Send + 'static,
     F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<O, ApiError>> + Send + 'static,
+    Fut: Future<Output = Result<O, ActionError>> + Send + 'static,
 {
     fn decode(&self, body: &[u8]) -> Result<DecodedInput, ApiError> {
         decode_body::<I>(body).map(|input| Box::new(input) as DecodedInput)
@@ -156,7 +202,7 @@ where
         &self,
         ctx: Ctx,
         input: DecodedInput,
-    ) -> BoxFuture<'static, Result<Box<RawValue>, ApiError>> {
+    ) -> BoxFuture<'static, Result<Box<RawValue>, ActionError>> {
         let request_id = ctx.request_id;
         let input = match input.downcast::<I>() {
             Ok(input) => *input,
@@ -168,7 +214,7 @@ where
             let output = output.await?;
             serde_json::value::to_raw_value(&output).map_err(|err| {
                 tracing::error!(%request_id, error = %err, "action output failed to serialize");
-                ApiError::internal(request_id)
+                ActionError::Api(ApiError::internal(request_id))
             })
         })
     }

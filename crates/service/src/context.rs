@@ -9,7 +9,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 use crate::write::WriteTxn;
-use crate::Role;
+use crate::{ActionError, Role};
 
 /// The authenticated caller: the token, the user it acts for, the one
 /// organization it is bound to, and what it may do there.
@@ -107,6 +107,7 @@ pub struct Ctx {
     db: Db,
     call: Arc<CallState>,
     state: Arc<http::Extensions>,
+    project: Option<Arc<str>>,
 }
 
 /// What the gateway and a handler's clones of its `Ctx` share: one
@@ -119,7 +120,7 @@ pub(crate) struct CallState {
     /// Set by [`Ctx::invalidates_tokens`].
     tokens_invalidated: AtomicBool,
     /// Set by [`Ctx::audit_target`].
-    audit_target: Mutex<Option<String>>,
+    pub(crate) audit_target: Mutex<Option<String>>,
     /// Set by [`Ctx::progress`]; `NO_PROGRESS` until then.
     progress: AtomicU8,
 }
@@ -153,6 +154,7 @@ impl Ctx {
             db,
             call: Arc::default(),
             state,
+            project: None,
         }
     }
 
@@ -163,17 +165,26 @@ impl Ctx {
 
     /// Starts (or, after an earlier [`WriteTxn::commit`] in this call,
     /// continues) the call's one write transaction.
-    pub async fn begin_write(&self) -> Result<WriteTxn, ApiError> {
+    pub async fn begin_write(&self) -> Result<WriteTxn, ActionError> {
         let resumed = self.call.pending.lock().expect("pending write lock").take();
         let txn = match resumed {
             Some(txn) => txn,
-            None => self
-                .db
-                .begin_write()
-                .await
-                .map_err(|err| self.internal(err))?,
+            None => self.db.begin_write().await?,
         };
         Ok(WriteTxn::new(txn, self.call.clone()))
+    }
+
+    /// The project the call's declared scope resolved to, if it has one
+    /// (see [`crate::Scope`]). Its audit event is filed under it.
+    pub fn project_scope(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
+
+    /// Sets [`Ctx::project_scope`]; the gateway calls it once the scope is
+    /// checked.
+    pub fn with_project_scope(mut self, project_id: Option<Arc<str>>) -> Self {
+        self.project = project_id;
+        self
     }
 
     /// The writes the handler committed, for the gateway to commit with the
@@ -244,6 +255,20 @@ impl Ctx {
             NO_PROGRESS => None,
             percent => Some(percent),
         }
+    }
+
+    /// Deletes what every service keeps in the projects `ids` selects (a
+    /// subquery of project ids), in `txn`: the caller then deletes the
+    /// projects themselves. See [`crate::Hooks`].
+    pub async fn delete_project_contents(
+        &self,
+        txn: &WriteTxn,
+        ids: sea_orm::sea_query::SelectStatement,
+    ) -> Result<(), DbErr> {
+        for hook in &self.state::<Arc<crate::Hooks>>().projects_deleted {
+            hook(txn, ids.clone()).await?;
+        }
+        Ok(())
     }
 
     /// The token the gateway trips to cancel this call.

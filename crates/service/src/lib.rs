@@ -8,8 +8,17 @@
 //! ```ignore
 //! Service::new("console")
 //!     .alias("api.console")
-//!     .action(ActionSpec::sync("v1beta", "platform/project/get", "Project found"), project::get)
+//!     .action(
+//!         ActionSpec::sync("v1", "project/get", "Project found")
+//!             .role(Role::Viewer)
+//!             .scope(Scope::project("id")),
+//!         project::get,
+//!     )
 //! ```
+//!
+//! The registration line says everything the gateway enforces before the
+//! handler runs: the mode, the least role, and the scope that role is
+//! checked in.
 //!
 //! The gateway owns everything else: routing, authentication, decoding the
 //! body into the input type (with JSON-pointer errors), running the handler
@@ -19,20 +28,26 @@ mod action;
 mod context;
 mod decode;
 mod digest;
+mod error;
+mod hooks;
 mod role;
+mod scope;
 mod service;
 mod upload;
 mod write;
 
-pub use action::{Access, ActionSpec, DecodedInput, ErasedAction, Mode};
+pub use action::{Access, ActionSpec, DecodedInput, Draft, ErasedAction, Mode};
 pub use actiongate_wire::{ApiError, FieldError, RequestId, Status, Timestamp};
 pub use context::{ActionName, Ctx, Db, Principal};
 pub use decode::decode_body;
 pub use digest::{hex, sha256_hex};
+pub use error::{is_transient, ActionError, Transient};
+pub use hooks::{Hooks, OnProjectsDeleted};
 pub use role::Role;
+pub use scope::{ProjectOf, Scope};
 pub use service::Service;
 pub use upload::{encode_data, Upload};
 pub use write::WriteTxn;
 
-/// What a handler returns.
-pub type ActionResult<T> = Result<T, ApiError>;
+/// What a handler returns: `?` takes both [`ApiError`] and sea-orm's `DbErr`.
+pub type ActionResult<T> = Result<T, ActionError>;

@@ -3,12 +3,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use actiongate_wire::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::action::{ActionSpec, ErasedAction, Typed};
-use crate::Ctx;
+use crate::hooks::OnProjectsDeleted;
+use crate::{ActionError, Ctx};
 
 /// A service as the gateway sees it.
 pub struct Service {
@@ -16,6 +16,7 @@ pub struct Service {
     pub aliases: Vec<&'static str>,
     pub actions: Vec<(ActionSpec, Arc<dyn ErasedAction>)>,
     pub state: http::Extensions,
+    pub(crate) projects_deleted: Vec<OnProjectsDeleted>,
 }
 
 impl Service {
@@ -25,6 +26,7 @@ impl Service {
             aliases: Vec::new(),
             actions: Vec::new(),
             state: http::Extensions::new(),
+            projects_deleted: Vec::new(),
         }
     }
 
@@ -40,13 +42,20 @@ impl Service {
         self
     }
 
+    /// What this service deletes of its own when projects are deleted (see
+    /// [`crate::Hooks`]).
+    pub fn on_projects_deleted(mut self, hook: OnProjectsDeleted) -> Self {
+        self.projects_deleted.push(hook);
+        self
+    }
+
     /// Registers one action: its spec and its handler.
     pub fn action<I, O, F, Fut>(mut self, spec: ActionSpec, handler: F) -> Self
     where
         I: DeserializeOwned + Send + 'static,
         O: Serialize + Send + 'static,
         F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<O, ApiError>> + Send + 'static,
+        Fut: Future<Output = Result<O, ActionError>> + Send + 'static,
     {
         self.actions
             .push((spec, Arc::new(Typed::<I, O, F>::new(handler))));

@@ -45,6 +45,13 @@ impl WriteTxn {
         *self.call.pending.lock().expect("pending write lock") = Some(txn);
         Ok(())
     }
+
+    /// [`WriteTxn::commit`], naming `target` as the record the call changed
+    /// for its audit event: how a handler ends its write.
+    pub async fn commit_for(self, target: impl Into<String>) -> Result<(), DbErr> {
+        *self.call.audit_target.lock().expect("audit target lock") = Some(target.into());
+        self.commit().await
+    }
 }
 
 #[async_trait::async_trait]

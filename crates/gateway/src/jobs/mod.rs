@@ -92,6 +92,8 @@ pub struct JobSpec {
     pub request_id: RequestId,
     pub request_time: Timestamp,
     pub principal: Arc<Principal>,
+    /// The project the call's declared scope resolved to.
+    pub scope_project_id: Option<Arc<str>>,
     pub service: &'static str,
     pub version: &'static str,
     pub action: &'static str,
@@ -207,6 +209,7 @@ impl Jobs {
             role: Set(Some(spec.principal.role.as_str().to_owned())),
             project_id: Set(spec.principal.project_id.clone()),
             role_cap: Set(spec.principal.role_cap.map(|r| r.as_str().to_owned())),
+            scope_project_id: Set(spec.scope_project_id.as_deref().map(str::to_owned)),
             service: Set(spec.service.to_owned()),
             version: Set(spec.version.to_owned()),
             action: Set(spec.action.to_owned()),
@@ -358,6 +361,10 @@ impl Jobs {
         ctx: &Ctx,
         outcome: Outcome,
     ) -> Outcome {
+        if let Outcome::Retry(_) = outcome {
+            // The database was away: nothing is kept; the caller retries.
+            return outcome;
+        }
         let end = self.final_of(spec.request_id, spec.request_time, false, &outcome);
         let mut row = self.new_row(spec, end.state);
         row.input = Set(Vec::new());
@@ -383,7 +390,7 @@ impl Jobs {
                 }
                 outcome
             }
-            Err(err) => ctx.internal(err).into(),
+            Err(err) => Outcome::from_db_error(ctx.request_id, &err),
         }
     }
 
@@ -398,6 +405,19 @@ impl Jobs {
         if cancelled {
             drop(pending);
             return self.end_cancelled(claim).await;
+        }
+        if let Outcome::Retry(_) = &outcome {
+            // The database was away: nothing of this run is kept, and the
+            // job runs again once it had time to come back.
+            drop(pending);
+            let delay = retry_delay(claim.fence.attempt);
+            tracing::warn!(%request_id, attempt = claim.fence.attempt, ?delay, "the database was unavailable; the job will run again");
+            self.retry(Op::Release {
+                fence: claim.fence.clone(),
+                retry_at: Some(Timestamp::now_ms().saturating_add(millis(delay))),
+            })
+            .await;
+            return outcome;
         }
         let end = self.final_of(request_id, claim.request_time, claim.keyed, &outcome);
         let applied = match pending {
@@ -430,6 +450,7 @@ impl Jobs {
                         tracing::error!(%request_id, error = %err, "committing a job failed; it will run again");
                         self.retry(Op::Release {
                             fence: claim.fence.clone(),
+                            retry_at: None,
                         })
                         .await;
                         return ApiError::new(
@@ -619,6 +640,13 @@ impl Jobs {
 
 fn live(row: &job::Model) -> bool {
     row.expires_at.is_none_or(|at| at > Timestamp::now_ms())
+}
+
+/// How long a job waits before running again after the database was away:
+/// doubling from 250 ms with each attempt, at most 30 s.
+fn retry_delay(attempt: i32) -> Duration {
+    let doublings = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(7);
+    (Duration::from_millis(250) * 2u32.pow(doublings)).min(Duration::from_secs(30))
 }
 
 fn millis(duration: Duration) -> i64 {

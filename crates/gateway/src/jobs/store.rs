@@ -301,12 +301,23 @@ pub async fn release_all(conn: &impl ConnectionTrait, node_id: &str) -> Result<u
     Ok(released.rows_affected)
 }
 
-/// Puts one run's job back in the queue, for another attempt.
-pub async fn release(conn: &impl ConnectionTrait, fence: &Fence) -> Result<bool, DbErr> {
+/// Puts one run's job back in the queue, for another attempt: at once, or
+/// from `retry_at` (Unix ms) on. A delayed job stays `running` with no node
+/// and its lease ending at `retry_at`, so that [`claim`], which takes
+/// lapsed leases, takes it then, on whichever node claims first.
+pub async fn release(
+    conn: &impl ConnectionTrait,
+    fence: &Fence,
+    retry_at: Option<i64>,
+) -> Result<bool, DbErr> {
+    let (state, lease_until) = match retry_at {
+        None => (QUEUED, null_ms()),
+        Some(at) => (RUNNING, Expr::value(at)),
+    };
     let released = job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(QUEUED))
+        .col_expr(job::Column::State, Expr::value(state))
         .col_expr(job::Column::NodeId, null_text())
-        .col_expr(job::Column::LeaseUntil, null_ms())
+        .col_expr(job::Column::LeaseUntil, lease_until)
         .filter(fence.condition())
         .exec(conn)
         .await?;

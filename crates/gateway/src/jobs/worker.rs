@@ -88,6 +88,7 @@ impl Jobs {
             project_id: row.project_id,
             role_cap: row.role_cap.as_deref().and_then(|role| role.parse().ok()),
         });
+        let project_scope = row.scope_project_id.map(Into::into);
         let key = format!("{}/{}", row.version, row.action);
         let found = self
             .routes
@@ -101,7 +102,8 @@ impl Jobs {
                     principal,
                     self.db.clone(),
                     service.state.clone(),
-                );
+                )
+                .with_project_scope(project_scope);
                 let work = match action.handler.decode(&row.input) {
                     Ok(input) => action.run(ctx.clone(), input),
                     Err(err) => async move { Outcome::Failure(err) }.boxed(),

@@ -1,6 +1,8 @@
 //! Phase 2: authenticate the bearer token, and check that its principal
-//! may call the action: the token is enabled for the service and the
-//! principal holds the action's role.
+//! may call the action: the token is enabled for the service, and the
+//! principal holds the action's role in its organization (for an action
+//! scoped to a project, `authorize` checks the role there; here only the
+//! token's cap, which no project role exceeds).
 //!
 //! The token itself never reaches a log or a summary: a failure is logged
 //! with the client's address and the token's `agt_` prefix only. Failures
@@ -9,29 +11,24 @@
 
 use std::sync::Arc;
 
-use actiongate_service::{Access, ActionSpec};
+use actiongate_service::{Access, ActionSpec, Scope};
 use actiongate_wire::{ApiError, Status};
 use http::header::AUTHORIZATION;
 
-use super::respond::Trace;
-use super::Call;
+use super::RequestCtx;
 use crate::rate_limits::too_many;
 use crate::tokens::Grant;
 use crate::Gateway;
 
 /// The grant of the call's bearer token.
-pub async fn bearer(
-    gateway: &Gateway,
-    call: &Call<'_>,
-    trace: &mut Trace<'_>,
-) -> Result<Arc<Grant>, ApiError> {
+pub async fn bearer(gateway: &Gateway, ctx: &mut RequestCtx<'_>) -> Result<Arc<Grant>, ApiError> {
     let limits = gateway.rate_limits();
-    let address = call.peer.ip();
+    let address = ctx.peer.ip();
     if let Some(state) = limits.blocked(address) {
-        trace.limit = Some(state);
+        ctx.limit = Some(state);
         return Err(too_many(&state));
     }
-    let (secret, verified) = match bearer_secret(call.parts.headers.get(AUTHORIZATION)) {
+    let (secret, verified) = match bearer_secret(ctx.parts.headers.get(AUTHORIZATION)) {
         Ok(secret) => (Some(secret), gateway.tokens().verify(secret).await),
         Err(err) => (None, Err(err)),
     };
@@ -47,11 +44,11 @@ pub async fn bearer(
             );
             match limits.failed_auth(address) {
                 Some(state) if state.denied => {
-                    trace.limit = Some(state);
+                    ctx.limit = Some(state);
                     Err(too_many(&state))
                 }
                 state => {
-                    trace.limit = state;
+                    ctx.limit = state;
                     Err(err)
                 }
             }
@@ -60,28 +57,43 @@ pub async fn bearer(
     }
 }
 
-/// The grant of a call to `spec`: the bearer token's, or nobody's for a
-/// public action.
+/// Sets the call's grant: the bearer token's, or nobody's for a public
+/// action.
 pub async fn for_action(
     gateway: &Gateway,
-    call: &Call<'_>,
+    ctx: &mut RequestCtx<'_>,
     service: &'static str,
     spec: &ActionSpec,
-    trace: &mut Trace<'_>,
-) -> Result<Arc<Grant>, ApiError> {
+) -> Result<(), ApiError> {
     let role = match spec.access {
-        Access::Public => return Ok(Grant::public()),
+        Access::Public => {
+            ctx.grant = Some(Grant::public());
+            return Ok(());
+        }
         Access::Token(role) => role,
     };
-    let grant = bearer(gateway, call, trace).await?;
+    let grant = bearer(gateway, ctx).await?;
     if !grant.allows(service) {
         return Err(ApiError::new(
             Status::ServiceNotEnabled,
             format!("This token is not enabled for the {service} service; create one that is with `actiongate token create --services {service}`"),
         ));
     }
-    grant.principal.require(role)?;
-    Ok(grant)
+    match spec.scope {
+        Scope::Org => grant.principal.require(role)?,
+        // No project role is above the token's cap.
+        _ => match grant.principal.role_cap {
+            Some(cap) if cap < role => {
+                return Err(ApiError::new(
+                    Status::Forbidden,
+                    format!("This needs the {role} role; the token is capped at {cap}"),
+                ))
+            }
+            _ => {}
+        },
+    }
+    ctx.grant = Some(grant);
+    Ok(())
 }
 
 fn bearer_secret(value: Option<&http::HeaderValue>) -> Result<&str, ApiError> {

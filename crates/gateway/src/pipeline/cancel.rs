@@ -1,5 +1,6 @@
-//! `POST /request/cancel {"request_id": "prq_..."}`: a caller cancels its
-//! own pending or running request.
+//! `POST /request/cancel {"request_id": "prq_..."}`: a caller cancels a
+//! pending or running request its token could have made
+//! ([`super::reach`]).
 //!
 //! A queued request is cancelled at once. A running one is asked to stop:
 //! its handler sees it at its next checkpoint, and whatever it wrote is
@@ -12,10 +13,8 @@ use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::poll::owned;
 use super::replay::unavailable;
-use super::respond::Trace;
-use super::{authenticate, rate_limit, Call};
+use super::{authenticate, rate_limit, reach, RequestCtx};
 use crate::jobs::Cancelled;
 use crate::{Gateway, Outcome};
 
@@ -33,14 +32,13 @@ struct CancelOutput<'a> {
 
 pub async fn answer(
     gateway: &Gateway,
-    call: &Call<'_>,
+    ctx: &mut RequestCtx<'_>,
     body: Bytes,
-    trace: &mut Trace<'_>,
 ) -> Result<Outcome, ApiError> {
-    let grant = authenticate::bearer(gateway, call, trace).await?;
+    ctx.grant = Some(authenticate::bearer(gateway, ctx).await?);
     let input: CancelInput = decode_body(&body)?;
-    let row = owned(gateway, &grant, &input.request_id).await?;
-    rate_limit::check_request(gateway, &grant, &row.service, trace)?;
+    let row = reach::recorded(gateway, ctx, &input.request_id).await?;
+    rate_limit::check_request(gateway, ctx, &row.service)?;
     let (summary, state) = match gateway.jobs().cancel(&row).await.map_err(unavailable)? {
         Cancelled::Now => ("Request cancelled", "cancelled"),
         Cancelled::Requested => (

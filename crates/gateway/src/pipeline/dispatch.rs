@@ -1,4 +1,4 @@
-//! Phase 5: run the action.
+//! Phase 7: run the action.
 //!
 //! - Designated asynchronous: recorded as a job and answered 202 at once.
 //! - With an `Idempotency-Key`: recorded as a job before it runs, then
@@ -18,35 +18,36 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::respond::Reply;
-use super::{replay, Call};
+use super::{replay, RequestCtx};
 use crate::jobs::{Claim, JobSpec, Jobs};
 use crate::routes::{Action, ServiceRoutes};
-use crate::tokens::{sha256_hex, Grant};
+use crate::tokens::sha256_hex;
 use crate::{Gateway, Outcome};
 
-#[allow(clippy::too_many_arguments)]
 pub async fn dispatch(
     gateway: &Gateway,
-    call: &Call<'_>,
+    call: &RequestCtx<'_>,
     service: &ServiceRoutes,
     action: &Action,
-    grant: &Grant,
     body: Bytes,
     input: DecodedInput,
     idempotency_key: Option<String>,
 ) -> Reply {
+    let grant = call.grant();
     let ctx = Ctx::new(
         call.request_id,
         action.name(service.name),
         grant.principal.clone(),
         gateway.db().clone(),
         service.state.clone(),
-    );
+    )
+    .with_project_scope(call.project_scope.clone());
     let work = action.run(ctx.clone(), input);
     let spec = || JobSpec {
         request_id: call.request_id,
         request_time: call.request_time,
         principal: grant.principal.clone(),
+        scope_project_id: call.project_scope.clone(),
         service: service.name,
         version: action.spec.version,
         action: action.spec.path,
@@ -62,7 +63,7 @@ pub async fn dispatch(
         };
         let body: &[u8] = &body;
         async move {
-            match replay::earlier(gateway, call, service, action, grant, body, &repeat).await {
+            match replay::earlier(gateway, call, service, action, body, &repeat).await {
                 Ok(Some(reply)) => reply,
                 Ok(None) => Reply::Ended(
                     ApiError::new(
@@ -206,7 +207,7 @@ async fn park(
 }
 
 /// Nothing was promised yet: the caller may retry.
-fn not_recorded(call: &Call<'_>, err: sea_orm::DbErr) -> Reply {
+fn not_recorded(call: &RequestCtx<'_>, err: sea_orm::DbErr) -> Reply {
     tracing::error!(request_id = %call.request_id, error = %err, "could not record a job");
     Reply::Ended(
         ApiError::new(
@@ -217,7 +218,7 @@ fn not_recorded(call: &Call<'_>, err: sea_orm::DbErr) -> Reply {
     )
 }
 
-fn internal(call: &Call<'_>, join: tokio::task::JoinError) -> Reply {
+fn internal(call: &RequestCtx<'_>, join: tokio::task::JoinError) -> Reply {
     tracing::error!(request_id = %call.request_id, error = %join, "recording a job failed");
     Reply::Ended(ApiError::internal(call.request_id).into())
 }

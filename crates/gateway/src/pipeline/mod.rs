@@ -1,56 +1,52 @@
-//! The life of one request, as a fixed sequence of phases, one module each:
+//! The life of one request, as a fixed sequence of phases, one module each,
+//! all sharing one [`RequestCtx`]:
 //!
 //! 1. [`route`]: find the service and action (or one of the gateway's own
 //!    request endpoints);
 //! 2. [`authenticate`]: check the bearer token, that it is enabled for
-//!    the service, and that its principal holds the action's role;
+//!    the service, and, for organization-scoped actions, that its
+//!    principal holds the action's role;
 //! 3. [`rate_limit`]: count the call against the token's budget;
-//! 4. [`decode`]: read the body within its limits and decode it into the
-//!    action's typed input;
-//! 5. [`replay`]: answer a repeat of an earlier call (`Idempotency-Key`,
+//! 4. [`decode`]: read the body within its limits;
+//! 5. [`authorize`]: check the caller's role in the project the action's
+//!    declared scope names, then decode the body into the action's typed
+//!    input;
+//! 6. [`replay`]: answer a repeat of an earlier call (`Idempotency-Key`,
 //!    `X-Pangea-Retried-Request-Ids`) with that call's outcome;
-//! 6. [`dispatch`]: run the action, answering directly or recording it as
+//! 7. [`dispatch`]: run the action, answering directly or recording it as
 //!    a job and answering 202;
-//! 7. [`respond`]: write the envelope, its headers, and the log line.
+//! 8. [`respond`]: write the envelope, its headers, and the log line.
 //!
 //! The gateway's own endpoints for recorded requests: [`poll`] and
-//! [`cancel`].
+//! [`cancel`], which check with [`reach`] that the caller could have made
+//! the request it names.
 
 pub mod authenticate;
+pub mod authorize;
 pub mod cancel;
+pub mod context;
 pub mod decode;
 pub mod dispatch;
 pub mod poll;
 pub mod rate_limit;
+pub mod reach;
 pub mod replay;
 pub mod respond;
 pub mod route;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use actiongate_wire::{ApiError, RequestId, Timestamp};
+use actiongate_wire::ApiError;
 use bytes::Bytes;
-use http::request::Parts;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
 use crate::Gateway;
-use respond::{Reply, Trace};
+pub use context::RequestCtx;
+use respond::Reply;
 use route::Route;
-
-/// What every phase may need to know about the call.
-pub struct Call<'a> {
-    pub request_id: RequestId,
-    /// The client's address, as the connection came in.
-    pub peer: SocketAddr,
-    pub request_time: Timestamp,
-    pub parts: &'a Parts,
-    /// The service prefix the caller used, repeated in poll locations.
-    pub prefix: Option<&'a str>,
-}
 
 /// Handles one HTTP request from start to finish. Never fails: every
 /// problem becomes an envelope.
@@ -59,59 +55,32 @@ pub async fn handle(
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    let started = Instant::now();
-    let request_id = RequestId::new();
-    let request_time = Timestamp::now();
     let (parts, body) = request.into_parts();
-    let mut trace = Trace::default();
-    let reply = run(
-        &gateway,
-        peer,
-        &parts,
-        body,
-        request_id,
-        request_time,
-        &mut trace,
-    )
-    .await;
-    respond::write(reply, request_id, request_time, started, &trace)
+    let mut ctx = RequestCtx::new(peer, &parts);
+    let reply = run(&gateway, &mut ctx, body).await;
+    respond::write(reply, &ctx)
 }
 
-async fn run<'a>(
-    gateway: &Gateway,
-    peer: SocketAddr,
-    parts: &'a Parts,
-    body: Incoming,
-    request_id: RequestId,
-    request_time: Timestamp,
-    trace: &mut Trace<'a>,
-) -> Reply {
-    let resolved = match route::resolve(gateway.routes(), parts) {
+async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming) -> Reply {
+    let resolved = match route::resolve(gateway.routes(), ctx.parts) {
         Ok(resolved) => resolved,
         Err(rejected) => {
-            trace.allow = rejected.allow;
+            ctx.allow = rejected.allow;
             return Reply::Ended(rejected.error.into());
         }
     };
-    let call = Call {
-        request_id,
-        peer,
-        request_time,
-        parts,
-        prefix: resolved.prefix,
-    };
+    ctx.prefix = resolved.prefix;
     let result: Result<Reply, ApiError> = match resolved.route {
         Route::Poll { request_id } => {
-            trace.action = "request";
-            poll::answer(gateway, &call, request_id, trace).await
+            ctx.action = "request";
+            poll::answer(gateway, ctx, request_id).await
         }
         Route::Cancel => {
-            trace.action = "request/cancel";
+            ctx.action = "request/cancel";
             async {
-                let body = decode::read_body(body, parts, gateway.config(), None, false).await?;
-                cancel::answer(gateway, &call, body, trace)
-                    .await
-                    .map(Reply::Ended)
+                let body =
+                    decode::read_body(body, ctx.parts, gateway.config(), None, false).await?;
+                cancel::answer(gateway, ctx, body).await.map(Reply::Ended)
             }
             .await
         }
@@ -120,35 +89,33 @@ async fn run<'a>(
             action,
             rest_id,
         } => {
-            trace.service = service.name;
-            trace.version = action.spec.version;
-            trace.action = action.spec.path;
+            ctx.service = service.name;
+            ctx.version = action.spec.version;
+            ctx.action = action.spec.path;
             async {
-                let grant =
-                    authenticate::for_action(gateway, &call, service.name, &action.spec, trace)
-                        .await?;
-                rate_limit::check(gateway, &grant, service.name, &action.spec, trace)?;
+                authenticate::for_action(gateway, ctx, service.name, &action.spec).await?;
+                rate_limit::check(gateway, ctx, service.name, &action.spec)?;
                 let body = decode::read_body(
                     body,
-                    parts,
+                    ctx.parts,
                     gateway.config(),
                     rest_id,
                     action.spec.accepts_files,
                 )
                 .await?;
+                authorize::check(gateway, ctx, &action.spec, &body).await?;
                 let input = action.handler.decode(&body)?;
-                let repeat = replay::Repeat::read(&parts.headers)?;
+                let repeat = replay::Repeat::read(&ctx.parts.headers)?;
                 if let Some(reply) =
-                    replay::earlier(gateway, &call, service, action, &grant, &body, &repeat).await?
+                    replay::earlier(gateway, ctx, service, action, &body, &repeat).await?
                 {
                     return Ok(reply);
                 }
                 Ok(dispatch::dispatch(
                     gateway,
-                    &call,
+                    ctx,
                     service,
                     action,
-                    &grant,
                     body,
                     input,
                     repeat.idempotency_key,

@@ -1,5 +1,5 @@
 //! `GET /request/<id>[?wait=<seconds>]`: the state of a recorded request,
-//! for its owner.
+//! for a token that could have made it ([`super::reach`]).
 //!
 //! Pending: 202 with the original request id and `retry_counter`, the
 //! fetches so far. Finished: the stored envelope, with the HTTP code it
@@ -14,9 +14,8 @@ use actiongate_entity::job;
 use actiongate_wire::{ApiError, Status};
 
 use super::replay::{reply_for, unavailable};
-use super::respond::{Reply, Trace};
-use super::{authenticate, rate_limit, Call};
-use crate::tokens::Grant;
+use super::respond::Reply;
+use super::{authenticate, rate_limit, reach, RequestCtx};
 use crate::Gateway;
 
 /// The longest a poll may wait.
@@ -24,19 +23,18 @@ pub const MAX_WAIT_SECS: u64 = 30;
 
 pub async fn answer(
     gateway: &Gateway,
-    call: &Call<'_>,
+    ctx: &mut RequestCtx<'_>,
     id_text: &str,
-    trace: &mut Trace<'_>,
 ) -> Result<Reply, ApiError> {
-    let grant = authenticate::bearer(gateway, call, trace).await?;
-    let wait = wait(call.parts.uri.query())?;
+    ctx.grant = Some(authenticate::bearer(gateway, ctx).await?);
+    let wait = wait(ctx.parts.uri.query())?;
     let jobs = gateway.jobs();
     // Registered before the row is read, so a result stored in between
     // still wakes this poll, and the row read below is the only look
     // before the wait.
     let registration = (!wait.is_zero()).then(|| jobs.register_wait(id_text));
-    let row = owned(gateway, &grant, id_text).await?;
-    rate_limit::check_request(gateway, &grant, &row.service, trace)?;
+    let row = reach::recorded(gateway, ctx, id_text).await?;
+    rate_limit::check_request(gateway, ctx, &row.service)?;
     // The fetch is counted while the poll waits; the answer goes out only
     // once the count is stored, so a caller's next fetch sees it.
     let fetches = row.poll_count.saturating_add(1);
@@ -63,34 +61,7 @@ pub async fn answer(
         poll_count: fetches,
         ..waited.map_err(unavailable)?.unwrap_or(row)
     };
-    Ok(reply_for(gateway, call, &row))
-}
-
-/// The caller's own live request named `id_text`.
-pub async fn owned(
-    gateway: &Gateway,
-    grant: &Grant,
-    id_text: &str,
-) -> Result<job::Model, ApiError> {
-    if actiongate_wire::RequestId::parse(id_text).is_err() {
-        return Err(not_found(id_text));
-    }
-    gateway
-        .jobs()
-        .find_live(id_text)
-        .await
-        .map_err(unavailable)?
-        .filter(|job| {
-            job.user_id == grant.principal.user_id && job.org_id == grant.principal.org_id
-        })
-        .ok_or_else(|| not_found(id_text))
-}
-
-fn not_found(id_text: &str) -> ApiError {
-    ApiError::new(
-        Status::ResourceNotFound,
-        format!("No request {id_text:?} is known to this caller; its result may have expired"),
-    )
+    Ok(reply_for(gateway, ctx, &row))
 }
 
 /// `wait=<seconds>` from the query string; longer waits are cut to 30 s.

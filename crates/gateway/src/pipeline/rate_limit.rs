@@ -6,48 +6,45 @@
 use actiongate_service::{Access, ActionSpec};
 use actiongate_wire::ApiError;
 
-use super::respond::Trace;
+use super::RequestCtx;
 use crate::rate_limits::{too_many, LimitState};
-use crate::tokens::Grant;
 use crate::Gateway;
 
 /// For `GET /request/<id>` and `POST /request/cancel`.
 pub fn check_request(
     gateway: &Gateway,
-    grant: &Grant,
+    ctx: &mut RequestCtx<'_>,
     service: &str,
-    trace: &mut Trace<'_>,
 ) -> Result<(), ApiError> {
     let state = gateway
         .rate_limits()
-        .check_service(&grant.principal.token_id, service);
-    enforce(state, trace)
+        .check_service(&ctx.grant().principal.token_id, service);
+    enforce(state, ctx)
 }
 
 pub fn check(
     gateway: &Gateway,
-    grant: &Grant,
+    ctx: &mut RequestCtx<'_>,
     service: &'static str,
     spec: &ActionSpec,
-    trace: &mut Trace<'_>,
 ) -> Result<(), ApiError> {
     if spec.access == Access::Public {
         return Ok(());
     }
     let state = gateway.rate_limits().check_call(
-        &grant.principal.token_id,
+        &ctx.grant().principal.token_id,
         service,
         spec.version,
         spec.path,
     );
-    enforce(state, trace)
+    enforce(state, ctx)
 }
 
-fn enforce(state: Option<LimitState>, trace: &mut Trace<'_>) -> Result<(), ApiError> {
+fn enforce(state: Option<LimitState>, ctx: &mut RequestCtx<'_>) -> Result<(), ApiError> {
     let Some(state) = state else {
         return Ok(());
     };
-    trace.limit = Some(state);
+    ctx.limit = Some(state);
     if state.denied {
         return Err(too_many(&state));
     }

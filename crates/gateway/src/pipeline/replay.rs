@@ -1,4 +1,4 @@
-//! Phase 4: replay. A call that repeats an earlier one gets that one's
+//! Phase 6: replay. A call that repeats an earlier one gets that one's
 //! outcome instead of running again:
 //!
 //! - `Idempotency-Key: <key>`: the first call with a key (per token, kept
@@ -10,15 +10,18 @@
 //!   the same action and body, and left a record (every job does, and so
 //!   does every synchronous call that wrote), its outcome is the answer.
 //!   A read-only call leaves none and simply runs again.
+//!
+//! Either way the earlier call is replayed only to a token that could have
+//! made it ([`super::reach`]).
 
 use actiongate_entity::job;
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use http::HeaderMap;
 
 use super::respond::Reply;
-use super::Call;
+use super::{reach, RequestCtx};
 use crate::routes::{Action, ServiceRoutes};
-use crate::tokens::{sha256_hex, Grant};
+use crate::tokens::sha256_hex;
 use crate::Gateway;
 
 /// The most earlier attempts one retry may name.
@@ -80,16 +83,22 @@ impl Repeat {
 /// The earlier call's answer, if this call repeats one.
 pub async fn earlier(
     gateway: &Gateway,
-    call: &Call<'_>,
+    ctx: &RequestCtx<'_>,
     service: &ServiceRoutes,
     action: &Action,
-    grant: &Grant,
     body: &[u8],
     repeat: &Repeat,
 ) -> Result<Option<Reply>, ApiError> {
     if repeat.is_empty() {
         return Ok(None);
     }
+    let grant = ctx.grant();
+    let reaches = |row: job::Model| async move {
+        let reached = reach::reaches(gateway, grant, &row)
+            .await
+            .map_err(unavailable)?;
+        Ok::<_, ApiError>(reached.then_some(row))
+    };
     let jobs = gateway.jobs();
     let hash = sha256_hex(body);
     let same_call = |row: &job::Model| {
@@ -104,6 +113,9 @@ pub async fn earlier(
             .await
             .map_err(unavailable)?;
         if let Some(row) = found {
+            let Some(row) = reaches(row).await? else {
+                return Ok(None);
+            };
             if !same_call(&row) {
                 return Err(ApiError::new(
                     Status::IdempotencyKeyReused,
@@ -113,14 +125,16 @@ pub async fn earlier(
                     ),
                 ));
             }
-            return Ok(Some(reply_for(gateway, call, &row)));
+            return Ok(Some(reply_for(gateway, ctx, &row)));
         }
     }
     for id in &repeat.retried {
         let found = jobs.find_live(&id.to_string()).await.map_err(unavailable)?;
-        if let Some(row) = found {
-            if row.token_id == grant.principal.token_id && same_call(&row) {
-                return Ok(Some(reply_for(gateway, call, &row)));
+        if let Some(row) =
+            found.filter(|row| row.token_id == grant.principal.token_id && same_call(row))
+        {
+            if let Some(row) = reaches(row).await? {
+                return Ok(Some(reply_for(gateway, ctx, &row)));
             }
         }
     }
@@ -128,8 +142,8 @@ pub async fn earlier(
 }
 
 /// A recorded call's answer: its stored envelope, or 202 while it runs.
-pub fn reply_for(gateway: &Gateway, call: &Call<'_>, row: &job::Model) -> Reply {
-    let request_id = RequestId::parse(&row.request_id).unwrap_or(call.request_id);
+pub fn reply_for(gateway: &Gateway, ctx: &RequestCtx<'_>, row: &job::Model) -> Reply {
+    let request_id = RequestId::parse(&row.request_id).unwrap_or(ctx.request_id);
     match (&row.response, row.http_code) {
         (Some(body), Some(http_code)) => Reply::Stored {
             request_id,
@@ -138,7 +152,7 @@ pub fn reply_for(gateway: &Gateway, call: &Call<'_>, row: &job::Model) -> Reply 
         },
         _ => Reply::accepted(
             gateway,
-            call,
+            ctx,
             request_id,
             Timestamp::from_unix_ms(row.request_time),
             u64::try_from(row.poll_count).unwrap_or(0),

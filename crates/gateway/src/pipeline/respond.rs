@@ -1,7 +1,5 @@
-//! Phase 5: write the envelope, its headers (`x-request-id`, `Allow`) and
-//! one log line for the request.
-
-use std::time::Instant;
+//! Phase 8: write the envelope, its headers (`x-request-id`, `Allow`, rate
+//! limits, `Retry-After`) and one log line for the request.
 
 use actiongate_wire::{AcceptedResult, Envelope, RequestId, Status, Timestamp};
 use bytes::Bytes;
@@ -9,7 +7,7 @@ use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use super::Call;
+use super::RequestCtx;
 use crate::rate_limits::LimitState;
 use crate::{Gateway, Outcome};
 
@@ -35,7 +33,7 @@ impl Reply {
     /// A 202 for `request_id`, with its poll location.
     pub fn accepted(
         gateway: &Gateway,
-        call: &Call<'_>,
+        ctx: &RequestCtx<'_>,
         request_id: RequestId,
         request_time: Timestamp,
         retry_counter: u64,
@@ -47,7 +45,7 @@ impl Reply {
             result: AcceptedResult {
                 ttl_mins: gateway.config().ttl_mins(),
                 retry_counter,
-                location: location(gateway, call, request_id),
+                location: location(gateway, ctx, request_id),
                 completion_percent,
             },
         }
@@ -55,52 +53,41 @@ impl Reply {
 }
 
 /// The absolute URL of the poll endpoint, under the host and service
-/// prefix the call was made with (or the configured public URL).
-fn location(gateway: &Gateway, call: &Call<'_>, request_id: RequestId) -> String {
-    let base = match &gateway.config().public_url {
+/// prefix the call was made with (or the configured public URL), `https`
+/// when the gateway serves TLS.
+fn location(gateway: &Gateway, ctx: &RequestCtx<'_>, request_id: RequestId) -> String {
+    let config = gateway.config();
+    let base = match &config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
-            let host = call
+            let scheme = if config.tls.cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let host = ctx
                 .parts
                 .headers
                 .get(HOST)
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned)
-                .or_else(|| call.parts.uri.authority().map(|a| a.to_string()))
+                .or_else(|| ctx.parts.uri.authority().map(|a| a.to_string()))
                 .unwrap_or_else(|| gateway.local_addr().to_string());
-            format!("http://{host}")
+            format!("{scheme}://{host}")
         }
     };
-    match call.prefix {
+    match ctx.prefix {
         Some(prefix) => format!("{base}/{prefix}/request/{request_id}"),
         None => format!("{base}/request/{request_id}"),
     }
 }
 
-/// What the log line says about the route.
-#[derive(Default)]
-pub struct Trace<'a> {
-    pub service: &'a str,
-    pub version: &'a str,
-    pub action: &'a str,
-    /// For `MethodNotAllowed`: the method to use.
-    pub allow: Option<&'static str>,
-    /// The rate limit that applied to the call, for its headers.
-    pub limit: Option<LimitState>,
-}
-
-pub fn write(
-    reply: Reply,
-    call_id: RequestId,
-    request_time: Timestamp,
-    started: Instant,
-    trace: &Trace<'_>,
-) -> Response<Full<Bytes>> {
+pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
     let (request_id, status, http_code, body) = match reply {
         Reply::Ended(outcome) => {
             let status = outcome.status();
-            let body = outcome.render(call_id, request_time, Timestamp::now());
-            (call_id, status, status.http_code(), body)
+            let body = outcome.render(ctx.request_id, ctx.request_time, Timestamp::now());
+            (ctx.request_id, status, status.http_code(), body)
         }
         Reply::Accepted {
             request_id,
@@ -128,11 +115,11 @@ pub fn write(
     tracing::info!(
         target: "actiongate::request",
         request_id = %request_id,
-        service = trace.service,
-        route = format_args!("{}/{}", trace.version, trace.action),
+        service = ctx.service,
+        route = format_args!("{}/{}", ctx.version, ctx.action),
         status = status.as_str(),
         http = http_code,
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = ctx.started.elapsed().as_micros() as u64,
     );
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() =
@@ -143,11 +130,15 @@ pub fn write(
         "x-request-id",
         HeaderValue::from_bytes(&request_id.encode()).expect("request ids are ASCII"),
     );
-    if let Some(allow) = trace.allow {
+    if let Some(allow) = ctx.allow {
         headers.insert(ALLOW, HeaderValue::from_static(allow));
     }
-    if let Some(limit) = &trace.limit {
+    if let Some(limit) = &ctx.limit {
         rate_limit_headers(headers, limit);
+    }
+    if status == Status::ServiceNotAvailable && !headers.contains_key(RETRY_AFTER) {
+        // Nothing was done; the SDKs retry a 503, and this says when.
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
 }

@@ -1,7 +1,7 @@
 //! Checks on field values that serde's types cannot express, each naming
 //! the field it rejects.
 
-use actiongate_service::{ApiError, Ctx, Timestamp};
+use actiongate_service::{ActionError, ApiError, Timestamp};
 use sea_orm::DbErr;
 
 const NAME_MAX: usize = 100;
@@ -190,19 +190,18 @@ pub fn check_unchanged(if_updated_at: Option<Timestamp>, updated_at: i64) -> Res
     }
 }
 
-/// A database error as the caller should see it: a unique-key clash is a
-/// `Conflict` about `what`, pointing at the field `pointer`; anything else
-/// an internal error.
-pub fn db_error<'a>(
-    ctx: &'a Ctx,
+/// A unique-key clash as the caller should see it: a `Conflict` about
+/// `what`, pointing at the field `pointer`. Any other database error is
+/// left for the gateway to classify.
+pub fn duplicate_is_conflict<'a>(
     what: &'a str,
     pointer: &'a str,
-) -> impl FnOnce(DbErr) -> ApiError + 'a {
+) -> impl FnOnce(DbErr) -> ActionError + 'a {
     move |err| match err.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::conflict(what).at(pointer, "Duplicate")
+            ApiError::conflict(what).at(pointer, "Duplicate").into()
         }
-        _ => ctx.internal(err),
+        _ => err.into(),
     }
 }
 

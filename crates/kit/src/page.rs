@@ -1,7 +1,7 @@
 //! List paging, the same everywhere: `offset`, `limit` (default 20, at
 //! most 1000), and `count` of all matches in the result.
 
-use actiongate_service::{ApiError, Ctx};
+use actiongate_service::{ActionResult, ApiError, Ctx};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Select};
 use serde::{Deserialize, Serialize};
 
@@ -44,23 +44,14 @@ pub async fn fetch<E, T>(
     query: Select<E>,
     offset: u64,
     limit: u64,
-) -> Result<Page<T>, ApiError>
+) -> ActionResult<Page<T>>
 where
     E: EntityTrait,
     E::Model: Sync,
     T: From<E::Model>,
 {
-    let count = query
-        .clone()
-        .count(ctx.read())
-        .await
-        .map_err(|err| ctx.internal(err))?;
-    let rows = query
-        .offset(offset)
-        .limit(limit)
-        .all(ctx.read())
-        .await
-        .map_err(|err| ctx.internal(err))?;
+    let count = query.clone().count(ctx.read()).await?;
+    let rows = query.offset(offset).limit(limit).all(ctx.read()).await?;
     Ok(Page {
         results: rows.into_iter().map(T::from).collect(),
         count,

@@ -1,0 +1,4 @@
+//! The access service's own tables, as sea-orm entities (the schema is in
+//! `actiongate-migration`).
+
+pub mod invite;

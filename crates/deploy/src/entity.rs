@@ -1,0 +1,5 @@
+//! The deploy service's own tables, as sea-orm entities (the schema is in
+//! `actiongate-migration`).
+
+pub mod environment;
+pub mod environment_variable;

@@ -1,0 +1,68 @@
+//! The one per-request context carried through the phases, as Pingora
+//! carries its `CTX`: what the request is, and what each phase learned
+//! about it for the phases after it (the grant, the project scope, the
+//! rate-limit state) and for the response and its log line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actiongate_wire::{RequestId, Timestamp};
+use http::request::Parts;
+
+use crate::rate_limits::LimitState;
+use crate::tokens::Grant;
+
+pub struct RequestCtx<'a> {
+    pub request_id: RequestId,
+    pub request_time: Timestamp,
+    pub started: Instant,
+    /// The client's address, as the connection came in.
+    pub peer: SocketAddr,
+    pub parts: &'a Parts,
+    /// The service prefix the caller used, repeated in poll locations.
+    pub prefix: Option<&'a str>,
+    /// The route, for the log line: service, version and action path.
+    pub service: &'a str,
+    pub version: &'a str,
+    pub action: &'a str,
+    /// Set by `authenticate`: the caller's token and principal.
+    pub grant: Option<Arc<Grant>>,
+    /// Set by `authorize`: the project the action's declared scope
+    /// resolved to.
+    pub project_scope: Option<Arc<str>>,
+    /// The rate limit that applied to the call, for its headers.
+    pub limit: Option<LimitState>,
+    /// For `MethodNotAllowed`: the method to use.
+    pub allow: Option<&'static str>,
+}
+
+impl<'a> RequestCtx<'a> {
+    pub fn new(peer: SocketAddr, parts: &'a Parts) -> Self {
+        RequestCtx {
+            request_id: RequestId::new(),
+            request_time: Timestamp::now(),
+            started: Instant::now(),
+            peer,
+            parts,
+            prefix: None,
+            service: "",
+            version: "",
+            action: "",
+            grant: None,
+            project_scope: None,
+            limit: None,
+            allow: None,
+        }
+    }
+
+    /// The grant `authenticate` set.
+    ///
+    /// # Panics
+    /// Before `authenticate` ran: the phases' order is fixed in `run`.
+    pub fn grant(&self) -> &Arc<Grant> {
+        self.grant
+            .as_ref()
+            .expect("authenticate runs before the phases that need its grant")
+    }
+}

@@ -1,0 +1,106 @@
+//! Who may reach a recorded request: its poll, its cancel, and a replay of
+//! it (`Idempotency-Key`, retried request ids) all ask here.
+//!
+//! A token reaches a request only where it could have made the original
+//! call: the same user and organization, the original's service enabled
+//! for it, the call's project inside its project limit, and the action's
+//! least role within its cap and held in that project (or organization)
+//! now. Anything else is answered exactly as a request that does not
+//! exist, so nothing about other people's requests leaks.
+
+use actiongate_entity::{job, project};
+use actiongate_kit::scope;
+use actiongate_service::{Role, Scope};
+use actiongate_wire::{ApiError, Status};
+use sea_orm::{DbErr, EntityTrait};
+
+use super::RequestCtx;
+use crate::outcome::unavailable_db;
+use crate::tokens::Grant;
+use crate::Gateway;
+
+/// The live request named `id_text`, if the caller may reach it.
+pub async fn recorded(
+    gateway: &Gateway,
+    ctx: &RequestCtx<'_>,
+    id_text: &str,
+) -> Result<job::Model, ApiError> {
+    if actiongate_wire::RequestId::parse(id_text).is_err() {
+        return Err(not_found(id_text));
+    }
+    let row = gateway
+        .jobs()
+        .find_live(id_text)
+        .await
+        .map_err(|err| unavailable_db(ctx.request_id, &err))?;
+    match row {
+        Some(row)
+            if reaches(gateway, ctx.grant(), &row)
+                .await
+                .map_err(|err| unavailable_db(ctx.request_id, &err))? =>
+        {
+            Ok(row)
+        }
+        _ => Err(not_found(id_text)),
+    }
+}
+
+/// Whether `grant`'s token could have made the call `row` records.
+pub async fn reaches(gateway: &Gateway, grant: &Grant, row: &job::Model) -> Result<bool, DbErr> {
+    let principal = &grant.principal;
+    if row.user_id != principal.user_id
+        || row.org_id != principal.org_id
+        || !grant.allows(&row.service)
+    {
+        return Ok(false);
+    }
+    let key = format!("{}/{}", row.version, row.action);
+    let Some(action) = gateway
+        .routes()
+        .service_named(&row.service)
+        .and_then(|service| service.action(&key))
+    else {
+        // No longer served: nothing says who else could have called it.
+        return Ok(row.token_id == principal.token_id);
+    };
+    let least = action.spec.least_role().unwrap_or(Role::Viewer);
+    if principal.role_cap.is_some_and(|cap| cap < least) {
+        return Ok(false);
+    }
+    let within_limit = |project_id: Option<&String>| {
+        principal
+            .project_id
+            .as_ref()
+            .is_none_or(|only| project_id == Some(only))
+    };
+    match (&row.scope_project_id, action.spec.scope) {
+        (Some(project_id), _) => {
+            let db = &gateway.db().read;
+            if !within_limit(Some(project_id)) {
+                return Ok(false);
+            }
+            if project::Entity::find_by_id(project_id)
+                .one(db)
+                .await?
+                .is_none()
+            {
+                // Gone since (deleted by this very request, perhaps): the
+                // organization role is all that is left to check.
+                return Ok(principal.role >= least);
+            }
+            let found = scope::role_in_project(db, principal, project_id).await?;
+            Ok(found.is_some_and(|(_, role)| role >= least))
+        }
+        (None, Scope::Org) => Ok(principal.role >= least && within_limit(row.project_id.as_ref())),
+        // Recorded before actions declared their scopes: only the token
+        // that made it.
+        (None, _) => Ok(row.token_id == principal.token_id),
+    }
+}
+
+pub fn not_found(id_text: &str) -> ApiError {
+    ApiError::new(
+        Status::ResourceNotFound,
+        format!("No request {id_text:?} is known to this caller; its result may have expired"),
+    )
+}

@@ -1,0 +1,21 @@
+//! The service kit: what actiongate's built-in services share, so that a
+//! handler reads like the work it does.
+//!
+//! - [`scope`]: the projects a caller can see and its role in one;
+//! - [`record`]: a record loaded only if the caller may see it, at a role,
+//!   in its project, and the [`Scope`](actiongate_service::Scope) an action
+//!   declares for it at registration;
+//! - [`fields`]: field types checked while the input is decoded;
+//! - [`page`]: paging and ordering, the same for every list.
+//!
+//! A service crate depends on this kit and on `actiongate-service`, never
+//! on another service: what one service must do to another's records (a
+//! project's contents deleted with it) goes through the gateway's hooks.
+
+pub mod fields;
+pub mod page;
+pub mod record;
+pub mod scope;
+
+pub use record::{load, load_for_update, record, Loaded, Record};
+pub use scope::ProjectScope;

@@ -1,0 +1,65 @@
+//! Where an action's role is checked: in the caller's organization, or in
+//! the project that one of its input fields names, directly or through a
+//! record that belongs to a project.
+//!
+//! Declared at registration ([`crate::ActionSpec::scope`]), so the gateway
+//! checks it before a job is recorded or a handler runs: a caller below the
+//! role gets `Forbidden` at once, and a record it cannot see is
+//! `ResourceNotFound`, never a 202.
+
+use futures_util::future::BoxFuture;
+use sea_orm::{DatabaseConnection, DbErr};
+
+/// Finds the project a record belongs to, by the record's id.
+pub type ProjectOf =
+    for<'a> fn(&'a DatabaseConnection, &'a str) -> BoxFuture<'a, Result<Option<String>, DbErr>>;
+
+/// The scope an action's least role is checked in.
+#[derive(Clone, Copy)]
+pub enum Scope {
+    /// The caller's organization role.
+    Org,
+    /// The caller's role in the project whose id is the input's `field`.
+    Project { field: &'static str },
+    /// The caller's role in the project of the `kind` record whose id is
+    /// the input's `field`.
+    Record {
+        field: &'static str,
+        kind: &'static str,
+        project_of: ProjectOf,
+    },
+}
+
+impl Scope {
+    /// The project named by the input's top-level `field`.
+    pub const fn project(field: &'static str) -> Scope {
+        Scope::Project { field }
+    }
+
+    /// The input field the scope is read from, if any.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Scope::Org => None,
+            Scope::Project { field } | Scope::Record { field, .. } => Some(field),
+        }
+    }
+
+    /// What the field names, for messages: `project`, `environment`, ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Scope::Org => "organization",
+            Scope::Project { .. } => "project",
+            Scope::Record { kind, .. } => kind,
+        }
+    }
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Org => f.write_str("Org"),
+            Scope::Project { field } => write!(f, "Project({field})"),
+            Scope::Record { field, kind, .. } => write!(f, "Record({kind} at {field})"),
+        }
+    }
+}
