@@ -6,9 +6,7 @@ use std::time::Duration;
 use actiongate_client::{Client, Status};
 use serde_json::json;
 
-use crate::common::{self, expect};
-
-const WAIT: Duration = Duration::from_secs(10);
+use crate::common::{self, expect, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn designated_async_answers_202_and_polls_to_the_result() {

@@ -5,12 +5,15 @@ use std::process::Command;
 use std::time::Duration;
 
 use actiongate_client::{Client, Reply, Status};
-use actiongate_entity::project;
+use actiongate_entity::{job, project};
 use actiongate_gateway::{Config, Gateway, RunningGateway};
 use actiongate_service::{ActionResult, ActionSpec, ApiError, Ctx, Role, Service, Timestamp};
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+/// How long tests wait for a job to finish.
+pub const WAIT: Duration = Duration::from_secs(10);
 
 pub struct TestGateway {
     pub url: String,
@@ -298,6 +301,18 @@ impl TestGateway {
             )
             .await;
         expect(&reply, 200, Status::Success);
+    }
+
+    /// How many requests the job table holds, read from the database file.
+    pub async fn count_jobs(&self) -> u64 {
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.dir.path().join("actiongate.db").display()
+        );
+        let db = sea_orm::Database::connect(url).await.expect("the database");
+        let count = job::Entity::find().count(&db).await.expect("a count");
+        db.close().await.ok();
+        count
     }
 
     pub async fn count_projects(&self) -> u64 {

@@ -11,6 +11,7 @@ mod console;
 mod envelope;
 mod environments;
 mod hostile;
+mod isolation;
 mod jobs;
 mod nodes;
 mod postgres;

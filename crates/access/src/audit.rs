@@ -1,6 +1,7 @@
 //! `audit/list`: the organization's audit trail, newest first, for its
 //! admins. The gateway writes the events (one per call that changed
-//! something); this only reads them.
+//! something); this only reads them. A token limited to one project reads
+//! only that project's events.
 
 use actiongate_entity::audit_event;
 use actiongate_kit::page::{self, Page, PageParams};
@@ -18,6 +19,8 @@ pub struct AuditEvent {
     /// `service/version/path`.
     pub action: String,
     pub target: Option<String>,
+    /// The project the change was made in, if the action acts in one.
+    pub project_id: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -30,6 +33,7 @@ impl From<audit_event::Model> for AuditEvent {
             token_id: e.token_id,
             action: e.action,
             target: e.target,
+            project_id: e.project_id,
             created_at: Timestamp::from_unix_ms(e.created_at),
         }
     }
@@ -42,6 +46,7 @@ pub struct Filter {
     pub action: Option<String>,
     pub target: Option<String>,
     pub request_id: Option<String>,
+    pub project_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,12 +67,16 @@ pub async fn list(ctx: Ctx, input: ListAudit) -> ActionResult<Page<AuditEvent>> 
     .resolve()?;
     let mut query =
         audit_event::Entity::find().filter(audit_event::Column::OrgId.eq(&ctx.principal.org_id));
+    if let Some(only) = &ctx.principal.project_id {
+        query = query.filter(audit_event::Column::ProjectId.eq(only));
+    }
     let filter = input.filter;
     for (column, value) in [
         (audit_event::Column::UserId, filter.user_id),
         (audit_event::Column::Action, filter.action),
         (audit_event::Column::Target, filter.target),
         (audit_event::Column::RequestId, filter.request_id),
+        (audit_event::Column::ProjectId, filter.project_id),
     ] {
         if let Some(value) = value {
             query = query.filter(column.eq(value));
