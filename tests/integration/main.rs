@@ -15,6 +15,7 @@ mod isolation;
 mod jobs;
 mod nodes;
 mod postgres;
+mod role_matrix;
 mod routing;
 mod sdk;
 mod security;
