@@ -1,4 +1,4 @@
-//! A gateway with a service of your own next to the console: one typed
+//! A gateway with a service of your own next to the built-in ones: one typed
 //! input, one typed output, one handler and one line of registration per
 //! action.
 //!
@@ -82,8 +82,9 @@ fn greeter() -> Service {
 async fn main() -> anyhow::Result<()> {
     let config: Config = Config::figment("config/actiongate.toml".as_ref()).extract()?;
     let _log = logging::init(config.log_format, &config.log_level)?;
-    let console = actiongate_console::service(config.service_settings("console")?);
-    let running = Gateway::start(config, vec![console, greeter()]).await?;
+    let mut services = actiongate_services::builtin(&config)?;
+    services.push(greeter());
+    let running = Gateway::start(config, services).await?;
     if let Some(boot) = &running.bootstrapped {
         println!("admin token written to {}", boot.token_file.display());
     }

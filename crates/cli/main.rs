@@ -83,24 +83,9 @@ fn load_config(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> 
         .with_context(|| format!("reading configuration ({})", cli.config.display()))
 }
 
-/// The services this binary ships with.
-fn services(config: &Config) -> anyhow::Result<Vec<actiongate_service::Service>> {
-    let console = config
-        .service_settings("console")
-        .context("reading [services.console]")?;
-    let access = config
-        .service_settings("access")
-        .context("reading [services.access]")?;
-    Ok(vec![
-        actiongate_console::service(console),
-        actiongate_access::service(access),
-        actiongate_deploy::service(),
-    ])
-}
-
 async fn serve(config: Config) -> anyhow::Result<()> {
     let _log = logging::init(config.log_format, &config.log_level)?;
-    let services = services(&config)?;
+    let services = actiongate_services::builtin(&config)?;
     let scheme = if config.tls.cert.is_some() {
         "https"
     } else {

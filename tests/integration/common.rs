@@ -76,15 +76,10 @@ pub async fn restart(data_dir: &Path) -> RunningGateway {
         .expect("gateway restarts")
 }
 
+/// The built-in services (the binary's list) and the tests' own.
 pub fn services(config: &Config) -> Vec<Service> {
-    vec![
-        actiongate_console::service(Default::default()),
-        actiongate_access::service(
-            config
-                .service_settings("access")
-                .expect("[services.access]"),
-        ),
-        actiongate_deploy::service(),
+    let mut services = actiongate_services::builtin(config).expect("the built-in services");
+    services.extend([
         testkit("testkit"),
         // Two services sharing a route, to test ambiguity.
         Service::new("alpha").action(
@@ -95,7 +90,8 @@ pub fn services(config: &Config) -> Vec<Service> {
             ActionSpec::sync("v1", "shared/echo", "Echoed by beta").role(Role::Viewer),
             echo,
         ),
-    ]
+    ]);
+    services
 }
 
 #[derive(Debug, Serialize, Deserialize)]
