@@ -14,6 +14,7 @@ mod hostile;
 mod isolation;
 mod jobs;
 mod nodes;
+mod outage;
 mod postgres;
 mod role_matrix;
 mod routing;

@@ -105,7 +105,9 @@ impl Client {
     }
 
     /// Waits for a 202 to finish, with long-polls (`?wait=`), until
-    /// `timeout` passes; any other reply is returned as it is.
+    /// `timeout` passes; any other reply is returned as it is. A poll
+    /// answered 503 (the gateway's database briefly away) is tried again
+    /// after its `Retry-After`, as the Pangea SDKs do.
     pub async fn wait(&self, reply: Reply, timeout: Duration) -> Result<Reply, Error> {
         let Some(accepted) = reply.accepted() else {
             return Ok(reply);
@@ -118,6 +120,10 @@ impl Client {
             let polled = self
                 .get(&format!("{}?wait={secs}", accepted.location))
                 .await?;
+            if polled.http_status == 503 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
             if polled.http_status != 202 {
                 return Ok(polled);
             }
