@@ -14,6 +14,7 @@ mod user;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,13 +94,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let running = Gateway::start(config, services).await?;
     if let Some(boot) = &running.bootstrapped {
-        // The only time the token is shown; it is also in the file.
-        println!(
-            "\nFirst start: created organization {} and an admin token (saved to {}):\n\n    {}\n",
-            boot.org_id,
-            boot.token_file.display(),
-            boot.secret
-        );
+        // Shown only to a person at a terminal: stdout is usually a log
+        // pipeline, and a token found in logs is a leaked token. The file
+        // holds it either way.
+        if std::io::stdout().is_terminal() {
+            println!(
+                "\nFirst start: created organization {} and an admin token (saved to {}):\n\n    {}\n",
+                boot.org_id,
+                boot.token_file.display(),
+                boot.secret
+            );
+        } else {
+            println!(
+                "First start: created organization {} and an admin token; it is in {} (mode 0600)",
+                boot.org_id,
+                boot.token_file.display()
+            );
+        }
     }
     println!("actiongate listening on {scheme}://{}", running.addr);
     shutdown_signal().await;
