@@ -271,3 +271,19 @@ async fn unfinished_jobs_resume_when_the_gateway_starts_again() {
     assert_eq!(done.envelope.result["value"], "resumed");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_locations_follow_the_public_url() {
+    let gw = common::start_with(|c| c.public_url = Some("https://gw.example.com/".into())).await;
+    let reply = gw
+        .client("testkit")
+        .call("v1/sleep/async", &json!({ "ms": 1 }))
+        .await
+        .unwrap();
+    expect(&reply, 202, Status::Accepted);
+    let id = reply.envelope.request_id;
+    assert_eq!(
+        reply.accepted().unwrap().location,
+        format!("https://gw.example.com/testkit/request/{id}")
+    );
+}

@@ -488,6 +488,21 @@ async fn tls_speaks_http2_and_http1_by_alpn() {
         let reply = read_reply(response).await.unwrap();
         expect(&reply, 200, Status::Success);
     }
+    // A 202's poll location is https, as the call was.
+    let accepted = client(false)
+        .post(format!("https://localhost:{port}/testkit/v1/sleep/async"))
+        .bearer_auth(&gw.token)
+        .json(&json!({ "ms": 1 }))
+        .send()
+        .await
+        .unwrap();
+    let accepted = read_reply(accepted).await.unwrap();
+    expect(&accepted, 202, Status::Accepted);
+    let location = accepted.envelope.result["location"].as_str().unwrap();
+    assert!(
+        location.starts_with(&format!("https://localhost:{port}/testkit/request/prq_")),
+        "{location}"
+    );
     // Plain HTTP on the TLS port gets nothing useful.
     let plain = reqwest::Client::new()
         .post(format!("http://{}/console/v1/org/list", addr(&gw)))
