@@ -11,7 +11,7 @@ use crate::entity::invite;
 use actiongate_entity::{org_member, project, project_member, user};
 use actiongate_kit::fields;
 use actiongate_kit::page::{self, Page, PageParams};
-use actiongate_kit::{load, scope, Record};
+use actiongate_kit::{load, scope};
 use actiongate_service::{
     sha256_hex, ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn,
 };
@@ -252,17 +252,7 @@ pub async fn cancel(ctx: Ctx, input: InviteId) -> ActionResult<Invite> {
     Ok(cancelled.into())
 }
 
-impl Record for invite::Model {
-    const KIND: &'static str = "invite";
-
-    async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Self>, DbErr> {
-        invite::Entity::find_by_id(id).one(db).await
-    }
-
-    fn project_id(&self) -> &str {
-        &self.project_id
-    }
-}
+actiongate_kit::project_record!(invite, "invite");
 
 /// The access service's records in deleted projects: their invites (see
 /// `actiongate_service::Hooks`).

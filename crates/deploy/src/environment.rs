@@ -6,14 +6,14 @@ use actiongate_kit::fields::{
 };
 use actiongate_kit::page::{self, Order, Page, PageParams};
 use actiongate_kit::scope;
-use actiongate_kit::{load, load_for_update, Record};
+use actiongate_kit::{load, load_for_update};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn};
 use actiongate_wire::new_id;
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -152,17 +152,7 @@ pub struct Deleted {
     pub new_default: Option<String>,
 }
 
-impl Record for environment::Model {
-    const KIND: &'static str = "environment";
-
-    async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Self>, DbErr> {
-        environment::Entity::find_by_id(id).one(db).await
-    }
-
-    fn project_id(&self) -> &str {
-        &self.project_id
-    }
-}
+actiongate_kit::project_record!(environment, "environment");
 
 /// The deploy service's records in deleted projects: their environments
 /// and the variables those hold (see `actiongate_service::Hooks`).

@@ -92,3 +92,27 @@ pub fn record<R: Record>(field: &'static str) -> Scope {
         },
     }
 }
+
+/// Makes a table's model a [`Record`] whose project is its `project_id`
+/// column: `project_record!(environment, "environment");` for the entity
+/// module `environment`.
+#[macro_export]
+macro_rules! project_record {
+    ($entity:ident, $kind:literal) => {
+        impl $crate::Record for $entity::Model {
+            const KIND: &'static str = $kind;
+
+            async fn find(
+                db: &impl ::sea_orm::ConnectionTrait,
+                id: &str,
+            ) -> Result<Option<Self>, ::sea_orm::DbErr> {
+                use ::sea_orm::EntityTrait;
+                $entity::Entity::find_by_id(id).one(db).await
+            }
+
+            fn project_id(&self) -> &str {
+                &self.project_id
+            }
+        }
+    };
+}
