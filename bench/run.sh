@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
 # `make bench`: the gateway against a bare hyper server answering the same
-# envelope, measured in one run with wrk on loopback. Prints req/s, p50 and
-# p99 for each case and the gateway's req/s as a share of the baseline.
+# envelope, with wrk on loopback. Each case runs alone: a fresh server on a
+# fresh data directory (or a fresh PostgreSQL database), started for the
+# case and stopped after it, with nothing else of the bench running. The
+# bare server is measured right before each case, alone too, and the case
+# is reported beside that figure and as a ratio of it.
 #
 # Then the asynchronous path end to end: clients that submit a
 # designated-async call and long-poll its result (bench/async-load), on
 # SQLite and, when ACTIONGATE_TEST_POSTGRES_URL names a server (make bench
-# starts a throwaway one), on PostgreSQL: completed jobs per second and
-# submit-to-result latency.
+# starts a throwaway one, idle between its cases), on PostgreSQL: completed
+# jobs per second and submit-to-result latency.
 #
-# Environment: DURATION (default 10s), ROUNDS (3), CONNECTIONS (64), THREADS (1: wrk
-# shares the machine's 2 cores with the server under test), LOG_LEVEL
-# (info: every request is logged, as in production), ASYNC_CLIENTS ("24 32":
-# the client counts of the end-to-end async runs).
+# Environment: DURATION (default 10s), ROUNDS (3), CONNECTIONS (64), THREADS
+# (1: wrk shares the machine's 2 cores with the server under test),
+# LOG_LEVEL (info: every request is logged, as in production), ASYNC_CLIENTS
+# ("24 32": the client counts of the end-to-end async runs), CASES (a
+# regular expression: only the cases whose names match).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-1}
+ROUNDS=${ROUNDS:-3}
+CASES=${CASES:-.}
 
 if ! command -v wrk >/dev/null; then
     echo "installing wrk"
@@ -29,10 +35,10 @@ cargo build --release --quiet --example custom_service -p actiongate
 cargo build --release --quiet -p actiongate-bench-bare -p actiongate-bench-async
 
 work=$(mktemp -d)
-pids=()
+server_pid=
+db=
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -47,40 +53,56 @@ wait_up() {
         sleep 0.1
     done
     echo "server on $1 did not start" >&2
+    tail -n 20 "$work"/*.log >&2 || true
     exit 1
 }
 
-bare_addr=127.0.0.1:$(free_port)
-gw_addr=127.0.0.1:$(free_port)
+stop_server() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=
+    fi
+}
 
-target/release/actiongate-bench-bare "$bare_addr" >/dev/null &
-pids+=($!)
-# The gateway logs every request at info, as in production. Rate limiting
-# is on, with a budget the load never spends: the limiter counts every call,
-# as it would in production, without turning the benchmark away.
-export ACTIONGATE_RATE_LIMITS__PER_TOKEN=100000000/s
-ACTIONGATE_CONFIG=/nonexistent ACTIONGATE_LISTEN="$gw_addr" ACTIONGATE_DATA_DIR="$work/data" \
-    ACTIONGATE_LOG_LEVEL="${LOG_LEVEL:-info}" target/release/examples/custom_service >"$work/gateway.log" 2>&1 &
-pids+=($!)
-wait_up "$bare_addr"
-wait_up "$gw_addr"
-token=$(cat "$work/data/admin.token")
+# Starts the bare server; sets $addr.
+start_bare() {
+    addr=127.0.0.1:$(free_port)
+    target/release/actiongate-bench-bare "$addr" >/dev/null &
+    server_pid=$!
+    wait_up "$addr"
+}
 
-pg_addr=
-if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ]; then
-    psql -q "$ACTIONGATE_TEST_POSTGRES_URL" -c 'CREATE DATABASE bench' >/dev/null
-    pg_addr=127.0.0.1:$(free_port)
-    ACTIONGATE_CONFIG=/nonexistent ACTIONGATE_LISTEN="$pg_addr" ACTIONGATE_DATA_DIR="$work/pg" \
-        ACTIONGATE_DATABASE_URL="${ACTIONGATE_TEST_POSTGRES_URL%/*}/bench" \
-        ACTIONGATE_LOG_LEVEL="${LOG_LEVEL:-info}" target/release/examples/custom_service >"$work/gateway-pg.log" 2>&1 &
-    pids+=($!)
-    wait_up "$pg_addr"
-    pg_token=$(cat "$work/pg/admin.token")
-fi
+# Starts a gateway on a fresh database (sqlite or postgres); sets $addr,
+# $token and $data. The gateway logs every request at info, as in
+# production. Rate limiting is on, with a budget the load never spends: the
+# limiter counts every call without turning the benchmark away.
+start_gateway() {
+    addr=127.0.0.1:$(free_port)
+    data=$(mktemp -d "$work/data.XXXX")
+    local url=
+    if [ "$1" = postgres ]; then
+        db="bench_$(basename "$data" | tr -dc 'a-zA-Z0-9' | tr 'A-Z' 'a-z')"
+        psql -q "$ACTIONGATE_TEST_POSTGRES_URL" -c "CREATE DATABASE $db" >/dev/null
+        url="${ACTIONGATE_TEST_POSTGRES_URL%/*}/$db"
+    fi
+    ACTIONGATE_RATE_LIMITS__PER_TOKEN=100000000/s ACTIONGATE_CONFIG=/nonexistent \
+        ACTIONGATE_LISTEN="$addr" ACTIONGATE_DATA_DIR="$data" ${url:+ACTIONGATE_DATABASE_URL="$url"} \
+        ACTIONGATE_LOG_LEVEL="${LOG_LEVEL:-info}" target/release/examples/custom_service >"$work/gateway.log" 2>&1 &
+    server_pid=$!
+    wait_up "$addr"
+    token=$(cat "$data/admin.token")
+}
 
-project=$(curl -s -XPOST "http://$gw_addr/console/v1/project/create" \
-    -H "Authorization: Bearer $token" -d '{"name": "bench"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["id"])')
+# Ends a gateway's case: the server stops, its database goes.
+finish_gateway() {
+    stop_server
+    rm -rf "$data"
+    if [ -n "${db:-}" ]; then
+        psql -q "$ACTIONGATE_TEST_POSTGRES_URL" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+        db=
+    fi
+}
 
 # One wrk run: "req/s p50_us p99_us".
 measure() {
@@ -89,7 +111,7 @@ measure() {
     if grep -q "Non-2xx" <<<"$out"; then
         echo "unexpected non-2xx responses from $1:" >&2
         echo "$out" >&2
-        tail -n 20 "$work"/gateway*.log >&2
+        tail -n 20 "$work"/gateway.log >&2
         exit 1
     fi
     python3 - "$out" <<'PY'
@@ -105,119 +127,117 @@ print(rps, p50, p99)
 PY
 }
 
-ROUNDS=${ROUNDS:-3}
+# The bare server alone: its req/s, p50 and p99 right now.
+measure_bare() {
+    start_bare
+    measure "http://$addr/" '{}' ''
+    stop_server
+}
+
+# The body a case posts, after whatever set-up it needs on its gateway.
+case_body() {
+    case $1 in
+        project/get)
+            local project
+            project=$(curl -s -XPOST "http://$addr/console/v1/project/create" \
+                -H "Authorization: Bearer $token" -d '{"name": "bench"}' |
+                python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["id"])')
+            echo "{\"id\": \"$project\"}" ;;
+        hello*) echo '{"name": "bench"}' ;;
+        *) echo '{}' ;;
+    esac
+}
+
+# name|database|path|body kind|authenticated
 cases=(
-    "bare hyper, same envelope|http://$bare_addr/|{}|"
-    "greeter/v1/hello (sync, no database)|http://$gw_addr/greeter/v1/hello|{\"name\": \"bench\"}|$token"
-    "greeter/v1/hello/open (no auth, no limit)|http://$gw_addr/greeter/v1/hello/open|{\"name\": \"bench\"}|"
-    "console/v1/project/get (SQLite)|http://$gw_addr/console/v1/project/get|{\"id\": \"$project\"}|$token"
-    "greeter/v1/report (designated async, 202)|http://$gw_addr/greeter/v1/report|{}|$token"
+    "greeter/v1/hello (sync, no database)|sqlite|greeter/v1/hello|hello|yes"
+    "greeter/v1/hello/open (no auth, no limit)|sqlite|greeter/v1/hello/open|hello|"
+    "console/v1/project/get (SQLite)|sqlite|console/v1/project/get|project/get|yes"
+    "greeter/v1/report (designated async, 202)|sqlite|greeter/v1/report|report|yes"
 )
-if [ -n "$pg_addr" ]; then
-    cases+=("greeter/v1/report on PostgreSQL (202)|http://$pg_addr/greeter/v1/report|{}|$pg_token")
+if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ]; then
+    cases+=("greeter/v1/report on PostgreSQL (202)|postgres|greeter/v1/report|report|yes")
 fi
 async_secs=${DURATION%s}
-
-# One end-to-end async run with $3 clients: "jobs/s p50_us p99_us".
-measure_async() {
-    CONCURRENCY=$3 DURATION=$async_secs \
-        target/release/actiongate-bench-async "$1" "$2" greeter/v1/report '{}'
-}
 # Two operating points by default: with more clients, more jobs are in
 # flight, so throughput and latency trade against each other.
 async_clients=${ASYNC_CLIENTS:-24 32}
-
-# Designated-async cases leave a backlog of accepted jobs that the gateway
-# runs after wrk stops; the next case waits for it to drain, and for the
-# database to put the write burst behind it (a WAL checkpoint on SQLite, a
-# vacuum and checkpoint on PostgreSQL, which autovacuum would otherwise do
-# during the next case), so that it measures itself and not that backlog.
-drain() {
-    local query="SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
-    for _ in $(seq 1 600); do
-        if [ "$(pending "$1" "$query")" = 0 ]; then
-            settle "$1"
-            return 0
-        fi
-        sleep 0.5
-    done
-    echo "the job backlog on $1 did not drain" >&2
-    exit 1
-}
-
-settle() {
-    case $1 in
-        sqlite) python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(TRUNCATE)")' \
-            "$work/data/actiongate.db" ;;
-        postgres) psql -q "${ACTIONGATE_TEST_POSTGRES_URL%/*}/bench" -c 'VACUUM ANALYZE jobs' -c 'CHECKPOINT' >/dev/null ;;
-    esac
-}
-
-pending() {
-    case $1 in
-        sqlite) python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' \
-            "$work/data/actiongate.db" "$2" ;;
-        postgres) psql -qtA "${ACTIONGATE_TEST_POSTGRES_URL%/*}/bench" -c "$2" ;;
-    esac
-}
+async_cases=()
+for clients in $async_clients; do
+    async_cases+=("async end to end, SQLite, $clients clients|sqlite|$clients")
+    if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ]; then
+        async_cases+=("async end to end, PostgreSQL, $clients clients|postgres|$clients")
+    fi
+done
 
 # Rounds interleave the cases, so that the machine's noise falls on all of
-# them alike; each figure reported is the median over the rounds.
+# them alike; each figure reported is the median over the rounds, and each
+# ratio the median of the rounds' ratios to the bare figure measured just
+# before.
 results="$work/results"
 async_results="$work/async-results"
 : >"$results"
 : >"$async_results"
 for round in $(seq 1 "$ROUNDS"); do
     for entry in "${cases[@]}"; do
-        IFS='|' read -r name url body auth <<<"$entry"
-        figures=$(measure "$url" "$body" "$auth") || exit 1
-        echo "$name|$figures" >>"$results"
-        case $name in
-            *PostgreSQL*202*) drain postgres ;;
-            *202*) drain sqlite ;;
-        esac
+        IFS='|' read -r name database path kind authenticated <<<"$entry"
+        grep -Eq -- "$CASES" <<<"$name" || continue
+        bare=$(measure_bare) || exit 1
+        start_gateway "$database"
+        body=$(case_body "$kind")
+        figures=$(measure "http://$addr/$path" "$body" "${authenticated:+$token}") || exit 1
+        finish_gateway
+        echo "$name|$figures|$bare" >>"$results"
     done
-    for clients in $async_clients; do
-        figures=$(measure_async "http://$gw_addr" "$token" "$clients") || exit 1
-        echo "async end to end, SQLite, $clients clients|$figures" >>"$async_results"
-        settle sqlite
-        if [ -n "$pg_addr" ]; then
-            figures=$(measure_async "http://$pg_addr" "$pg_token" "$clients") || exit 1
-            echo "async end to end, PostgreSQL, $clients clients|$figures" >>"$async_results"
-            settle postgres
-        fi
+    for entry in "${async_cases[@]}"; do
+        IFS='|' read -r name database clients <<<"$entry"
+        grep -Eq -- "$CASES" <<<"$name" || continue
+        bare=$(measure_bare) || exit 1
+        start_gateway "$database"
+        figures=$(CONCURRENCY=$clients DURATION=$async_secs \
+            target/release/actiongate-bench-async "http://$addr" "$token" greeter/v1/report '{}') || exit 1
+        finish_gateway
+        echo "$name|$figures|$bare" >>"$async_results"
     done
     echo "round $round of $ROUNDS done" >&2
 done
 
-echo "wrk: $THREADS thread(s), $CONNECTIONS connections, $DURATION per case, median of $ROUNDS interleaved rounds, $(nproc) cores"
+echo "wrk: $THREADS thread(s), $CONNECTIONS connections, $DURATION per case, median of $ROUNDS interleaved rounds, $(nproc) cores;"
+echo "every case alone on a fresh server and database, the bare server measured alone just before it"
 python3 - "$results" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, figures = line.rstrip("\n").split("|")
-    rows.setdefault(name, []).append([float(x) for x in figures.split()])
-med = {name: [statistics.median(col) for col in zip(*runs)] for name, runs in rows.items()}
-bare = med["bare hyper, same envelope"][0]
-print(f"{'case':<44}{'req/s':>11}{'p50':>11}{'p99':>11}{'vs bare':>9}")
-for name, (rps, p50, p99) in med.items():
-    fmt = lambda us: f"{us / 1000:.2f}ms" if us >= 1000 else f"{us:.0f}us"
-    print(f"{name:<44}{rps:>11.0f}{fmt(p50):>11}{fmt(p99):>11}{100 * rps / bare:>8.0f}%")
-secured = med["greeter/v1/hello (sync, no database)"][0]
-open_ = med["greeter/v1/hello/open (no auth, no limit)"][0]
-print(f"cost of security: authenticated and rate-limited hello keeps {100 * secured / open_:.0f}% of the open route's req/s")
+    name, figures, bare = line.rstrip("\n").split("|")
+    rows.setdefault(name, []).append(([float(x) for x in figures.split()], [float(x) for x in bare.split()]))
+fmt = lambda us: f"{us / 1000:.2f}ms" if us >= 1000 else f"{us:.0f}us"
+print(f"{'case':<44}{'req/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}{'bare p50':>10}{'vs bare':>9}")
+med = {}
+for name, runs in rows.items():
+    rps, p50, p99 = [statistics.median(col) for col in zip(*(r for r, _ in runs))]
+    bare_rps, bare_p50, _ = [statistics.median(col) for col in zip(*(b for _, b in runs))]
+    ratio = statistics.median(r[0] / b[0] for r, b in runs)
+    med[name] = rps
+    print(f"{name:<44}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}{bare_rps:>12.0f}{fmt(bare_p50):>10}{100 * ratio:>8.0f}%")
+secured = med.get("greeter/v1/hello (sync, no database)")
+open_ = med.get("greeter/v1/hello/open (no auth, no limit)")
+if secured and open_:
+    print(f"cost of security: authenticated and rate-limited hello keeps {100 * secured / open_:.0f}% of the open route's req/s")
 PY
 
-echo
-echo "submit, then long-poll the result: $DURATION per run, median of $ROUNDS"
-python3 - "$async_results" <<'PY'
+if [ -s "$async_results" ]; then
+    echo
+    echo "submit, then long-poll the result: $DURATION per run, median of $ROUNDS, each alone on a fresh gateway"
+    python3 - "$async_results" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, figures = line.rstrip("\n").split("|")
-    rows.setdefault(name, []).append([float(x) for x in figures.split()])
-print(f"{'case':<44}{'jobs/s':>11}{'p50':>11}{'p99':>11}")
+    name, figures, bare = line.rstrip("\n").split("|")
+    rows.setdefault(name, []).append(([float(x) for x in figures.split()], float(bare.split()[0])))
+print(f"{'case':<44}{'jobs/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}")
 for name, runs in rows.items():
-    jobs, p50, p99 = [statistics.median(col) for col in zip(*runs)]
-    print(f"{name:<44}{jobs:>11.0f}{p50 / 1000:>9.2f}ms{p99 / 1000:>9.2f}ms")
+    jobs, p50, p99 = [statistics.median(col) for col in zip(*(r for r, _ in runs))]
+    bare = statistics.median(b for _, b in runs)
+    print(f"{name:<44}{jobs:>10.0f}{p50 / 1000:>8.2f}ms{p99 / 1000:>8.2f}ms{bare:>12.0f}")
 PY
+fi

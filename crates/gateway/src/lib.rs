@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod jobs;
+mod json_depth;
 pub mod logging;
 pub mod multipart;
 pub mod pipeline;

@@ -39,7 +39,7 @@ pub async fn to_json(body: Bytes, boundary: &str, json_depth: usize) -> Result<B
         let content_type = field.content_type().map(|m| m.essence_str().to_owned());
         let data = field.bytes().await.map_err(malformed)?;
         if name == "request" {
-            crate::pipeline::decode::check_depth(&data, json_depth)?;
+            crate::json_depth::check_depth(&data, json_depth)?;
             match serde_json::from_slice(&data) {
                 Ok(Value::Object(params)) => object = params,
                 _ => {

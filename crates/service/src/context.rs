@@ -1,13 +1,14 @@
 //! What a handler is given besides its input: who is calling, the request
 //! id, the database, cancellation, and its service's own settings.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use actiongate_wire::{ApiError, RequestId, Status};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
+use crate::call::{CallState, NO_PROGRESS};
 use crate::write::WriteTxn;
 use crate::{ActionError, Role};
 
@@ -108,35 +109,6 @@ pub struct Ctx {
     call: Arc<CallState>,
     state: Arc<http::Extensions>,
     project: Option<Arc<str>>,
-}
-
-/// What the gateway and a handler's clones of its `Ctx` share: one
-/// allocation per call.
-pub(crate) struct CallState {
-    /// The handler's committed-but-not-yet-durable writes.
-    pub(crate) pending: Mutex<Option<DatabaseTransaction>>,
-    /// Made on first use: most calls are never cancellable jobs.
-    cancel: OnceLock<CancellationToken>,
-    /// Set by [`Ctx::invalidates_tokens`].
-    tokens_invalidated: AtomicBool,
-    /// Set by [`Ctx::audit_target`].
-    pub(crate) audit_target: Mutex<Option<String>>,
-    /// Set by [`Ctx::progress`]; `NO_PROGRESS` until then.
-    progress: AtomicU8,
-}
-
-const NO_PROGRESS: u8 = u8::MAX;
-
-impl Default for CallState {
-    fn default() -> Self {
-        CallState {
-            pending: Mutex::new(None),
-            cancel: OnceLock::new(),
-            tokens_invalidated: AtomicBool::new(false),
-            audit_target: Mutex::new(None),
-            progress: AtomicU8::new(NO_PROGRESS),
-        }
-    }
 }
 
 impl Ctx {

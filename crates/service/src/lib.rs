@@ -25,6 +25,7 @@
 //! or parking it as a job, and writing the envelope.
 
 mod action;
+mod call;
 mod context;
 mod decode;
 mod digest;

@@ -14,7 +14,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
 };
 
-use crate::context::CallState;
+use crate::call::CallState;
 
 /// The call's write transaction. Use `&txn` wherever sea-orm takes a
 /// connection.

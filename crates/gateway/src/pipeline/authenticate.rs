@@ -15,7 +15,7 @@ use actiongate_service::{Access, ActionSpec, Scope};
 use actiongate_wire::{ApiError, Status};
 use http::header::AUTHORIZATION;
 
-use super::RequestCtx;
+use super::context::RequestCtx;
 use crate::rate_limits::too_many;
 use crate::tokens::Grant;
 use crate::Gateway;

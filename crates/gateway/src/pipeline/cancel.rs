@@ -13,8 +13,9 @@ use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::context::RequestCtx;
 use super::replay::unavailable;
-use super::{authenticate, rate_limit, reach, RequestCtx};
+use super::{authenticate, rate_limit, reach};
 use crate::jobs::Cancelled;
 use crate::{Gateway, Outcome};
 

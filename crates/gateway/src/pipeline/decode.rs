@@ -10,6 +10,7 @@ use http::request::Parts;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
+use crate::json_depth::check_depth;
 use crate::{multipart, Config};
 
 /// The body's bytes, read within the size limit and before the request's
@@ -98,40 +99,6 @@ fn is_json_type(value: &http::HeaderValue) -> bool {
                 .is_some_and(|tail| tail.eq_ignore_ascii_case("+json")))
 }
 
-/// `InvalidPayloadReceived` if arrays and objects nest deeper than `limit`
-/// (outside strings), before any parser recurses into them.
-pub fn check_depth(body: &[u8], limit: usize) -> Result<(), ApiError> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in body {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Err(ApiError::new(
-                        Status::InvalidPayloadReceived,
-                        format!("The body nests arrays and objects deeper than {limit} levels"),
-                    ));
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 async fn read_limited(
     body: Incoming,
     parts: &Parts,
@@ -172,7 +139,8 @@ fn too_large(limit: u64) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_depth, is_json_type};
+    use super::is_json_type;
+    use crate::json_depth::check_depth;
     use http::HeaderValue;
 
     #[test]

@@ -17,8 +17,9 @@ use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use super::context::RequestCtx;
+use super::replay;
 use super::respond::Reply;
-use super::{replay, RequestCtx};
 use crate::jobs::{Claim, JobSpec, Jobs};
 use crate::routes::{Action, ServiceRoutes};
 use crate::tokens::sha256_hex;

@@ -13,9 +13,10 @@ use std::time::Duration;
 use actiongate_entity::job;
 use actiongate_wire::{ApiError, Status};
 
+use super::context::RequestCtx;
 use super::replay::{reply_for, unavailable};
 use super::respond::Reply;
-use super::{authenticate, rate_limit, reach, RequestCtx};
+use super::{authenticate, rate_limit, reach};
 use crate::Gateway;
 
 /// The longest a poll may wait.

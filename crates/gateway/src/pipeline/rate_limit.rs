@@ -6,7 +6,7 @@
 use actiongate_service::{Access, ActionSpec};
 use actiongate_wire::ApiError;
 
-use super::RequestCtx;
+use super::context::RequestCtx;
 use crate::rate_limits::{too_many, LimitState};
 use crate::Gateway;
 

@@ -14,7 +14,7 @@ use actiongate_service::{Role, Scope};
 use actiongate_wire::{ApiError, Status};
 use sea_orm::{DbErr, EntityTrait};
 
-use super::RequestCtx;
+use super::context::RequestCtx;
 use crate::outcome::unavailable_db;
 use crate::tokens::Grant;
 use crate::Gateway;

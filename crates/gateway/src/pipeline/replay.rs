@@ -18,8 +18,9 @@ use actiongate_entity::job;
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use http::HeaderMap;
 
+use super::context::RequestCtx;
+use super::reach;
 use super::respond::Reply;
-use super::{reach, RequestCtx};
 use crate::routes::{Action, ServiceRoutes};
 use crate::tokens::sha256_hex;
 use crate::Gateway;

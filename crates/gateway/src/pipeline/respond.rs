@@ -7,7 +7,7 @@ use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
-use super::RequestCtx;
+use super::context::RequestCtx;
 use crate::rate_limits::LimitState;
 use crate::{Gateway, Outcome};
 

@@ -1,0 +1,105 @@
+//! Accepting a request as a job: its row, written before its 202, and its
+//! first run here when this node has room.
+
+use std::sync::Arc;
+
+use actiongate_entity::job;
+use actiongate_service::Ctx;
+use actiongate_wire::Timestamp;
+use sea_orm::{DbErr, Set};
+
+use super::store::{self, Fence};
+use super::writer::Op;
+use super::{worker, Claim, JobSpec, Jobs, QUEUED, RUNNING};
+
+impl Jobs {
+    pub(super) fn new_row(&self, spec: &JobSpec, state: &str) -> job::ActiveModel {
+        let running = state == RUNNING;
+        let now = Timestamp::now_ms();
+        job::ActiveModel {
+            request_id: Set(spec.request_id.to_string()),
+            org_id: Set(spec.principal.org_id.clone()),
+            user_id: Set(spec.principal.user_id.clone()),
+            token_id: Set(spec.principal.token_id.clone()),
+            role: Set(Some(spec.principal.role.as_str().to_owned())),
+            project_id: Set(spec.principal.project_id.clone()),
+            role_cap: Set(spec.principal.role_cap.map(|r| r.as_str().to_owned())),
+            scope_project_id: Set(spec.scope_project_id.as_deref().map(str::to_owned)),
+            service: Set(spec.service.to_owned()),
+            version: Set(spec.version.to_owned()),
+            action: Set(spec.action.to_owned()),
+            input: Set(spec.input.to_vec()),
+            state: Set(state.to_owned()),
+            node_id: Set(running.then(|| self.node_id.clone())),
+            lease_until: Set(running.then(|| self.lease_until())),
+            cancel_requested: Set(false),
+            idempotency_key: Set(spec.idempotency_key.clone()),
+            input_hash: Set(Some(spec.input_hash.clone())),
+            attempts: Set(i32::from(running)),
+            poll_count: Set(0),
+            response: Set(None),
+            http_code: Set(None),
+            request_time: Set(spec.request_time.unix_ms()),
+            started_at: Set(running.then_some(now)),
+            finished_at: Set(None),
+            expires_at: Set(None),
+        }
+    }
+
+    pub(super) fn claim_of(&self, spec: &JobSpec) -> Claim {
+        Claim {
+            request_id: spec.request_id,
+            fence: Fence {
+                request_id: spec.request_id.to_string(),
+                node_id: self.node_id.clone(),
+                attempt: 1,
+            },
+            request_time: spec.request_time,
+            keyed: spec.idempotency_key.is_some(),
+        }
+    }
+
+    /// Records a designated-asynchronous request and starts it here if
+    /// there is room, else leaves it queued for any node. `Ok(false)`: its
+    /// idempotency key was taken meanwhile.
+    pub async fn accept(
+        self: &Arc<Self>,
+        spec: &JobSpec,
+        ctx: Ctx,
+        work: worker::Work,
+    ) -> Result<bool, DbErr> {
+        let permit = self.capacity.clone().try_acquire_owned().ok();
+        let state = if permit.is_some() { RUNNING } else { QUEUED };
+        let row = self.new_row(spec, state);
+        if spec.idempotency_key.is_some() {
+            if !store::insert_if_absent(&self.db.write, row).await? {
+                return Ok(false);
+            }
+            if permit.is_none() {
+                store::notify(&self.db.write, "queued").await?;
+            }
+        } else {
+            self.writer
+                .submit(Op::Insert {
+                    row: Box::new(row),
+                    queued: permit.is_none(),
+                })
+                .await?;
+        }
+        match permit {
+            Some(permit) => {
+                drop(self.run(self.claim_of(spec), ctx, work, Some(permit)));
+            }
+            None => self.wake_claimer.notify_one(),
+        }
+        Ok(true)
+    }
+
+    /// Records a request this node is already running (a synchronous call
+    /// past its threshold, or one with an idempotency key). `None`: a row
+    /// for it, or for its key, exists.
+    pub async fn record_running(&self, spec: &JobSpec) -> Result<Option<Claim>, DbErr> {
+        let inserted = store::insert_if_absent(&self.db.write, self.new_row(spec, RUNNING)).await?;
+        Ok(inserted.then(|| self.claim_of(spec)))
+    }
+}

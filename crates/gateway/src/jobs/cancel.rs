@@ -1,0 +1,56 @@
+//! Cancelling a job: a queued one at once, a running one at its next
+//! checkpoint, on whichever node runs it.
+
+use actiongate_entity::job;
+use actiongate_wire::{RequestId, Timestamp};
+use sea_orm::{DbErr, TransactionTrait};
+
+use super::store;
+use super::{Cancelled, Jobs, SUCCEEDED};
+use crate::Outcome;
+
+impl Jobs {
+    /// Cancels a job: at once if queued; at the handler's next checkpoint
+    /// if running (here, or on another node, which learns of it by NOTIFY
+    /// or at its next lease renewal).
+    pub async fn cancel(&self, row: &job::Model) -> Result<Cancelled, DbErr> {
+        if row.response.is_some() {
+            return Ok(Cancelled::AlreadyFinished(row.state.clone()));
+        }
+        let request_id = RequestId::parse(&row.request_id)
+            .map_err(|_| DbErr::Custom(format!("invalid request id {:?}", row.request_id)))?;
+        let end = self.final_of(
+            request_id,
+            Timestamp::from_unix_ms(row.request_time),
+            row.idempotency_key.is_some(),
+            &Outcome::cancelled(),
+        );
+        let txn = self.db.write.begin().await?;
+        if store::cancel_queued(&txn, &row.request_id, &end).await? {
+            store::notify(&txn, &format!("done:{}", row.request_id)).await?;
+            txn.commit().await?;
+            self.waiters.wake(&row.request_id);
+            return Ok(Cancelled::Now);
+        }
+        if store::request_cancel(&txn, &row.request_id).await? {
+            store::notify(&txn, &format!("cancel:{}", row.request_id)).await?;
+            txn.commit().await?;
+            self.trip(&row.request_id);
+            return Ok(Cancelled::Requested);
+        }
+        txn.commit().await?;
+        // It finished in the meantime.
+        let state = store::find(&self.db.write, &row.request_id)
+            .await?
+            .map(|row| row.state)
+            .unwrap_or_else(|| SUCCEEDED.to_owned());
+        Ok(Cancelled::AlreadyFinished(state))
+    }
+
+    /// Trips the cancellation of a job if this node runs it.
+    pub(super) fn trip(&self, request_id: &str) {
+        if let Some(running) = self.running.lock().expect("running lock").get(request_id) {
+            running.ctx.cancellation().cancel();
+        }
+    }
+}

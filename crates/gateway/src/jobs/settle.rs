@@ -1,0 +1,224 @@
+//! How a run ends: its outcome stored, with the handler's writes, the
+//! audit event and the auth epoch in one transaction (fenced by the claim),
+//! or the job handed back to the queue when the database was away.
+
+use std::time::Duration;
+
+use actiongate_entity::auth_epoch;
+use actiongate_service::Ctx;
+use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
+use sea_orm::{DatabaseTransaction, DbErr, Set};
+
+use super::store::{self, Final};
+use super::writer::{Done, Op};
+use super::{millis, retry_delay, Claim, JobSpec, Jobs, CANCELLED, FAILED, RUNNING, SUCCEEDED};
+use crate::{audit, Outcome};
+
+impl Jobs {
+    /// The stored form of a final outcome.
+    pub(super) fn final_of(
+        &self,
+        request_id: RequestId,
+        claim_time: Timestamp,
+        keyed: bool,
+        outcome: &Outcome,
+    ) -> Final {
+        let now = Timestamp::now();
+        let body = outcome.render(request_id, claim_time, now);
+        let status = outcome.status();
+        let finished_at = now.unix_ms();
+        let mut expires_at = finished_at.saturating_add(millis(self.settings.result_ttl));
+        if keyed {
+            // A key is remembered for its whole period, however short the
+            // result's own time to live.
+            expires_at = expires_at.max(
+                claim_time
+                    .unix_ms()
+                    .saturating_add(millis(self.settings.idempotency_ttl)),
+            );
+        }
+        Final {
+            state: match status {
+                Status::Success => SUCCEEDED,
+                Status::Cancelled => CANCELLED,
+                _ => FAILED,
+            },
+            response: String::from_utf8(body).expect("serde_json writes UTF-8"),
+            http_code: i32::from(status.http_code()),
+            finished_at,
+            expires_at,
+        }
+    }
+
+    /// Commits what a synchronous call (not a job) wrote, together with its
+    /// outcome, so that a retry naming this request replays it instead of
+    /// writing again. Returns the outcome that stands.
+    pub async fn commit_sync(
+        &self,
+        spec: &JobSpec,
+        txn: DatabaseTransaction,
+        ctx: &Ctx,
+        outcome: Outcome,
+    ) -> Outcome {
+        if let Outcome::Retry(_) = outcome {
+            // The database was away: nothing is kept; the caller retries.
+            return outcome;
+        }
+        let end = self.final_of(spec.request_id, spec.request_time, false, &outcome);
+        let mut row = self.new_row(spec, end.state);
+        row.input = Set(Vec::new());
+        row.node_id = Set(None);
+        row.lease_until = Set(None);
+        row.response = Set(Some(end.response));
+        row.http_code = Set(Some(end.http_code));
+        row.finished_at = Set(Some(end.finished_at));
+        row.expires_at = Set(Some(end.expires_at));
+        let committed = async {
+            store::upsert_finished(&txn, row).await?;
+            self.commit_with_effects(txn, ctx).await
+        }
+        .await;
+        match committed {
+            Ok(()) => outcome,
+            Err(err) => Outcome::from_db_error(ctx.request_id, &err),
+        }
+    }
+
+    /// Commits a call's transaction with what every committed change
+    /// brings along: its audit event and, when it changed who may do what,
+    /// the auth epoch moved on (here and, through the shared counter, in
+    /// every process).
+    async fn commit_with_effects(&self, txn: DatabaseTransaction, ctx: &Ctx) -> Result<(), DbErr> {
+        audit::record(&txn, ctx).await?;
+        if ctx.tokens_invalidated() {
+            auth_epoch::bump(&txn).await?;
+        }
+        txn.commit().await?;
+        if ctx.tokens_invalidated() {
+            self.auth_epoch.moved();
+        }
+        Ok(())
+    }
+
+    /// Stores how a run ended. A handler's pending writes commit in the
+    /// same transaction, unless the run was cancelled or lost its claim.
+    /// Returns the outcome that stands, for a caller still waiting.
+    pub async fn settle(&self, claim: &Claim, ctx: &Ctx, outcome: Outcome) -> Outcome {
+        self.untrack(&claim.fence.request_id);
+        let request_id = claim.request_id;
+        let cancelled = outcome.status() == Status::Cancelled || ctx.cancellation().is_cancelled();
+        let pending = ctx.take_pending_write();
+        if cancelled {
+            drop(pending);
+            return self.end_cancelled(claim).await;
+        }
+        if let Outcome::Retry(_) = &outcome {
+            // The database was away: nothing of this run is kept, and the
+            // job runs again once it had time to come back.
+            drop(pending);
+            let delay = retry_delay(claim.fence.attempt);
+            tracing::warn!(%request_id, attempt = claim.fence.attempt, ?delay, "the database was unavailable; the job will run again");
+            self.retry(Op::Release {
+                fence: claim.fence.clone(),
+                retry_at: Some(Timestamp::now_ms().saturating_add(millis(delay))),
+            })
+            .await;
+            return outcome;
+        }
+        let end = self.final_of(request_id, claim.request_time, claim.keyed, &outcome);
+        let applied = match pending {
+            Some(txn) => {
+                let committed = async {
+                    let applied = store::finish(&txn, &claim.fence, &end, true).await?;
+                    if applied {
+                        store::notify(&txn, &format!("done:{request_id}")).await?;
+                        self.commit_with_effects(txn, ctx).await?;
+                    }
+                    Ok::<_, DbErr>(applied)
+                }
+                .await;
+                match committed {
+                    Ok(applied) => {
+                        if applied {
+                            self.waiters.wake(&claim.fence.request_id);
+                        }
+                        applied
+                    }
+                    Err(err) => {
+                        // Nothing of this run was kept: let it run again.
+                        tracing::error!(%request_id, error = %err, "committing a job failed; it will run again");
+                        self.retry(Op::Release {
+                            fence: claim.fence.clone(),
+                            retry_at: None,
+                        })
+                        .await;
+                        return ApiError::new(
+                            Status::ServiceNotAvailable,
+                            "The request could not be completed now; it will run again",
+                        )
+                        .into();
+                    }
+                }
+            }
+            None => matches!(
+                self.retry(Op::finish(claim.fence.clone(), end, true)).await,
+                Done::Applied(true)
+            ),
+        };
+        if applied {
+            return outcome;
+        }
+        // Cancelled meanwhile (by another node's caller), or the claim lapsed
+        // and another node took the job over.
+        let row = store::find(&self.db.write, &claim.fence.request_id)
+            .await
+            .ok()
+            .flatten();
+        match row {
+            Some(row) if row.cancel_requested && row.state == RUNNING => {
+                self.end_cancelled(claim).await
+            }
+            _ => {
+                tracing::warn!(%request_id, "a job's claim lapsed while it ran; its result was discarded");
+                ApiError::new(
+                    Status::ServiceNotAvailable,
+                    "The request was taken over by another node; poll it for the result",
+                )
+                .into()
+            }
+        }
+    }
+
+    /// Stores the outcome of a call recorded as a job just after it was
+    /// answered directly.
+    pub async fn finish_answered(&self, claim: &Claim, outcome: &Outcome) {
+        self.untrack(&claim.fence.request_id);
+        let end = self.final_of(claim.request_id, claim.request_time, claim.keyed, outcome);
+        self.retry(Op::finish(claim.fence.clone(), end, false))
+            .await;
+    }
+
+    pub(super) async fn end_cancelled(&self, claim: &Claim) -> Outcome {
+        let outcome = Outcome::cancelled();
+        let end = self.final_of(claim.request_id, claim.request_time, claim.keyed, &outcome);
+        self.retry(Op::finish(claim.fence.clone(), end, false))
+            .await;
+        outcome
+    }
+
+    /// Submits `op` until it commits: a result must not be lost to a
+    /// passing database error.
+    pub(super) async fn retry(&self, op: Op) -> Done {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match self.writer.submit(op.clone()).await {
+                Ok(done) => return done,
+                Err(err) => {
+                    tracing::error!(error = %err, "writing to the job table failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}

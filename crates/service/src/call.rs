@@ -1,0 +1,37 @@
+//! The state one call's `Ctx` clones and its `WriteTxn` share with the
+//! gateway: the pending write, cancellation, the audit target, progress.
+
+use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::{Mutex, OnceLock};
+
+use sea_orm::DatabaseTransaction;
+use tokio_util::sync::CancellationToken;
+
+/// What the gateway and a handler's clones of its `Ctx` share: one
+/// allocation per call.
+pub(crate) struct CallState {
+    /// The handler's committed-but-not-yet-durable writes.
+    pub(crate) pending: Mutex<Option<DatabaseTransaction>>,
+    /// Made on first use: most calls are never cancellable jobs.
+    pub(crate) cancel: OnceLock<CancellationToken>,
+    /// Set by [`crate::Ctx::invalidates_tokens`].
+    pub(crate) tokens_invalidated: AtomicBool,
+    /// Set by [`crate::Ctx::audit_target`].
+    pub(crate) audit_target: Mutex<Option<String>>,
+    /// Set by [`crate::Ctx::progress`]; `NO_PROGRESS` until then.
+    pub(crate) progress: AtomicU8,
+}
+
+pub(crate) const NO_PROGRESS: u8 = u8::MAX;
+
+impl Default for CallState {
+    fn default() -> Self {
+        CallState {
+            pending: Mutex::new(None),
+            cancel: OnceLock::new(),
+            tokens_invalidated: AtomicBool::new(false),
+            audit_target: Mutex::new(None),
+            progress: AtomicU8::new(NO_PROGRESS),
+        }
+    }
+}
