@@ -4,7 +4,7 @@
 //! only that project's events.
 
 use actiongate_entity::audit_event;
-use actiongate_kit::page::{self, Page, PageParams};
+use actiongate_kit::page::{self, Page};
 use actiongate_service::{ActionResult, Ctx, Timestamp};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
@@ -60,11 +60,7 @@ pub struct ListAudit {
 }
 
 pub async fn list(ctx: Ctx, input: ListAudit) -> ActionResult<Page<AuditEvent>> {
-    let (offset, limit) = PageParams {
-        offset: input.offset,
-        limit: input.limit,
-    }
-    .resolve()?;
+    let (offset, limit) = page::bounds(input.offset, input.limit)?;
     let mut query =
         audit_event::Entity::find().filter(audit_event::Column::OrgId.eq(&ctx.principal.org_id));
     if let Some(only) = &ctx.principal.project_id {

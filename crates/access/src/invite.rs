@@ -10,7 +10,7 @@
 use crate::entity::invite;
 use actiongate_entity::{org_member, project, project_member, user};
 use actiongate_kit::fields;
-use actiongate_kit::page::{self, Page, PageParams};
+use actiongate_kit::page::{self, Page};
 use actiongate_kit::{load, scope};
 use actiongate_service::{
     sha256_hex, ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn,
@@ -230,7 +230,7 @@ async fn page(
     offset: Option<u64>,
     limit: Option<u64>,
 ) -> ActionResult<Page<Invite>> {
-    let (offset, limit) = PageParams { offset, limit }.resolve()?;
+    let (offset, limit) = page::bounds(offset, limit)?;
     let query = invite::Entity::find()
         .filter(filter)
         .order_by_asc(invite::Column::CreatedAt)

@@ -4,7 +4,7 @@
 
 use actiongate_entity::{org_member, project_member, user};
 use actiongate_kit::fields;
-use actiongate_kit::page::{Page, PageParams};
+use actiongate_kit::page::{self, Page};
 use actiongate_kit::scope::{self, ProjectScope};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use sea_orm::{
@@ -61,11 +61,7 @@ pub struct RemoveMember {
 }
 
 pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
-    let (offset, limit) = PageParams {
-        offset: input.offset,
-        limit: input.limit,
-    }
-    .resolve()?;
+    let (offset, limit) = page::bounds(input.offset, input.limit)?;
     let scope = scope::project(&ctx, ctx.read(), &input.project_id, Role::Viewer).await?;
     let query = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(&scope.project.id));

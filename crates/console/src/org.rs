@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::contents;
 use crate::Settings;
 use actiongate_kit::fields::{self, duplicate_is_conflict, Name};
-use actiongate_kit::page::{Page, PageParams};
+use actiongate_kit::page::{self, Page};
 
 /// An organization as the API shows it.
 #[derive(Debug, Serialize)]
@@ -144,11 +144,7 @@ pub async fn create(ctx: Ctx, input: CreateOrg) -> ActionResult<Organization> {
 }
 
 pub async fn list(ctx: Ctx, input: ListOrgs) -> ActionResult<Page<Organization>> {
-    let (offset, _limit) = PageParams {
-        offset: input.offset,
-        limit: input.limit,
-    }
-    .resolve()?;
+    let (offset, _limit) = page::bounds(input.offset, input.limit)?;
     let own = ctx.principal.org_id.clone();
     let org = visible(&ctx, ctx.read(), &own).await?;
     let results = if offset == 0 {

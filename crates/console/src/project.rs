@@ -14,7 +14,7 @@ use crate::contents;
 use crate::org::{self, Deleted};
 use crate::Settings;
 use actiongate_kit::fields::{self, duplicate_is_conflict, Color, Description, Name, ShortText};
-use actiongate_kit::page::{self, Order, Page, PageParams};
+use actiongate_kit::page::{self, Order, Page};
 use actiongate_kit::scope;
 
 /// A project as the API shows it.
@@ -155,11 +155,7 @@ pub async fn list_v1beta(ctx: Ctx, input: ListV1beta) -> ActionResult<Page<Proje
 }
 
 pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Project>> {
-    let (offset, limit) = PageParams {
-        offset: input.offset,
-        limit: input.limit,
-    }
-    .resolve()?;
+    let (offset, limit) = page::bounds(input.offset, input.limit)?;
     let org_id = input.org_id.unwrap_or_else(|| ctx.principal.org_id.clone());
     org::visible(&ctx, ctx.read(), &org_id).await?;
     let mut condition = Condition::all().add(project::Column::OrgId.eq(&org_id));

@@ -4,7 +4,7 @@ use crate::entity::{environment, environment_variable};
 use actiongate_kit::fields::{
     self, duplicate_is_conflict, Color, Description, GitBranch, Name, Slug,
 };
-use actiongate_kit::page::{self, Order, Page, PageParams};
+use actiongate_kit::page::{self, Order, Page};
 use actiongate_kit::scope;
 use actiongate_kit::{load, load_for_update};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn};
@@ -221,11 +221,7 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
 }
 
 pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Environment>> {
-    let (offset, limit) = PageParams {
-        offset: input.offset,
-        limit: input.limit,
-    }
-    .resolve()?;
+    let (offset, limit) = page::bounds(input.offset, input.limit)?;
     let scope = scope::project(&ctx, ctx.read(), &input.project_id, Role::Viewer).await?;
     let mut query =
         environment::Entity::find().filter(environment::Column::ProjectId.eq(&scope.project.id));

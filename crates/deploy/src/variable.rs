@@ -2,7 +2,7 @@
 //! an environment holds; `environment/clone` copies them.
 
 use actiongate_kit::fields::{self, duplicate_is_conflict};
-use actiongate_kit::page::{self, Page, PageParams};
+use actiongate_kit::page::{self, Page};
 use actiongate_kit::{load, Record};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use actiongate_wire::new_id;
@@ -186,11 +186,7 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Variable> {
 }
 
 pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Variable>> {
-    let (offset, limit) = PageParams {
-        offset: input.offset,
-        limit: input.limit,
-    }
-    .resolve()?;
+    let (offset, limit) = page::bounds(input.offset, input.limit)?;
     let env = load::<environment::Model>(&ctx, ctx.read(), &input.environment_id, Role::Viewer)
         .await?
         .record;

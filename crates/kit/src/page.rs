@@ -29,6 +29,12 @@ impl PageParams {
     }
 }
 
+/// `(offset, limit)` of a list's input, or a `ValidationError` naming
+/// `/limit`: every list's first step.
+pub fn bounds(offset: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), ApiError> {
+    PageParams { offset, limit }.resolve()
+}
+
 /// One page of results.
 #[derive(Debug, Serialize)]
 pub struct Page<T> {
