@@ -60,7 +60,7 @@ statuses! {
     TooManyRequests => 429, "rate limit hit; `Retry-After` says when to come back";
     InternalError => 500, "a bug; the summary names the request id, never internals";
     ProviderError => 502, "a downstream provider failed, not the gateway";
-    ServiceNotAvailable => 503, "the service is disabled, draining or down";
+    ServiceNotAvailable => 503, "the service is disabled, draining or down, or its database is briefly away (with `Retry-After`)";
 }
 
 impl Status {
