@@ -16,7 +16,9 @@
 # (1: wrk shares the machine's 2 cores with the server under test),
 # LOG_LEVEL (info: every request is logged, as in production), ASYNC_CLIENTS
 # ("24 32": the client counts of the end-to-end async runs), CASES (a
-# regular expression: only the cases whose names match).
+# regular expression: only the cases whose names match), BEFORE (a git
+# revision: its build runs every gateway case too, interleaved with this
+# one's, each printed with " [before]", to compare two builds in one run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +41,7 @@ server_pid=
 db=
 cleanup() {
     stop_server
+    if [ -n "${BEFORE:-}" ]; then git worktree remove --force "$work/before" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,6 +60,15 @@ wait_up() {
     exit 1
 }
 
+# The builds under test: "label|binary".
+builds=("|target/release/examples/custom_service")
+if [ -n "${BEFORE:-}" ]; then
+    git worktree add --quiet --detach "$work/before" "$BEFORE"
+    (cd "$work/before" && CARGO_TARGET_DIR="$OLDPWD/target/bench-before" \
+        cargo build --release --quiet --example custom_service -p actiongate)
+    builds+=(" [before]|target/bench-before/release/examples/custom_service")
+fi
+
 stop_server() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null || true
@@ -73,8 +85,8 @@ start_bare() {
     wait_up "$addr"
 }
 
-# Starts a gateway on a fresh database (sqlite or postgres); sets $addr,
-# $token and $data. The gateway logs every request at info, as in
+# Starts a gateway (the binary $gateway_bin) on a fresh database (sqlite or
+# postgres); sets $addr, $token and $data. The gateway logs every request at info, as in
 # production. Rate limiting is on, with a budget the load never spends: the
 # limiter counts every call without turning the benchmark away.
 start_gateway() {
@@ -86,9 +98,9 @@ start_gateway() {
         psql -q "$ACTIONGATE_TEST_POSTGRES_URL" -c "CREATE DATABASE $db" >/dev/null
         url="${ACTIONGATE_TEST_POSTGRES_URL%/*}/$db"
     fi
-    ACTIONGATE_RATE_LIMITS__PER_TOKEN=100000000/s ACTIONGATE_CONFIG=/nonexistent \
+    env ACTIONGATE_RATE_LIMITS__PER_TOKEN=100000000/s ACTIONGATE_CONFIG=/nonexistent \
         ACTIONGATE_LISTEN="$addr" ACTIONGATE_DATA_DIR="$data" ${url:+ACTIONGATE_DATABASE_URL="$url"} \
-        ACTIONGATE_LOG_LEVEL="${LOG_LEVEL:-info}" target/release/examples/custom_service >"$work/gateway.log" 2>&1 &
+        ACTIONGATE_LOG_LEVEL="${LOG_LEVEL:-info}" "$gateway_bin" >"$work/gateway.log" 2>&1 &
     server_pid=$!
     wait_up "$addr"
     token=$(cat "$data/admin.token")
@@ -182,22 +194,28 @@ for round in $(seq 1 "$ROUNDS"); do
     for entry in "${cases[@]}"; do
         IFS='|' read -r name database path kind authenticated <<<"$entry"
         grep -Eq -- "$CASES" <<<"$name" || continue
-        bare=$(measure_bare) || exit 1
-        start_gateway "$database"
-        body=$(case_body "$kind")
-        figures=$(measure "http://$addr/$path" "$body" "${authenticated:+$token}") || exit 1
-        finish_gateway
-        echo "$name|$figures|$bare" >>"$results"
+        for build in "${builds[@]}"; do
+            IFS='|' read -r label gateway_bin <<<"$build"
+            bare=$(measure_bare) || exit 1
+            start_gateway "$database"
+            body=$(case_body "$kind")
+            figures=$(measure "http://$addr/$path" "$body" "${authenticated:+$token}") || exit 1
+            finish_gateway
+            echo "$name$label|$figures|$bare" >>"$results"
+        done
     done
     for entry in "${async_cases[@]}"; do
         IFS='|' read -r name database clients <<<"$entry"
         grep -Eq -- "$CASES" <<<"$name" || continue
-        bare=$(measure_bare) || exit 1
-        start_gateway "$database"
-        figures=$(CONCURRENCY=$clients DURATION=$async_secs \
-            target/release/actiongate-bench-async "http://$addr" "$token" greeter/v1/report '{}') || exit 1
-        finish_gateway
-        echo "$name|$figures|$bare" >>"$async_results"
+        for build in "${builds[@]}"; do
+            IFS='|' read -r label gateway_bin <<<"$build"
+            bare=$(measure_bare) || exit 1
+            start_gateway "$database"
+            figures=$(CONCURRENCY=$clients DURATION=$async_secs \
+                target/release/actiongate-bench-async "http://$addr" "$token" greeter/v1/report '{}') || exit 1
+            finish_gateway
+            echo "$name$label|$figures|$bare" >>"$async_results"
+        done
     done
     echo "round $round of $ROUNDS done" >&2
 done
