@@ -138,7 +138,7 @@ pub struct Update {
 }
 
 pub async fn get(ctx: Ctx, input: ProjectId) -> ActionResult<Project> {
-    scope::visible(&ctx, ctx.read(), &input.id)
+    scope::visible_for_reading(&ctx, &input.id)
         .await
         .map(Project::from)
 }

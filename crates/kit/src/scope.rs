@@ -87,6 +87,15 @@ async fn membership_role(
     Ok(principal.project_role(membership))
 }
 
+/// Project `id` for a read-only handler: the row the gateway read while
+/// checking the action's declared scope, or, without one, read now.
+pub async fn visible_for_reading(ctx: &Ctx, id: &str) -> ActionResult<project::Model> {
+    match ctx.checked_record::<project::Model>() {
+        Some(project) if project.id == id => Ok(project.clone()),
+        _ => visible(ctx, ctx.read(), id).await,
+    }
+}
+
 /// Project `id`, if the caller may see it (else `ResourceNotFound`).
 pub async fn visible(
     ctx: &Ctx,

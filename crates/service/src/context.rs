@@ -109,6 +109,9 @@ pub struct Ctx {
     call: Arc<CallState>,
     state: Arc<http::Extensions>,
     project: Option<Arc<str>>,
+    /// The project record the gateway read while checking the scope, so a
+    /// read-only handler need not read it again.
+    checked: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Ctx {
@@ -127,6 +130,7 @@ impl Ctx {
             call: Arc::default(),
             state,
             project: None,
+            checked: None,
         }
     }
 
@@ -157,6 +161,23 @@ impl Ctx {
     pub fn with_project_scope(mut self, project_id: Option<Arc<str>>) -> Self {
         self.project = project_id;
         self
+    }
+
+    /// Keeps the record the gateway read while checking the scope (see
+    /// [`Ctx::checked_record`]).
+    pub fn with_checked_record(
+        mut self,
+        record: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    ) -> Self {
+        self.checked = record;
+        self
+    }
+
+    /// The record of type `T` the gateway read, on this call's read
+    /// connection, while checking its scope. For read-only handlers: a
+    /// writer reads its records again inside its transaction.
+    pub fn checked_record<T: 'static>(&self) -> Option<&T> {
+        self.checked.as_deref()?.downcast_ref()
     }
 
     /// The writes the handler committed, for the gateway to commit with the

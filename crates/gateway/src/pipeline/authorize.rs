@@ -69,7 +69,8 @@ pub async fn check(
         .map_err(|err| unavailable_db(ctx.request_id, &err))?
         .ok_or_else(not_found)?;
     scope::require(&project.id, role, least)?;
-    ctx.project_scope = Some(project.id.into());
+    ctx.project_scope = Some(project.id.as_str().into());
+    ctx.checked_project = Some(std::sync::Arc::new(project));
     Ok(())
 }
 

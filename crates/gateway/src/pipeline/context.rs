@@ -31,6 +31,8 @@ pub struct RequestCtx<'a> {
     /// Set by `authorize`: the project the action's declared scope
     /// resolved to.
     pub project_scope: Option<Arc<str>>,
+    /// The project row `authorize` read, handed to the handler.
+    pub checked_project: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// The rate limit that applied to the call, for its headers.
     pub limit: Option<LimitState>,
     /// For `MethodNotAllowed`: the method to use.
@@ -51,6 +53,7 @@ impl<'a> RequestCtx<'a> {
             action: "",
             grant: None,
             project_scope: None,
+            checked_project: None,
             limit: None,
             allow: None,
         }

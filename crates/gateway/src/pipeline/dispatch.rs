@@ -42,7 +42,8 @@ pub async fn dispatch(
         gateway.db().clone(),
         service.state.clone(),
     )
-    .with_project_scope(call.project_scope.clone());
+    .with_project_scope(call.project_scope.clone())
+    .with_checked_record(call.checked_project.clone());
     let work = action.run(ctx.clone(), input);
     let spec = || JobSpec {
         request_id: call.request_id,
