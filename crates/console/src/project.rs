@@ -358,24 +358,12 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
     if let Some(v) = name {
         active.name = Set(v);
     }
-    if let Some(v) = input.display_name {
-        active.display_name = Set(Some(v.into()));
-    }
-    if let Some(v) = input.description {
-        active.description = Set(Some(v.into()));
-    }
-    if let Some(v) = input.color {
-        active.color = Set(Some(v.into()));
-    }
-    if let Some(v) = input.single_server_mode {
-        active.single_server_mode = Set(v);
-    }
-    if let Some(v) = input.default_server_id {
-        active.default_server_id = Set(Some(v.into()));
-    }
-    if let Some(v) = input.auto_error_tracking_enabled {
-        active.auto_error_tracking_enabled = Set(v);
-    }
+    actiongate_kit::patch!(active, input, optional: [display_name, description, color, default_server_id]);
+    actiongate_kit::patch!(
+        active,
+        input,
+        [single_server_mode, auto_error_tracking_enabled]
+    );
     active.updated_at = Set(fields::now());
     let updated = active
         .update(&txn)

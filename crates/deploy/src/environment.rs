@@ -265,21 +265,10 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
     if let Some(v) = name {
         active.name = Set(v);
     }
-    if let Some(v) = input.display_name {
-        active.display_name = Set(Some(v.into()));
-    }
     if let Some(v) = input.r#type {
         active.r#type = Set(v.as_str().to_owned());
     }
-    if let Some(v) = input.description {
-        active.description = Set(Some(v.into()));
-    }
-    if let Some(v) = input.color {
-        active.color = Set(Some(v.into()));
-    }
-    if let Some(v) = input.git_branch {
-        active.git_branch = Set(Some(v.into()));
-    }
+    actiongate_kit::patch!(active, input, optional: [display_name, description, color, git_branch]);
     active.updated_at = Set(fields::now());
     let updated = active
         .update(&txn)

@@ -209,13 +209,8 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Variable> {
     let is_json = input.is_json.unwrap_or(current.is_json);
     value(input.value.as_deref().unwrap_or(&current.value), is_json)?;
     let mut active = current.into_active_model();
-    if let Some(v) = input.value {
-        active.value = Set(v);
-    }
     active.is_json = Set(is_json);
-    if let Some(v) = input.inheritable {
-        active.inheritable = Set(v);
-    }
+    actiongate_kit::patch!(active, input, [value, inheritable]);
     active.updated_at = Set(fields::now());
     let updated = active.update(&txn).await?;
     txn.commit_for(&updated.id).await?;

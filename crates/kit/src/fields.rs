@@ -209,3 +209,26 @@ pub fn duplicate_is_conflict<'a>(
 pub fn now() -> i64 {
     Timestamp::now_ms()
 }
+
+/// Applies an update's partial fields: each field the caller gave (`Some`)
+/// is set on the active model, each it left out stays as it was.
+/// `optional: [...]` names nullable columns (`Set(Some(value))`), a bare
+/// list columns that are not.
+///
+/// ```ignore
+/// patch!(active, input, optional: [display_name, description, color]);
+/// patch!(active, input, [single_server_mode]);
+/// ```
+#[macro_export]
+macro_rules! patch {
+    ($active:ident, $input:ident, optional: [$($field:ident),* $(,)?]) => {
+        $(if let Some(value) = $input.$field {
+            $active.$field = ::sea_orm::Set(Some(value.into()));
+        })*
+    };
+    ($active:ident, $input:ident, [$($field:ident),* $(,)?]) => {
+        $(if let Some(value) = $input.$field {
+            $active.$field = ::sea_orm::Set(value.into());
+        })*
+    };
+}
