@@ -5,15 +5,14 @@ use actiongate_entity::{org_member, organization, project, token, user};
 use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 
 use crate::contents;
 use crate::Settings;
-use actiongate_kit::fields::{self, duplicate_is_conflict, Name};
+use actiongate_kit::fields::{self, Name};
 use actiongate_kit::page::{self, Page};
+use actiongate_kit::write::save_update;
 
 /// An organization as the API shows it.
 #[derive(Debug, Serialize)]
@@ -115,12 +114,15 @@ pub async fn update(ctx: Ctx, input: UpdateOrg) -> ActionResult<Organization> {
     if let Some(name) = name {
         active.name = Set(name);
     }
-    active.updated_at = Set(fields::now());
-    let org = active
-        .update(&txn)
-        .await
-        .map_err(duplicate_is_conflict("organization", "/name"))?;
-    txn.commit_for(&org.id).await?;
+    let on_duplicate = ("organization", "/name");
+    let org = save_update(
+        txn,
+        active,
+        organization::Column::UpdatedAt,
+        on_duplicate,
+        |o| o.id.clone(),
+    )
+    .await?;
     present(&ctx, org).await
 }
 

@@ -16,6 +16,7 @@ use crate::Settings;
 use actiongate_kit::fields::{self, duplicate_is_conflict, Color, Description, Name, ShortText};
 use actiongate_kit::page::{self, Order, Page};
 use actiongate_kit::scope;
+use actiongate_kit::write::save_update;
 
 /// A project as the API shows it.
 #[derive(Debug, Serialize)]
@@ -364,13 +365,12 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Project> {
         input,
         [single_server_mode, auto_error_tracking_enabled]
     );
-    active.updated_at = Set(fields::now());
-    let updated = active
-        .update(&txn)
-        .await
-        .map_err(duplicate_is_conflict(&conflict, "/name"))?;
-    txn.commit_for(&updated.id).await?;
-    Ok(updated.into())
+    let on_duplicate = (conflict.as_str(), "/name");
+    save_update(txn, active, project::Column::UpdatedAt, on_duplicate, |p| {
+        p.id.clone()
+    })
+    .await
+    .map(Project::from)
 }
 
 /// Deletes the project and every record in it, in one transaction.

@@ -6,6 +6,7 @@ use actiongate_kit::fields::{
 };
 use actiongate_kit::page::{self, Order, Page};
 use actiongate_kit::scope;
+use actiongate_kit::write::save_update;
 use actiongate_kit::{load, load_for_update};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn};
 use actiongate_wire::new_id;
@@ -269,13 +270,16 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
         active.r#type = Set(v.as_str().to_owned());
     }
     actiongate_kit::patch!(active, input, optional: [display_name, description, color, git_branch]);
-    active.updated_at = Set(fields::now());
-    let updated = active
-        .update(&txn)
-        .await
-        .map_err(duplicate_is_conflict(&conflict, "/name"))?;
-    txn.commit_for(&updated.id).await?;
-    Ok(updated.into())
+    let on_duplicate = (conflict.as_str(), "/name");
+    save_update(
+        txn,
+        active,
+        environment::Column::UpdatedAt,
+        on_duplicate,
+        |e| e.id.clone(),
+    )
+    .await
+    .map(Environment::from)
 }
 
 pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {

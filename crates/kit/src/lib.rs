@@ -6,7 +6,8 @@
 //!   in its project, and the [`Scope`](actiongate_service::Scope) an action
 //!   declares for it at registration;
 //! - [`fields`]: field types checked while the input is decoded;
-//! - [`page`]: paging and ordering, the same for every list.
+//! - [`page`]: paging and ordering, the same for every list;
+//! - [`write`]: the last steps of every update.
 //!
 //! A service crate depends on this kit and on `actiongate-service`, never
 //! on another service: what one service must do to another's records (a
@@ -16,6 +17,7 @@ pub mod fields;
 pub mod page;
 pub mod record;
 pub mod scope;
+pub mod write;
 
 pub use record::{load, load_for_update, record, Loaded, Record};
 pub use scope::ProjectScope;
