@@ -29,14 +29,7 @@ async fn serve(data_dir: &std::path::Path) -> Served {
         .kill_on_drop(true)
         .spawn()
         .expect("starting actiongate serve");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
-    let collected = lines.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = reader.next_line().await {
-            collected.lock().unwrap().push(line);
-        }
-    });
+    let lines = collect_lines(child.stdout.take().unwrap());
     let url = wait_for(&lines, |lines| {
         lines
             .iter()
@@ -45,6 +38,19 @@ async fn serve(data_dir: &std::path::Path) -> Served {
     })
     .await;
     Served { child, lines, url }
+}
+
+/// Every line `stdout` prints, gathered as it comes.
+fn collect_lines(stdout: tokio::process::ChildStdout) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let mut reader = BufReader::new(stdout).lines();
+    let collected = lines.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = reader.next_line().await {
+            collected.lock().unwrap().push(line);
+        }
+    });
+    lines
 }
 
 /// What `pick` finds in the output so far, waiting up to 10 s for it.
@@ -190,14 +196,7 @@ async fn the_first_start_shows_the_token_at_a_terminal() {
         .kill_on_drop(true)
         .spawn()
         .expect("script(1), from util-linux");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
-    let collected = lines.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = reader.next_line().await {
-            collected.lock().unwrap().push(line);
-        }
-    });
+    let lines = collect_lines(child.stdout.take().unwrap());
     wait_for(&lines, |lines| {
         lines
             .iter()
