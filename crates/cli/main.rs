@@ -87,11 +87,7 @@ fn load_config(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let _log = logging::init(config.log_format, &config.log_level)?;
     let services = actiongate_services::builtin(&config)?;
-    let scheme = if config.tls.cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = config.scheme();
     let running = Gateway::start(config, services).await?;
     if let Some(boot) = &running.bootstrapped {
         // Shown only to a person at a terminal: stdout is usually a log

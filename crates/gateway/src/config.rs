@@ -312,6 +312,15 @@ impl Config {
         }
     }
 
+    /// `https` when the gateway serves TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.cert.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The settings section of one service, or its defaults.
     pub fn service_settings<T: for<'de> Deserialize<'de> + Default>(
         &self,

@@ -33,9 +33,11 @@ impl Outcome {
     /// database is only briefly away, else `InternalError` (the cause is
     /// logged with the request id; the caller sees only the id).
     pub fn from_db_error(request_id: RequestId, err: &DbErr) -> Self {
-        match is_transient(err) {
-            Some(_) => Outcome::Retry(unavailable_db(request_id, err)),
-            None => Outcome::Failure(unavailable_db(request_id, err)),
+        let answer = unavailable_db(request_id, err);
+        if answer.status == Status::ServiceNotAvailable {
+            Outcome::Retry(answer)
+        } else {
+            Outcome::Failure(answer)
         }
     }
 

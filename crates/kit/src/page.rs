@@ -3,36 +3,23 @@
 
 use actiongate_service::{ActionResult, ApiError, Ctx};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Select};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub const DEFAULT_LIMIT: u64 = 20;
 pub const MAX_LIMIT: u64 = 1000;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct PageParams {
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
-}
-
-impl PageParams {
-    /// `(offset, limit)`, or a `ValidationError` naming `/limit`.
-    pub fn resolve(&self) -> Result<(u64, u64), ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if limit == 0 || limit > MAX_LIMIT {
-            return Err(ApiError::invalid_field(
-                "/limit",
-                "InvalidValue",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            ));
-        }
-        Ok((self.offset.unwrap_or(0), limit))
-    }
-}
-
 /// `(offset, limit)` of a list's input, or a `ValidationError` naming
 /// `/limit`: every list's first step.
 pub fn bounds(offset: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), ApiError> {
-    PageParams { offset, limit }.resolve()
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::invalid_field(
+            "/limit",
+            "InvalidValue",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    Ok((offset.unwrap_or(0), limit))
 }
 
 /// One page of results.

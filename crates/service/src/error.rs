@@ -91,14 +91,15 @@ pub fn is_transient(err: &DbErr) -> Option<Transient> {
                 {
                     Some(Transient::Unavailable)
                 }
-                // SQLite: extended codes keep the primary code in the low
-                // byte: 5 busy, 6 locked, 13 full, 10 I/O error.
-                Some(code) => match code.parse::<i32>().map(|c| c & 0xff) {
+                // SQLite: extended codes (at most 4 digits; PostgreSQL's
+                // are 5 characters) keep the primary code in the low byte:
+                // 5 busy, 6 locked, 13 full, 10 I/O error.
+                Some(code) if code.len() < 5 => match code.parse::<i32>().map(|c| c & 0xff) {
                     Ok(13) => Some(Transient::StorageFull),
                     Ok(5 | 6 | 10) => Some(Transient::Unavailable),
                     _ => None,
                 },
-                None => None,
+                _ => None,
             }
         }
         _ => None,

@@ -113,16 +113,10 @@ impl Jobs {
             return self.end_cancelled(claim).await;
         }
         if let Outcome::Retry(_) = &outcome {
-            // The database was away: nothing of this run is kept, and the
-            // job runs again once it had time to come back.
+            // The database was away: nothing of this run is kept.
             drop(pending);
-            let delay = retry_delay(claim.fence.attempt);
-            tracing::warn!(%request_id, attempt = claim.fence.attempt, ?delay, "the database was unavailable; the job will run again");
-            self.retry(Op::Release {
-                fence: claim.fence.clone(),
-                retry_at: Some(Timestamp::now_ms().saturating_add(millis(delay))),
-            })
-            .await;
+            tracing::warn!(%request_id, "the database was unavailable during a job");
+            self.run_again_later(claim).await;
             return outcome;
         }
         let end = self.final_of(request_id, claim.request_time, claim.keyed, &outcome);
@@ -145,13 +139,9 @@ impl Jobs {
                         applied
                     }
                     Err(err) => {
-                        // Nothing of this run was kept: let it run again.
-                        tracing::error!(%request_id, error = %err, "committing a job failed; it will run again");
-                        self.retry(Op::Release {
-                            fence: claim.fence.clone(),
-                            retry_at: None,
-                        })
-                        .await;
+                        // Nothing of this run was kept.
+                        tracing::error!(%request_id, error = %err, "committing a job failed");
+                        self.run_again_later(claim).await;
                         return ApiError::new(
                             Status::ServiceNotAvailable,
                             "The request could not be completed now; it will run again",
@@ -187,6 +177,19 @@ impl Jobs {
                 .into()
             }
         }
+    }
+
+    /// Hands a run whose writes were not kept back to the queue, due once
+    /// the database had time to come back (see `retry_delay`), for any
+    /// node to claim.
+    async fn run_again_later(&self, claim: &Claim) {
+        let delay = retry_delay(claim.fence.attempt);
+        tracing::warn!(request_id = %claim.request_id, attempt = claim.fence.attempt, ?delay, "the job will run again");
+        self.retry(Op::Release {
+            fence: claim.fence.clone(),
+            retry_at: Timestamp::now_ms().saturating_add(millis(delay)),
+        })
+        .await;
     }
 
     /// Stores the outcome of a call recorded as a job just after it was

@@ -301,23 +301,18 @@ pub async fn release_all(conn: &impl ConnectionTrait, node_id: &str) -> Result<u
     Ok(released.rows_affected)
 }
 
-/// Puts one run's job back in the queue, for another attempt: at once, or
-/// from `retry_at` (Unix ms) on. A delayed job stays `running` with no node
-/// and its lease ending at `retry_at`, so that [`claim`], which takes
-/// lapsed leases, takes it then, on whichever node claims first.
+/// Hands one run's job back for another attempt from `retry_at` (Unix ms)
+/// on. It stays `running` with no node and its lease ending at `retry_at`,
+/// so that [`claim`], which takes lapsed leases, takes it then, on
+/// whichever node claims first.
 pub async fn release(
     conn: &impl ConnectionTrait,
     fence: &Fence,
-    retry_at: Option<i64>,
+    retry_at: i64,
 ) -> Result<bool, DbErr> {
-    let (state, lease_until) = match retry_at {
-        None => (QUEUED, null_ms()),
-        Some(at) => (RUNNING, Expr::value(at)),
-    };
     let released = job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(state))
         .col_expr(job::Column::NodeId, null_text())
-        .col_expr(job::Column::LeaseUntil, lease_until)
+        .col_expr(job::Column::LeaseUntil, Expr::value(retry_at))
         .filter(fence.condition())
         .exec(conn)
         .await?;

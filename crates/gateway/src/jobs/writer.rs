@@ -32,9 +32,9 @@ pub enum Op {
     },
     /// A run's result; see [`store::finish_many`].
     Finish(Box<Finish>),
-    /// A run handed back to the queue: at once, or (`retry_at`, Unix ms)
-    /// once the database had a moment to come back.
-    Release { fence: Fence, retry_at: Option<i64> },
+    /// A run handed back, due again at `retry_at` (Unix ms); see
+    /// [`store::release`].
+    Release { fence: Fence, retry_at: i64 },
     /// One more fetch of a job's state.
     CountPoll { request_id: String },
 }
@@ -189,11 +189,9 @@ async fn apply(
     store::insert(&txn, rows).await?;
     let finished = store::finish_many(&txn, &finishes).await?;
     let mut released = Vec::with_capacity(releases.len());
+    // Picked up by the claim loop once due: nothing to wake now.
     for (fence, retry_at) in &releases {
-        let done = store::release(&txn, fence, *retry_at).await?;
-        // A delayed one is picked up by the claim loop once it is due.
-        queued |= done && retry_at.is_none();
-        released.push(done);
+        released.push(store::release(&txn, fence, *retry_at).await?);
     }
     let polls: Vec<(String, i32)> = polls.into_iter().collect();
     let counts: HashMap<String, i32> = store::count_polls(&txn, &polls)

@@ -41,12 +41,11 @@ pub async fn check(
     let db = &gateway.db().read;
     // A missing record names its field; a missing project is reported as
     // the console always has, like any record of another organization.
-    let pointer = matches!(spec.scope, Scope::Record { .. }).then(|| format!("/{field}"));
     let not_found = || {
         let err = ApiError::not_found(spec.scope.kind(), &id);
-        match &pointer {
-            Some(pointer) => err.at(pointer.clone(), "NotFound"),
-            None => err,
+        match spec.scope {
+            Scope::Record { .. } => err.at(format!("/{field}"), "NotFound"),
+            _ => err,
         }
     };
     let project_id = match spec.scope {

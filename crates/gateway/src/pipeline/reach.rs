@@ -79,17 +79,19 @@ pub async fn reaches(gateway: &Gateway, grant: &Grant, row: &job::Model) -> Resu
             if !within_limit(Some(project_id)) {
                 return Ok(false);
             }
-            if project::Entity::find_by_id(project_id)
+            if let Some((_, role)) = scope::role_in_project(db, principal, project_id).await? {
+                return Ok(role >= least);
+            }
+            // Not seen: hidden from the caller, or gone since (deleted by
+            // this very request, perhaps). Deletion is final, so looking
+            // second cannot mistake a project hidden at the first look for
+            // a gone one; for a gone one, the organization role is all that
+            // is left to check.
+            let gone = project::Entity::find_by_id(project_id)
                 .one(db)
                 .await?
-                .is_none()
-            {
-                // Gone since (deleted by this very request, perhaps): the
-                // organization role is all that is left to check.
-                return Ok(principal.role >= least);
-            }
-            let found = scope::role_in_project(db, principal, project_id).await?;
-            Ok(found.is_some_and(|(_, role)| role >= least))
+                .is_none();
+            Ok(gone && principal.role >= least)
         }
         (None, Scope::Org) => Ok(principal.role >= least && within_limit(row.project_id.as_ref())),
         // Recorded before actions declared their scopes: only the token

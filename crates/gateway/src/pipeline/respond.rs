@@ -60,11 +60,7 @@ fn location(gateway: &Gateway, ctx: &RequestCtx<'_>, request_id: RequestId) -> S
     let base = match &config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
-            let scheme = if config.tls.cert.is_some() {
-                "https"
-            } else {
-                "http"
-            };
+            let scheme = config.scheme();
             let host = ctx
                 .parts
                 .headers
