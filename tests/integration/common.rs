@@ -7,6 +7,7 @@ use std::time::Duration;
 use actiongate_client::{Client, Reply, Status};
 use actiongate_entity::{job, project};
 use actiongate_gateway::{Config, Gateway, RunningGateway};
+use actiongate_kit::fields::duplicate_is_conflict;
 use actiongate_service::{ActionResult, ActionSpec, ApiError, Ctx, Role, Service, Timestamp};
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde::{Deserialize, Serialize};
@@ -151,8 +152,11 @@ async fn steps(ctx: Ctx, input: Steps) -> ActionResult<Value> {
     }
     .insert(&txn)
     .await
-    .map_err(|err| ApiError::conflict(format!("writing {name:?} failed: {err}")))?;
-    txn.commit().await.map_err(|err| ctx.internal(err))?;
+    .map_err(duplicate_is_conflict(
+        &format!("{name:?} was written already"),
+        "/name",
+    ))?;
+    txn.commit().await?;
     Ok(json!({ "steps": input.steps, "name": name }))
 }
 

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actiongate_client::{Client, Reply, Status};
@@ -143,6 +144,7 @@ async fn every_accepted_delete_completes_across_a_postgresql_crash_restart() {
         return;
     };
     let gw = common::start_with(|c| c.database_url = Some(server.url())).await;
+    let testkit = gw.client("testkit");
     let console = gw.client("console");
     const BURST: usize = 240;
     let mut ids = Vec::new();
@@ -155,28 +157,50 @@ async fn every_accepted_delete_completes_across_a_postgresql_crash_restart() {
         );
     }
 
-    // The burst, 8 at a time; the server is killed once a third is in,
-    // and started again 3 s later.
+    // The burst, 8 at a time. Once a third of it is answered, jobs that
+    // are sure to be mid-run when the server goes are started (three
+    // 200 ms steps, then a write: a project of their own), the server is
+    // killed, and started again 3 s later. Their writes meet the outage
+    // (waiting for a connection, or failing and running again); a job run
+    // twice after its write committed would end `Conflict`.
+    const IN_FLIGHT: usize = 20;
+    let answered = AtomicUsize::new(0);
     let burst = stream::iter(ids.clone())
         .map(|id| {
-            let console = console.clone();
+            let (console, answered) = (console.clone(), &answered);
             async move {
                 let reply = console
                     .call("v1/project/delete", &json!({ "id": id }))
                     .await
                     .expect("an envelope, even while the database is away");
+                answered.fetch_add(1, Ordering::Relaxed);
                 (id, reply)
             }
         })
         .buffer_unordered(8)
         .collect::<Vec<_>>();
     let outage = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        while answered.load(Ordering::Relaxed) < BURST / 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut in_flight = Vec::new();
+        for n in 0..IN_FLIGHT {
+            let reply = testkit
+                .call(
+                    "v1/steps/async",
+                    &json!({ "steps": 3, "step_ms": 200, "name": format!("in flight {n}") }),
+                )
+                .await
+                .unwrap();
+            expect(&reply, 202, Status::Accepted);
+            in_flight.push(reply);
+        }
         server.kill();
         tokio::time::sleep(Duration::from_secs(3)).await;
         server.start_server();
+        in_flight
     };
-    let (replies, ()) = tokio::join!(burst, outage);
+    let (replies, in_flight) = tokio::join!(burst, outage);
 
     let mut accepted = Vec::new();
     let mut refused = 0;
@@ -201,9 +225,13 @@ async fn every_accepted_delete_completes_across_a_postgresql_crash_restart() {
             .unwrap();
         expect(&gone, 404, Status::ResourceNotFound);
     }
-    // The same process serves on: what was refused is still there, and
-    // can be deleted now.
-    assert_eq!(gw.count_projects().await, refused as u64);
+    for reply in in_flight {
+        let done = final_answer(&testkit, reply).await;
+        expect(&done, 200, Status::Success);
+    }
+    // The same process serves on: what was refused is still there, each
+    // job in flight made its project once, and more can be made now.
+    assert_eq!(gw.count_projects().await, (refused + IN_FLIGHT) as u64);
     let again = gw.project("after the outage").await;
     assert_eq!(again["name"], "after the outage");
 }
@@ -212,12 +240,25 @@ async fn every_accepted_delete_completes_across_a_postgresql_crash_restart() {
 async fn a_locked_sqlite_database_answers_503_and_recovers() {
     let gw = common::start().await;
     let db_path = gw.dir.path().join("actiongate.db");
+    // A job whose write comes while the lock is held: its write fails
+    // after the busy timeout, and the job runs again once the lock is gone.
+    let job = gw
+        .client("testkit")
+        .call(
+            "v1/steps/async",
+            &json!({ "steps": 1, "step_ms": 400, "name": "written after the lock" }),
+        )
+        .await
+        .unwrap();
+    expect(&job, 202, Status::Accepted);
+    let db_path_for_lock = db_path.clone();
     // Another process's exclusive lock, held past the writer's 5 s busy
-    // timeout.
+    // timeout twice over: the call below waits it out first, then the
+    // job's write.
     let locker = std::thread::spawn(move || {
-        let connection = rusqlite::Connection::open(db_path).unwrap();
+        let connection = rusqlite::Connection::open(db_path_for_lock).unwrap();
         connection.execute_batch("BEGIN EXCLUSIVE").unwrap();
-        std::thread::sleep(Duration::from_secs(7));
+        std::thread::sleep(Duration::from_secs(12));
         connection.execute_batch("ROLLBACK").unwrap();
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -240,5 +281,16 @@ async fn a_locked_sqlite_database_answers_503_and_recovers() {
         )
         .await;
     expect(&after, 200, Status::Success);
-    assert_eq!(gw.count_projects().await, 1);
+    let done = final_answer(&gw.client("testkit"), job).await;
+    expect(&done, 200, Status::Success);
+    assert_eq!(gw.count_projects().await, 2);
+    let attempts: i32 = rusqlite::Connection::open(&db_path)
+        .unwrap()
+        .query_row(
+            "SELECT attempts FROM jobs WHERE request_id = ?1",
+            [done.envelope.request_id.to_string()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(attempts, 2, "the job ran again after the lock, once");
 }
