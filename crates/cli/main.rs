@@ -129,27 +129,30 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The configured database with its schema, the built-in services' tables
+/// included, brought up to date.
+async fn open_migrated(config: &Config) -> anyhow::Result<actiongate_service::Db> {
+    let db = db::connect(config).await?;
+    db::migrate(&db.write, &mut actiongate_services::builtin(config)?).await?;
+    Ok(db)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve { listen } => serve(load_config(&cli, *listen)?).await,
         Command::Migrate => {
-            let config = load_config(&cli, None)?;
-            let db = db::connect(&config).await?;
-            db::migrate(&db.write).await?;
+            open_migrated(&load_config(&cli, None)?).await?;
             println!("database is up to date");
             Ok(())
         }
         Command::Token(command) => {
             let config = load_config(&cli, None)?;
-            let db = db::connect(&config).await?;
-            db::migrate(&db.write).await?;
+            let db = open_migrated(&config).await?;
             let epoch = AuthEpoch::open(&config)?;
             token::run(&db.write, &epoch, command).await
         }
         Command::User(command) => {
-            let config = load_config(&cli, None)?;
-            let db = db::connect(&config).await?;
-            db::migrate(&db.write).await?;
+            let db = open_migrated(&load_config(&cli, None)?).await?;
             user::run(&db.write, command).await
         }
     }

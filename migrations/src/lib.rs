@@ -1,30 +1,41 @@
-//! The actiongate schema as ordered sea-orm migrations. The gateway runs
-//! them at start; `actiongate migrate` runs them on demand. Each migration
-//! is written once and never edited after it has shipped: change the schema
-//! with a new one.
+//! The actiongate schema as ordered sea-orm migrations, and the runner that
+//! applies them.
+//!
+//! Two kinds of migration make up the schema:
+//! - the core's, in this crate: the shared tables (organizations, users,
+//!   tokens, jobs, audit), and the history shipped before services owned
+//!   their tables, whose early migrations created tables of several
+//!   services at once;
+//! - each service's own, registered with `Service::migration` in the
+//!   service crate that owns the tables.
+//!
+//! [`up`] merges both into one list ordered by name (every name starts with
+//! its date, `mYYYYMMDD_NNNNNN_`), and applies the ones the database has not
+//! seen, in one transaction on PostgreSQL, recording each in sea-orm's `seaql_migrations` ledger as sea-orm's
+//! own migrator does. A migration is written once and never edited or
+//! renamed after it has shipped: change the schema with a new one.
 
 pub use sea_orm_migration::prelude::*;
 
-mod columns;
+pub mod columns;
 mod m20261123_000001_initial;
 mod m20261123_000002_job_engine;
 mod m20261124_000003_token_scope;
 mod m20261124_000004_leaner_job_indexes;
 mod m20261124_000005_projects_access;
 mod m20261127_000006_declared_scopes;
+mod runner;
 
-pub struct Migrator;
+pub use runner::{up, Report};
 
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261123_000001_initial::Migration),
-            Box::new(m20261123_000002_job_engine::Migration),
-            Box::new(m20261124_000003_token_scope::Migration),
-            Box::new(m20261124_000004_leaner_job_indexes::Migration),
-            Box::new(m20261124_000005_projects_access::Migration),
-            Box::new(m20261127_000006_declared_scopes::Migration),
-        ]
-    }
+/// The core's migrations, oldest first.
+pub fn core() -> Vec<Box<dyn MigrationTrait>> {
+    vec![
+        Box::new(m20261123_000001_initial::Migration),
+        Box::new(m20261123_000002_job_engine::Migration),
+        Box::new(m20261124_000003_token_scope::Migration),
+        Box::new(m20261124_000004_leaner_job_indexes::Migration),
+        Box::new(m20261124_000005_projects_access::Migration),
+        Box::new(m20261127_000006_declared_scopes::Migration),
+    ]
 }

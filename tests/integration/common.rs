@@ -8,8 +8,12 @@ use actiongate_client::{Client, Reply, Status};
 use actiongate_entity::{job, project};
 use actiongate_gateway::{Config, Gateway, RunningGateway};
 use actiongate_kit::fields::duplicate_is_conflict;
+use actiongate_migration::columns::text;
+use actiongate_migration::{
+    Alias, DbErr, MigrationName, MigrationTrait, Query, SchemaManager, Table,
+};
 use actiongate_service::{ActionResult, ActionSpec, ApiError, Ctx, Role, Service, Timestamp};
-use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -172,9 +176,73 @@ async fn echo(ctx: Ctx, input: Value) -> ActionResult<Value> {
     Ok(json!({ "input": input, "org": ctx.principal.org_id }))
 }
 
-/// Test-only actions: slow ones for the async threshold, a failing one.
+/// The test service's own table, created by its own migration.
+struct NotesTable;
+
+impl MigrationName for NotesTable {
+    fn name(&self) -> &str {
+        "m20261127_000007_testkit_notes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for NotesTable {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // No IF NOT EXISTS: running this twice fails the start.
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("testkit_notes"))
+                    .col(text(Alias::new("body")))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Note {
+    pub body: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Notes {
+    pub bodies: Vec<String>,
+}
+
+/// Writes a row of the test service's own table and reads them all back.
+async fn note(ctx: Ctx, input: Note) -> ActionResult<Notes> {
+    let txn = ctx.begin_write().await?;
+    let backend = txn.get_database_backend();
+    let insert = Query::insert()
+        .into_table(Alias::new("testkit_notes"))
+        .columns([Alias::new("body")])
+        .values_panic([input.body.into()])
+        .to_owned();
+    txn.execute(backend.build(&insert)).await?;
+    let select = Query::select()
+        .column(Alias::new("body"))
+        .from(Alias::new("testkit_notes"))
+        .to_owned();
+    let bodies = txn
+        .query_all(backend.build(&select))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "body"))
+        .collect::<Result<_, _>>()?;
+    txn.commit().await?;
+    Ok(Notes { bodies })
+}
+
+/// Test-only actions: slow ones for the async threshold, a failing one, one
+/// on a table of the service's own.
 pub fn testkit(name: &'static str) -> Service {
     Service::new(name)
+        .migration(NotesTable)
+        .action(
+            ActionSpec::sync("v1", "note", "Noted").role(Role::Member),
+            note,
+        )
         .action(
             ActionSpec::sync("v1", "sleep", "Slept").role(Role::Viewer),
             sleep,

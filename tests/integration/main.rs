@@ -13,6 +13,7 @@ mod environments;
 mod hostile;
 mod isolation;
 mod jobs;
+mod migrations;
 mod nodes;
 mod outage;
 mod postgres;

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actiongate_migration::{Migrator, MigratorTrait};
-use actiongate_service::Db;
+use actiongate_service::{Db, Service};
 use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
@@ -79,7 +78,25 @@ async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection>
         .context("connecting to the database")
 }
 
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None).await.context("running migrations")
+/// Applies every pending migration: the core's and those of `services`,
+/// which are taken from them.
+pub async fn migrate(db: &DatabaseConnection, services: &mut [Service]) -> anyhow::Result<()> {
+    let contributed = services
+        .iter_mut()
+        .flat_map(|service| std::mem::take(&mut service.migrations))
+        .collect();
+    let report = actiongate_migration::up(db, contributed)
+        .await
+        .context("running migrations")?;
+    for name in report.applied {
+        tracing::info!(migration = %name, "applied a migration");
+    }
+    if !report.unknown.is_empty() {
+        tracing::warn!(
+            migrations = %report.unknown.join(", "),
+            "the database has migrations this build does not have: from a newer \
+             release, or from services this build lacks; their tables are left alone"
+        );
+    }
+    Ok(())
 }

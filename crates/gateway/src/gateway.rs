@@ -61,11 +61,14 @@ impl Gateway {
 
     /// Connects to the database, migrates it, bootstraps it if empty, binds
     /// the listener and starts serving `services`.
-    pub async fn start(config: Config, services: Vec<Service>) -> anyhow::Result<RunningGateway> {
+    pub async fn start(
+        config: Config,
+        mut services: Vec<Service>,
+    ) -> anyhow::Result<RunningGateway> {
         config.check()?;
         let tls = server::tls_acceptor(&config.tls)?;
         let (db, sqlite_reader) = db::open_database(&config).await?;
-        db::migrate(&db.write).await?;
+        db::migrate(&db.write, &mut services).await?;
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         let routes = Arc::new(RouteTable::build(services, &config)?);
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limits, &routes)?);

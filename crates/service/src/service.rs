@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use sea_orm_migration::MigrationTrait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -16,6 +17,9 @@ pub struct Service {
     pub aliases: Vec<&'static str>,
     pub actions: Vec<(ActionSpec, Arc<dyn ErasedAction>)>,
     pub state: http::Extensions,
+    /// The migrations of the tables this service owns; the gateway applies
+    /// them with the core's, in the order of their names.
+    pub migrations: Vec<Box<dyn MigrationTrait>>,
     pub(crate) projects_deleted: Vec<OnProjectsDeleted>,
 }
 
@@ -26,6 +30,7 @@ impl Service {
             aliases: Vec::new(),
             actions: Vec::new(),
             state: http::Extensions::new(),
+            migrations: Vec::new(),
             projects_deleted: Vec::new(),
         }
     }
@@ -39,6 +44,15 @@ impl Service {
     /// Makes `value` available to handlers through [`Ctx::state`].
     pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
+        self
+    }
+
+    /// A migration of a table this service owns. Its name starts with its
+    /// date (`mYYYYMMDD_NNNNNN_<service>_...`), which places it among the
+    /// core's and other services' migrations; once shipped, it is never
+    /// edited or renamed.
+    pub fn migration(mut self, migration: impl MigrationTrait + 'static) -> Self {
+        self.migrations.push(Box::new(migration));
         self
     }
 
