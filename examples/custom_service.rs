@@ -22,13 +22,13 @@ use serde::{Deserialize, Serialize};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Hello {
     #[serde(default)]
     name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Greeting {
     message: String,
 }
@@ -41,13 +41,13 @@ async fn hello(_ctx: Ctx, input: Hello) -> ActionResult<Greeting> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Report {
     #[serde(default)]
     delay_ms: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct ReportDone {
     requested_by: String,
 }

@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
 /// One audit event: who did what, when, by which request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AuditEvent {
     pub id: String,
     pub request_id: String,
@@ -40,7 +40,8 @@ impl From<audit_event::Model> for AuditEvent {
 }
 
 /// Field filters; all that are given must match.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "AuditFilter")]
 pub struct Filter {
     pub user_id: Option<String>,
     pub action: Option<String>,
@@ -49,7 +50,7 @@ pub struct Filter {
     pub project_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ListAudit {
     #[serde(default)]
     pub filter: Filter,

@@ -38,7 +38,7 @@ const EXPIRED: &str = "expired";
 const TOKEN_PREFIX: &str = "agi_";
 
 /// An invite as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Invite {
     pub id: String,
     pub project_id: String,
@@ -86,31 +86,31 @@ fn state_of(invite: &invite::Model) -> &str {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CreateInvite {
     pub project_id: String,
     pub email: String,
     pub role: Role,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ListInvites {
     pub project_id: String,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct InviteId {
     pub id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct InviteToken {
     pub token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Mine {
     pub offset: Option<u64>,
     pub limit: Option<u64>,

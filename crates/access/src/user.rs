@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 
 /// A user as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -31,7 +31,7 @@ impl From<user::Model> for User {
 }
 
 /// The caller: its user, and where its token acts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Me {
     #[serde(flatten)]
     pub user: User,
@@ -42,10 +42,10 @@ pub struct Me {
     pub project_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Empty {}
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CreateUser {
     pub email: String,
     pub name: String,

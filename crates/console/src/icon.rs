@@ -18,14 +18,14 @@ use actiongate_kit::scope;
 /// The largest icon taken.
 pub const MAX_ICON_BYTES: usize = 256 * 1024;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct UploadIcon {
     pub id: String,
     pub file: Upload,
 }
 
 /// An icon as `project/icon/get` returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Icon {
     pub project_id: String,
     pub content_type: String,

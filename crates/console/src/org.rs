@@ -15,7 +15,7 @@ use actiongate_kit::page::{self, Page};
 use actiongate_kit::write::save_update;
 
 /// An organization as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Organization {
     pub id: String,
     pub name: String,
@@ -27,36 +27,37 @@ pub struct Organization {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct OrgId {
     pub id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct UpdateOrgV1beta {
     pub id: String,
     pub name: Name,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct UpdateOrg {
     pub id: String,
     pub name: Option<Name>,
     pub if_updated_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CreateOrg {
     pub name: Name,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ListOrgs {
     pub offset: Option<u64>,
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "OrgDeleted")]
 pub struct Deleted {}
 
 /// The organization `id`, if the caller may see it.

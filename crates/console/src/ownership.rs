@@ -11,7 +11,7 @@ use crate::project::Project;
 use actiongate_kit::fields;
 use actiongate_kit::scope;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Transfer {
     pub id: String,
     pub new_owner_id: String,

@@ -19,7 +19,7 @@ use actiongate_kit::scope;
 use actiongate_kit::write::save_update;
 
 /// A project as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Project {
     pub id: String,
     pub name: String,
@@ -59,12 +59,13 @@ impl From<project::Model> for Project {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ProjectId {
     pub id: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ProjectFilter")]
 pub struct Filter {
     /// Comma-separated keywords matched against id, name and owner's email.
     pub search: Option<String>,
@@ -72,7 +73,7 @@ pub struct Filter {
     pub region: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ListV1beta {
     pub org_id: String,
     #[serde(default)]
@@ -81,7 +82,8 @@ pub struct ListV1beta {
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ListProjects")]
 pub struct List {
     /// Defaults to the token's organization.
     pub org_id: Option<String>,
@@ -93,7 +95,7 @@ pub struct List {
     pub order_by: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CreateV1beta {
     pub org_id: String,
     pub name: Name,
@@ -101,7 +103,8 @@ pub struct CreateV1beta {
     pub region: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "CreateProject")]
 pub struct Create {
     /// Defaults to the token's organization.
     pub org_id: Option<String>,
@@ -119,13 +122,14 @@ pub struct Create {
     pub auto_error_tracking_enabled: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct UpdateV1beta {
     pub id: String,
     pub name: Name,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "UpdateProject")]
 pub struct Update {
     pub id: String,
     pub name: Option<Name>,

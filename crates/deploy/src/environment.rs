@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 const ACTIVE: &str = "active";
 
 /// What an environment is for (seed 004).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EnvironmentType {
     Production,
@@ -40,7 +40,7 @@ impl EnvironmentType {
 }
 
 /// An environment as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Environment {
     pub id: String,
     pub project_id: String,
@@ -78,7 +78,8 @@ impl From<environment::Model> for Environment {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "CreateEnvironment")]
 pub struct Create {
     pub project_id: String,
     pub name: Slug,
@@ -89,18 +90,20 @@ pub struct Create {
     pub git_branch: Option<GitBranch>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct EnvironmentId {
     pub id: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "EnvironmentFilter")]
 pub struct Filter {
     pub r#type: Option<EnvironmentType>,
     pub is_default: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ListEnvironments")]
 pub struct List {
     pub project_id: String,
     #[serde(default)]
@@ -111,7 +114,8 @@ pub struct List {
     pub order_by: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "UpdateEnvironment")]
 pub struct Update {
     pub id: String,
     pub name: Option<Slug>,
@@ -123,7 +127,7 @@ pub struct Update {
     pub if_updated_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Delete {
     pub id: String,
     /// Needed to delete the default environment, or one that holds
@@ -132,7 +136,7 @@ pub struct Delete {
     pub force: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct Clone {
     /// The environment to copy.
     pub id: String,
@@ -145,7 +149,8 @@ pub struct Clone {
     pub git_branch: Option<GitBranch>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "EnvironmentDeleted")]
 pub struct Deleted {
     pub id: String,
     /// The environment that became the default, when the default was

@@ -18,7 +18,7 @@ use crate::entity::{environment, environment_variable};
 const VALUE_MAX: usize = 64 * 1024;
 
 /// A variable as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Variable {
     pub id: String,
     pub environment_id: String,
@@ -45,7 +45,8 @@ impl From<environment_variable::Model> for Variable {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "CreateVariable")]
 pub struct Create {
     pub environment_id: String,
     pub name: String,
@@ -60,19 +61,21 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ListVariables")]
 pub struct List {
     pub environment_id: String,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct VariableId {
     pub id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "UpdateVariable")]
 pub struct Update {
     pub id: String,
     pub value: Option<String>,

@@ -117,11 +117,21 @@ pub fn git_branch(pointer: &str, value: &str) -> Result<String, ApiError> {
 /// pointer to it, before anything runs (even when it is designated
 /// asynchronous), and its handler holds a value known to be good.
 macro_rules! checked_field {
-    ($($(#[$doc:meta])* $name:ident by $check:ident;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident by $check:ident, $schema:tt;)*) => {$(
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
         #[serde(try_from = "String")]
         pub struct $name(String);
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($schema)
+            }
+        }
 
         impl TryFrom<String> for $name {
             type Error = String;
@@ -155,19 +165,36 @@ macro_rules! checked_field {
     )*};
 }
 
+// The schemas say what JSON Schema can of each check; the check itself
+// stays the authority (a schema cannot say "not blank once trimmed").
 checked_field! {
     /// A [`name`], trimmed.
-    Name by name;
+    Name by name, {
+        "type": "string", "minLength": 1, "maxLength": 100,
+        "description": "not blank, no control characters or bidirectional marks",
+    };
     /// A [`slug`].
-    Slug by slug;
+    Slug by slug, {
+        "type": "string", "minLength": 3, "maxLength": 100,
+        "pattern": "^[a-z0-9][a-z0-9_-]*[a-z0-9]$",
+    };
     /// A [`description`].
-    Description by description;
+    Description by description, {
+        "type": "string", "maxLength": 1000,
+        "description": "no control characters but newline and tab",
+    };
     /// A [`color`].
-    Color by color;
+    Color by color, { "type": "string", "pattern": "^#[0-9A-Fa-f]{6}$" };
     /// A [`short_text`].
-    ShortText by short_text;
+    ShortText by short_text, {
+        "type": "string", "maxLength": 100,
+        "description": "no control characters but newline and tab",
+    };
     /// A [`git_branch`].
-    GitBranch by git_branch;
+    GitBranch by git_branch, {
+        "type": "string", "minLength": 1, "maxLength": 255,
+        "description": "a git branch name: no spaces, control characters, `..`, or `~^:?*[\\`",
+    };
 }
 
 /// A `#RRGGBB` color.

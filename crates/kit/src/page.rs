@@ -23,7 +23,8 @@ pub fn bounds(offset: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), Api
 }
 
 /// One page of results.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Page_of_{T}")]
 pub struct Page<T> {
     pub results: Vec<T>,
     pub count: u64,

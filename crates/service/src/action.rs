@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actiongate_wire::ApiError;
 use futures_util::future::BoxFuture;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -165,6 +166,12 @@ pub type DecodedInput = Box<dyn Any + Send>;
 /// stored body when a job is resumed after a restart.
 pub trait ErasedAction: Send + Sync {
     fn decode(&self, body: &[u8]) -> Result<DecodedInput, ApiError>;
+    /// The input type's JSON Schema, from a generator of the deserialize
+    /// contract (what the action accepts).
+    fn input_schema(&self, generator: &mut SchemaGenerator) -> Schema;
+    /// The output type's JSON Schema, from a generator of the serialize
+    /// contract (what the action answers in `result`).
+    fn output_schema(&self, generator: &mut SchemaGenerator) -> Schema;
     /// Runs the handler and serializes its output.
     fn run(
         &self,
@@ -189,13 +196,21 @@ impl<I, O, F> Typed<I, O, F> {
 
 impl<I, O, F, Fut> ErasedAction for Typed<I, O, F>
 where
-    I: DeserializeOwned + Send + 'static,
-    O: Serialize + Send + 'static,
+    I: DeserializeOwned + JsonSchema + Send + 'static,
+    O: Serialize + JsonSchema + Send + 'static,
     F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, ActionError>> + Send + 'static,
 {
     fn decode(&self, body: &[u8]) -> Result<DecodedInput, ApiError> {
         decode_body::<I>(body).map(|input| Box::new(input) as DecodedInput)
+    }
+
+    fn input_schema(&self, generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<I>()
+    }
+
+    fn output_schema(&self, generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<O>()
     }
 
     fn run(

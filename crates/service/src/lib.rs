@@ -45,6 +45,7 @@ pub use digest::{hex, sha256_hex};
 pub use error::{is_transient, ActionError, Transient};
 pub use hooks::{Hooks, OnProjectsDeleted};
 pub use role::Role;
+pub use schemars::{self, JsonSchema};
 pub use scope::{ProjectOf, Scope};
 pub use service::Service;
 pub use upload::{encode_data, Upload};

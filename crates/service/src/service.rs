@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use sea_orm_migration::MigrationTrait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -63,11 +64,12 @@ impl Service {
         self
     }
 
-    /// Registers one action: its spec and its handler.
+    /// Registers one action: its spec and its handler. Its input and output
+    /// types describe themselves (`JsonSchema`) for the OpenAPI document.
     pub fn action<I, O, F, Fut>(mut self, spec: ActionSpec, handler: F) -> Self
     where
-        I: DeserializeOwned + Send + 'static,
-        O: Serialize + Send + 'static,
+        I: DeserializeOwned + JsonSchema + Send + 'static,
+        O: Serialize + JsonSchema + Send + 'static,
         F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, ActionError>> + Send + 'static,
     {

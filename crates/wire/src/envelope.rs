@@ -10,7 +10,7 @@ use crate::{RequestId, Status, Timestamp};
 ///
 /// `R` is the type of `result`: the action's output on success, an
 /// [`AcceptedResult`] on `Accepted`, `{"errors": [...]}` or `null` on failure.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope<R = serde_json::Value> {
     pub request_id: RequestId,
@@ -22,7 +22,7 @@ pub struct Envelope<R = serde_json::Value> {
 }
 
 /// The `result` of a 202: where and how long to poll.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AcceptedResult {
     pub ttl_mins: u64,
     pub retry_counter: u64,

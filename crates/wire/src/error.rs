@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::Status;
 
 /// One problem with one field of the request, located by JSON pointer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldError {
     /// A short machine code: `MissingField`, `InvalidType`, `InvalidValue`...
     pub code: String,

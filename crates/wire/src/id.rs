@@ -90,6 +90,20 @@ impl std::str::FromStr for RequestId {
     }
 }
 
+impl schemars::JsonSchema for RequestId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RequestId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^prq_[0-9A-Za-z]{26}$",
+            "description": "`prq_` and a ULID, which sorts by the time it was issued",
+        })
+    }
+}
+
 impl Serialize for RequestId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -11,7 +11,7 @@ macro_rules! statuses {
         ///
         /// The names are those the Pangea SDKs already map to exceptions;
         /// keep them exactly as spelled.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         pub enum Status {
             $(#[doc = $when] $variant,)+
         }
