@@ -2,9 +2,9 @@
 
 CARGO ?= cargo
 PYTHON ?= python3
-SDK_VENV := target/sdk-venv
+TEST_VENV := target/test-venv
 
-.PHONY: run test lint bench sdk-venv clean-data
+.PHONY: run test lint bench test-venv clean-data
 
 ## Build and start the gateway on 127.0.0.1:8080 with SQLite under data/.
 ## The first start prints an admin token and saves it to data/admin.token.
@@ -12,8 +12,9 @@ run:
 	$(CARGO) run --release --bin actiongate -- serve
 
 ## Every test: unit and integration tests on SQLite and on a throwaway
-## PostgreSQL, and the Pangea Python SDK conformance test.
-test: sdk-venv
+## PostgreSQL, the Pangea Python SDK conformance test, and schemathesis
+## over every operation of the OpenAPI document.
+test: test-venv
 	ACTIONGATE_REQUIRE_SDK=1 scripts/with-postgres.sh $(CARGO) test --workspace --all-targets
 
 ## Formatting and lints, as CI checks them.
@@ -25,13 +26,13 @@ lint:
 bench:
 	scripts/with-postgres.sh bench/run.sh
 
-## The pinned Pangea SDK in a venv under target/, for the conformance test.
-sdk-venv: $(SDK_VENV)/.installed
+## The pinned Pangea SDK and schemathesis in a venv under target/.
+test-venv: $(TEST_VENV)/.installed
 
-$(SDK_VENV)/.installed: tests/sdk/requirements.txt
-	rm -rf $(SDK_VENV)
-	$(PYTHON) -m venv $(SDK_VENV)
-	$(SDK_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+$(TEST_VENV)/.installed: tests/requirements.txt
+	rm -rf $(TEST_VENV)
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
 ## Forget the local database and admin token (the next `make run` bootstraps again).

@@ -17,6 +17,26 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Se
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// A program of the test venv (target/test-venv: the Pangea SDK and
+/// schemathesis, pinned in tests/requirements.txt), or `None` (the test
+/// then skips, saying why) under a plain `cargo test` that has no venv.
+/// `make test` makes the venv and sets `ACTIONGATE_REQUIRE_SDK`, so there
+/// a missing venv fails.
+pub fn venv_program(name: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let program = root.join("target/test-venv/bin").join(name);
+    if program.exists() {
+        return Some(program);
+    }
+    assert!(
+        std::env::var_os("ACTIONGATE_REQUIRE_SDK").is_none(),
+        "{} is missing: run `make test-venv` (make test does it)",
+        program.display()
+    );
+    eprintln!("skipped: the test venv is missing; `make test` makes it (make test-venv)");
+    None
+}
+
 /// How long tests wait for a job to finish.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -99,7 +119,7 @@ pub fn services(config: &Config) -> Vec<Service> {
     services
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sleep {
     pub ms: u64,
     #[serde(default)]
@@ -116,7 +136,7 @@ async fn sleep(_ctx: Ctx, input: Sleep) -> ActionResult<Sleep> {
 /// `name` is set, one write: a project of that name in the caller's
 /// organization. A run that is repeated after its write committed fails
 /// with `Conflict`, and the row count shows every effect.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Steps {
     #[serde(default)]
     pub steps: u32,
@@ -200,12 +220,12 @@ impl MigrationTrait for NotesTable {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Note {
     pub body: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Notes {
     pub bodies: Vec<String>,
 }

@@ -15,6 +15,7 @@ mod isolation;
 mod jobs;
 mod migrations;
 mod nodes;
+mod openapi;
 mod outage;
 mod postgres;
 mod role_matrix;

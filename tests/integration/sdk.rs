@@ -1,6 +1,6 @@
 //! Conformance with the public Pangea Python SDK (`pangea-sdk` from PyPI,
-//! pinned in tests/sdk/requirements.txt): `make test` installs it into
-//! target/sdk-venv, and this test runs tests/sdk/console_conformance.py
+//! pinned in tests/requirements.txt): `make test` installs it into
+//! target/test-venv, and this test runs tests/sdk/console_conformance.py
 //! against a live gateway: the console (a project icon uploaded as the SDK
 //! sends files, multipart), and the deploy service's environments (an
 //! asynchronous clone the SDK polls).
@@ -11,29 +11,9 @@ use serde_json::json;
 
 use crate::common;
 
-/// The venv's Python, or `None` (the test then skips, saying why) under a
-/// plain `cargo test` that has no venv. `make test` makes the venv and sets
-/// `ACTIONGATE_REQUIRE_SDK`, so there a missing venv fails.
-fn sdk_python() -> Option<PathBuf> {
-    if let Some(python) = std::env::var_os("ACTIONGATE_SDK_PYTHON") {
-        return Some(python.into());
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join("target/sdk-venv/bin/python");
-    if python.exists() {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("ACTIONGATE_REQUIRE_SDK").is_none(),
-        "the Pangea SDK venv is missing: run `make sdk-venv` (make test does it), or set ACTIONGATE_SDK_PYTHON"
-    );
-    eprintln!("skipped: the Pangea SDK venv is missing; `make test` makes it (make sdk-venv)");
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pangea_python_sdk_drives_the_console() {
-    let Some(python) = sdk_python() else {
+    let Some(python) = common::venv_program("python") else {
         return;
     };
     let gw = common::start().await;

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::auth_epoch::AuthEpoch;
 use crate::bootstrap::{self, Bootstrapped};
 use crate::jobs::{self, Jobs};
+use crate::openapi::Documents;
 use crate::rate_limits::RateLimits;
 use crate::routes::RouteTable;
 use crate::tokens::TokenVerifier;
@@ -27,6 +28,7 @@ pub struct Gateway {
     tokens: Arc<TokenVerifier>,
     rate_limits: Arc<RateLimits>,
     jobs: Arc<Jobs>,
+    documents: Documents,
     local_addr: SocketAddr,
 }
 
@@ -51,6 +53,11 @@ impl Gateway {
         &self.rate_limits
     }
 
+    /// The OpenAPI documents of the route table.
+    pub fn documents(&self) -> &Documents {
+        &self.documents
+    }
+
     pub fn jobs(&self) -> &Arc<Jobs> {
         &self.jobs
     }
@@ -72,6 +79,7 @@ impl Gateway {
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         let routes = Arc::new(RouteTable::build(services, &config)?);
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limits, &routes)?);
+        let documents = Documents::build(&routes, config.public_url.as_deref());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
@@ -102,6 +110,7 @@ impl Gateway {
             tokens,
             rate_limits,
             jobs,
+            documents,
             local_addr,
         });
         let (stop, stopped) = oneshot::channel::<()>();

@@ -17,6 +17,7 @@ pub mod jobs;
 mod json_depth;
 pub mod logging;
 pub mod multipart;
+pub mod openapi;
 pub mod pipeline;
 pub mod rate_limits;
 pub mod routes;

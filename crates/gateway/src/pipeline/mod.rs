@@ -71,6 +71,19 @@ async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming)
     };
     ctx.prefix = resolved.prefix;
     let result: Result<Reply, ApiError> = match resolved.route {
+        Route::Document { service } => {
+            ctx.action = "openapi.json";
+            let documents = gateway.documents();
+            match service {
+                Some(service) => {
+                    ctx.service = service.name;
+                    documents.service(service.name)
+                }
+                None => Some(documents.all()),
+            }
+            .map(Reply::Document)
+            .ok_or_else(|| ApiError::new(actiongate_wire::Status::NotFound, "No such document"))
+        }
         Route::Poll { request_id } => {
             ctx.action = "request";
             poll::answer(gateway, ctx, request_id).await

@@ -27,6 +27,9 @@ pub enum Reply {
         http_code: u16,
         body: Vec<u8>,
     },
+    /// A document that is not an envelope: the OpenAPI description, which
+    /// tools read as it is.
+    Document(Bytes),
 }
 
 impl Reply {
@@ -83,7 +86,12 @@ pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
         Reply::Ended(outcome) => {
             let status = outcome.status();
             let body = outcome.render(ctx.request_id, ctx.request_time, Timestamp::now());
-            (ctx.request_id, status, status.http_code(), body)
+            (
+                ctx.request_id,
+                status,
+                status.http_code(),
+                Bytes::from(body),
+            )
         }
         Reply::Accepted {
             request_id,
@@ -100,13 +108,19 @@ pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
                 result,
             };
             let body = serde_json::to_vec(&envelope).expect("envelopes serialize");
-            (request_id, Status::Accepted, 202, body)
+            (request_id, Status::Accepted, 202, Bytes::from(body))
         }
         Reply::Stored {
             request_id,
             http_code,
             body,
-        } => (request_id, stored_status(&body), http_code, body),
+        } => (
+            request_id,
+            stored_status(&body),
+            http_code,
+            Bytes::from(body),
+        ),
+        Reply::Document(body) => (ctx.request_id, Status::Success, 200, body),
     };
     tracing::info!(
         target: "actiongate::request",
@@ -117,7 +131,7 @@ pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
         http = http_code,
         latency_us = ctx.started.elapsed().as_micros() as u64,
     );
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() =
         StatusCode::from_u16(http_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();

@@ -3,8 +3,8 @@
 //! The service is found from, in order: a leading path segment naming it
 //! (`/console/v1beta/...`), the leading labels of the `Host` header
 //! (`api.console.gw.example.com`), or the path alone when exactly one
-//! service serves it. What remains is `/request/<id>` (a poll),
-//! `/request/cancel`, an action's
+//! service serves it. What remains is `/openapi.json`, `/request/<id>` (a
+//! poll), `/request/cancel`, an action's
 //! `version/resource/action`, or, on GET, `version/resource/<id>` for a
 //! service whose resource has a `get` action.
 
@@ -20,6 +20,8 @@ pub enum Route<'t> {
     Poll { request_id: &'t str },
     /// `POST /request/cancel`.
     Cancel,
+    /// `GET /openapi.json`, or `GET /<service>/openapi.json` for one.
+    Document { service: Option<&'t ServiceRoutes> },
     Action {
         service: &'t ServiceRoutes,
         action: &'t Action,
@@ -53,6 +55,15 @@ pub fn resolve<'t>(table: &'t RouteTable, parts: &'t Parts) -> Result<Resolved<'
         .map(|(service, prefix, rest)| (Some(service), Some(prefix), rest))
         .unwrap_or_else(|| (by_host(table, parts), None, path));
 
+    if rest == "/openapi.json" {
+        if parts.method != Method::GET {
+            return Err(method_not_allowed(&parts.method, "GET"));
+        }
+        return Ok(Resolved {
+            route: Route::Document { service: named },
+            prefix,
+        });
+    }
     if rest == "/request/cancel" {
         if parts.method != Method::POST {
             return Err(method_not_allowed(&parts.method, "POST"));
