@@ -41,9 +41,7 @@ impl AuthEpoch {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        if file.metadata()?.len() < 8 {
-            file.set_len(8)?;
-        }
+        allocate(&file, 8).with_context(|| format!("allocating {}", path.display()))?;
         let map = MmapRaw::map_raw(&file).with_context(|| format!("mapping {}", path.display()))?;
         Ok(AuthEpoch { shared: Some(map) })
     }
@@ -67,6 +65,30 @@ impl AuthEpoch {
         if let Some(counter) = self.counter() {
             counter.fetch_add(1, Ordering::AcqRel);
         }
+    }
+}
+
+/// Makes sure the first `len` bytes of `file` have storage behind them,
+/// keeping what they hold. A mapped page with none (a sparse file's hole)
+/// is given storage when first touched, and on a full disk that touch is a
+/// SIGBUS that kills the process; allocating now turns a full disk into an
+/// error at start instead.
+fn allocate(file: &std::fs::File, len: i64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain system call on a file descriptor we own.
+        match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) } {
+            0 => Ok(()),
+            code => Err(std::io::Error::from_raw_os_error(code)),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if file.metadata()?.len() < len as u64 {
+            file.set_len(len as u64)?;
+        }
+        Ok(())
     }
 }
 
