@@ -214,3 +214,166 @@ async fn the_first_start_shows_the_token_at_a_terminal() {
     assert_eq!(shown, 1, "{:?}", lines.lock().unwrap());
     child.kill().await.ok();
 }
+
+/// A log reader that stops reading (a log shipper that hangs) fills the
+/// pipe; the gateway drops log lines instead of waiting on it, and goes on
+/// answering every call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_reader_that_stops_reading_stalls_no_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_actiongate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml")
+        .env("ACTIONGATE_LOG_FORMAT", "json")
+        .env("ACTIONGATE_RATE_LIMITS__PER_TOKEN", "off")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting actiongate serve");
+    // Read up to the banner, then never again: the pipe stays open and
+    // fills up (64 KiB on Linux; each call logs a line of about 250 bytes).
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(stdout.read_line(&mut line).await.unwrap() > 0, "no banner");
+        if let Some(url) = line.trim().strip_prefix("actiongate listening on ") {
+            break url.to_owned();
+        }
+    };
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let client = Client::new(format!("{url}/console"), token.trim());
+    let answered = tokio::time::timeout(Duration::from_secs(120), async {
+        for call in 0..2000 {
+            let reply = client
+                .call("v1/project/list", &json!({}))
+                .await
+                .unwrap_or_else(|err| panic!("call {call}: {err}"));
+            expect(&reply, 200, Status::Success);
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "calls stalled behind the log output");
+    drop(stdout);
+    child.kill().await.unwrap();
+}
+
+/// A tmpfs of `size` mounted on a new directory, unmounted on drop; `None`
+/// (the test then skips, saying why) where this process may not mount.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .is_ok_and(|out| out.status.success());
+        if !mounted {
+            eprintln!("skipped: mounting a small tmpfs needs root");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills the disk with one file; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while file.write_all(&block).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The database and the log file on one filesystem that fills up: writes
+/// answer 503 saying storage is full (never 500), reads go on, nothing
+/// stalls, and writes succeed again as soon as space is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_costs_writes_a_503_until_space_returns() {
+    let Some(disk) = SmallDisk::mount("24m") else {
+        return;
+    };
+    let data_dir = disk.path().join("data");
+    let log = std::fs::File::create(disk.path().join("actiongate.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_actiongate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml")
+        .env("ACTIONGATE_LOG_FORMAT", "json")
+        .stdout(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting actiongate serve");
+    let log_path = disk.path().join("actiongate.log");
+    let mut url = None;
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        url = text
+            .lines()
+            .find_map(|line| line.strip_prefix("actiongate listening on "))
+            .map(str::to_owned);
+        if url.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = url.expect("the gateway starts");
+    let token = std::fs::read_to_string(data_dir.join("admin.token")).unwrap();
+    let client = Client::new(format!("{url}/console"), token.trim());
+    let create = |n: usize| json!({ "name": format!("full-{n}"), "description": "x".repeat(1000) });
+
+    let filler = disk.fill();
+    let mut refused = 0;
+    for n in 0..100 {
+        let reply = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.call("v1/project/create", &create(n)),
+        )
+        .await
+        .expect("a write on a full disk is answered")
+        .unwrap();
+        assert_ne!(reply.http_status, 500, "{:?}", reply.envelope);
+        if reply.envelope.status == Status::ServiceNotAvailable {
+            assert!(
+                reply.envelope.summary.contains("storage is full"),
+                "{}",
+                reply.envelope.summary
+            );
+            refused += 1;
+        } else {
+            expect(&reply, 200, Status::Success);
+        }
+    }
+    // Some writes still fit in pages the database file already has.
+    assert!(refused > 0, "the full disk never refused a write");
+    let reply = client.call("v1/project/list", &json!({})).await.unwrap();
+    expect(&reply, 200, Status::Success);
+
+    std::fs::remove_file(filler).unwrap();
+    let reply = client
+        .call("v1/project/create", &create(1000))
+        .await
+        .unwrap();
+    expect(&reply, 200, Status::Success);
+    child.kill().await.unwrap();
+}
