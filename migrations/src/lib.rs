@@ -26,7 +26,7 @@ mod m20261124_000005_projects_access;
 mod m20261127_000006_declared_scopes;
 mod runner;
 
-pub use runner::{up, Report};
+pub use runner::{applied, up, Report};
 
 /// The core's migrations, oldest first.
 pub fn core() -> Vec<Box<dyn MigrationTrait>> {

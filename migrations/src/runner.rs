@@ -67,6 +67,18 @@ pub struct Report {
     pub applied: Vec<String>,
     /// Migrations the database has applied that this build does not have.
     pub unknown: Vec<String>,
+    /// Every migration this build has, in order: what a database must have
+    /// applied to be current.
+    pub known: Vec<String>,
+}
+
+/// The names of the migrations the database has applied.
+pub async fn applied(db: &impl ConnectionTrait) -> Result<HashSet<String>, DbErr> {
+    Ok(Ledger::get_migration_models(db)
+        .await?
+        .into_iter()
+        .map(|row| row.version)
+        .collect())
 }
 
 /// The migrations by name, refusing a name given twice.
@@ -93,12 +105,9 @@ where
     C: ConnectionTrait,
     &'c C: sea_orm_migration::IntoSchemaManagerConnection<'c>,
 {
-    let done: HashSet<String> = Ledger::get_migration_models(conn)
-        .await?
-        .into_iter()
-        .map(|row| row.version)
-        .collect();
+    let done = applied(conn).await?;
     let mut report = Report {
+        known: ordered.keys().cloned().collect(),
         applied: Vec::new(),
         unknown: done
             .iter()

@@ -58,6 +58,10 @@ pub struct Config {
     /// the rest are handed back to the queue.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// On SIGTERM, before that: how long `/readyz` answers 503 while the
+    /// gateway still serves, so load balancers stop sending to it first.
+    #[serde(with = "humantime_serde")]
+    pub drain_delay: Duration,
     /// Largest request body accepted, in bytes.
     pub body_limit: u64,
     /// How often tokens' `last_used_at` is written (it is kept in memory
@@ -96,6 +100,7 @@ const SETTINGS: &[&str] = &[
     "job_concurrency",
     "job_claim_interval",
     "shutdown_grace",
+    "drain_delay",
     "body_limit",
     "token_last_used_interval",
     "rate_limits",
@@ -276,6 +281,7 @@ impl Default for Config {
             job_concurrency: 256,
             job_claim_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
+            drain_delay: Duration::ZERO,
             body_limit: 1024 * 1024,
             token_last_used_interval: Duration::from_secs(10),
             rate_limits: RateLimits::default(),

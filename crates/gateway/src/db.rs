@@ -79,8 +79,12 @@ async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection>
 }
 
 /// Applies every pending migration: the core's and those of `services`,
-/// which are taken from them.
-pub async fn migrate(db: &DatabaseConnection, services: &mut [Service]) -> anyhow::Result<()> {
+/// which are taken from them. Returns the names of every migration this
+/// build has.
+pub async fn migrate(
+    db: &DatabaseConnection,
+    services: &mut [Service],
+) -> anyhow::Result<Vec<String>> {
     let contributed = services
         .iter_mut()
         .flat_map(|service| std::mem::take(&mut service.migrations))
@@ -98,5 +102,5 @@ pub async fn migrate(db: &DatabaseConnection, services: &mut [Service]) -> anyho
              release, or from services this build lacks; their tables are left alone"
         );
     }
-    Ok(())
+    Ok(report.known)
 }

@@ -1,6 +1,7 @@
 //! The gateway as a whole: its parts, how it starts, and how it stops.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -29,6 +30,10 @@ pub struct Gateway {
     rate_limits: Arc<RateLimits>,
     jobs: Arc<Jobs>,
     documents: Documents,
+    /// Every migration this build has, in order.
+    migrations: Vec<String>,
+    /// Set from the moment shutdown begins.
+    draining: Arc<AtomicBool>,
     local_addr: SocketAddr,
 }
 
@@ -53,6 +58,16 @@ impl Gateway {
         &self.rate_limits
     }
 
+    /// Every migration this build has, in order.
+    pub fn migrations(&self) -> &[String] {
+        &self.migrations
+    }
+
+    /// Whether shutdown has begun (`/readyz` then answers 503).
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     /// The OpenAPI documents of the route table.
     pub fn documents(&self) -> &Documents {
         &self.documents
@@ -75,7 +90,7 @@ impl Gateway {
         config.check()?;
         let tls = server::tls_acceptor(&config.tls)?;
         let (db, sqlite_reader) = db::open_database(&config).await?;
-        db::migrate(&db.write, &mut services).await?;
+        let migrations = db::migrate(&db.write, &mut services).await?;
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         let routes = Arc::new(RouteTable::build(services, &config)?);
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limits, &routes)?);
@@ -102,7 +117,8 @@ impl Gateway {
             tokens.spawn_last_used_writer(config.token_last_used_interval),
             rate_limits.spawn_shrinker(Duration::from_secs(60)),
         ];
-        let grace = config.shutdown_grace;
+        let (grace, drain_delay) = (config.shutdown_grace, config.drain_delay);
+        let draining = Arc::new(AtomicBool::new(false));
         let gateway = Arc::new(Gateway {
             config,
             db,
@@ -111,6 +127,8 @@ impl Gateway {
             rate_limits,
             jobs,
             documents,
+            migrations,
+            draining: draining.clone(),
             local_addr,
         });
         let (stop, stopped) = oneshot::channel::<()>();
@@ -129,6 +147,8 @@ impl Gateway {
             bootstrapped,
             jobs: gateway.jobs.clone(),
             grace,
+            drain_delay,
+            draining,
             stop: Some(stop),
             server,
             background,
@@ -144,6 +164,8 @@ pub struct RunningGateway {
     pub bootstrapped: Option<Bootstrapped>,
     jobs: Arc<Jobs>,
     grace: Duration,
+    drain_delay: Duration,
+    draining: Arc<AtomicBool>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
@@ -155,10 +177,13 @@ impl RunningGateway {
         self.jobs.node_id()
     }
 
-    /// Stops accepting; gives open requests and running jobs the grace
+    /// Answers `/readyz` with 503 for the drain delay while still serving,
+    /// then stops accepting; gives open requests and running jobs the grace
     /// period to finish, hands unfinished jobs back to the queue, and
     /// returns.
     pub async fn shutdown(mut self) {
+        self.draining.store(true, Ordering::Relaxed);
+        tokio::time::sleep(self.drain_delay).await;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

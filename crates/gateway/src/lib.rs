@@ -13,6 +13,7 @@ pub mod auth_epoch;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+pub mod health;
 pub mod jobs;
 mod json_depth;
 pub mod logging;

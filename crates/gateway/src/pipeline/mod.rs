@@ -19,7 +19,7 @@
 //!
 //! The gateway's own endpoints for recorded requests: [`poll`] and
 //! [`cancel`], which check with [`reach`] that the caller could have made
-//! the request it names.
+//! the request it names; and for its own state, [`state`].
 
 pub mod authenticate;
 pub mod authorize;
@@ -33,6 +33,7 @@ pub mod reach;
 pub mod replay;
 pub mod respond;
 pub mod route;
+pub mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,6 +85,7 @@ async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming)
             .map(Reply::Document)
             .ok_or_else(|| ApiError::new(actiongate_wire::Status::NotFound, "No such document"))
         }
+        Route::Health(endpoint) => state::answer(gateway, ctx, endpoint).await,
         Route::Poll { request_id } => {
             ctx.action = "request";
             poll::answer(gateway, ctx, request_id).await

@@ -30,6 +30,8 @@ pub enum Reply {
     /// A document that is not an envelope: the OpenAPI description, which
     /// tools read as it is.
     Document(Bytes),
+    /// Plain text for probes (`/healthz`, `/readyz`), with its HTTP code.
+    Probe { http_code: u16, text: String },
 }
 
 impl Reply {
@@ -82,6 +84,10 @@ fn location(gateway: &Gateway, ctx: &RequestCtx<'_>, request_id: RequestId) -> S
 }
 
 pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
+    let content_type = match reply {
+        Reply::Probe { .. } => "text/plain; charset=utf-8",
+        _ => "application/json",
+    };
     let (request_id, status, http_code, body) = match reply {
         Reply::Ended(outcome) => {
             let status = outcome.status();
@@ -121,6 +127,14 @@ pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
             Bytes::from(body),
         ),
         Reply::Document(body) => (ctx.request_id, Status::Success, 200, body),
+        Reply::Probe { http_code, text } => {
+            let status = if http_code == 200 {
+                Status::Success
+            } else {
+                Status::ServiceNotAvailable
+            };
+            (ctx.request_id, status, http_code, Bytes::from(text))
+        }
     };
     tracing::info!(
         target: "actiongate::request",
@@ -135,7 +149,7 @@ pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
     *response.status_mut() =
         StatusCode::from_u16(http_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         "x-request-id",
         HeaderValue::from_bytes(&request_id.encode()).expect("request ids are ASCII"),

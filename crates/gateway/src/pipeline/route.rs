@@ -1,5 +1,8 @@
 //! Phase 1: resolve the route.
 //!
+//! The gateway's own endpoints come first: `/healthz`, `/readyz`,
+//! `/version` and `/status`, at the root only.
+//!
 //! The service is found from, in order: a leading path segment naming it
 //! (`/console/v1beta/...`), the leading labels of the `Host` header
 //! (`api.console.gw.example.com`), or the path alone when exactly one
@@ -22,12 +25,37 @@ pub enum Route<'t> {
     Cancel,
     /// `GET /openapi.json`, or `GET /<service>/openapi.json` for one.
     Document { service: Option<&'t ServiceRoutes> },
+    /// The gateway's own state (see [`crate::health`]).
+    Health(Health<'t>),
     Action {
         service: &'t ServiceRoutes,
         action: &'t Action,
         /// Set on `GET /<version>/<resource>/<id>`: the id to fetch.
         rest_id: Option<&'t str>,
     },
+}
+
+/// `GET /healthz`, `/readyz`, `/version`, `/status[/<canonical>]`.
+pub enum Health<'t> {
+    Live,
+    Ready,
+    Version,
+    Status { only: Option<&'t str> },
+}
+
+impl<'t> Health<'t> {
+    /// The endpoint at `path`, which no service prefix precedes.
+    fn at(path: &'t str) -> Option<Health<'t>> {
+        Some(match path {
+            "/healthz" => Health::Live,
+            "/readyz" => Health::Ready,
+            "/version" => Health::Version,
+            "/status" => Health::Status { only: None },
+            _ => Health::Status {
+                only: Some(path.strip_prefix("/status/")?),
+            },
+        })
+    }
 }
 
 /// A resolved route and the service prefix the caller used, if any (poll
@@ -51,6 +79,15 @@ impl From<ApiError> for Rejected {
 
 pub fn resolve<'t>(table: &'t RouteTable, parts: &'t Parts) -> Result<Resolved<'t>, Rejected> {
     let path = parts.uri.path();
+    if let Some(health) = Health::at(path) {
+        if parts.method != Method::GET {
+            return Err(method_not_allowed(&parts.method, "GET"));
+        }
+        return Ok(Resolved {
+            route: Route::Health(health),
+            prefix: None,
+        });
+    }
     let (named, prefix, rest) = by_prefix(table, path)
         .map(|(service, prefix, rest)| (Some(service), Some(prefix), rest))
         .unwrap_or_else(|| (by_host(table, parts), None, path));

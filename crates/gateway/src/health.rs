@@ -1,0 +1,191 @@
+//! What operators and load balancers ask of a running gateway.
+//!
+//! - `GET /healthz`: the process serves (plain `ok`, no detail).
+//! - `GET /readyz`: it should be sent traffic: the database answers, its
+//!   migrations are current, and it is not draining (plain text, 200 or
+//!   503).
+//! - `GET /status` and `GET /status/<canonical>`: the checks behind that,
+//!   with detail, for an organization admin's token (in the envelope).
+//! - `GET /version`: the build.
+
+use std::time::Instant;
+
+use actiongate_entity::job;
+use actiongate_wire::Timestamp;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Statement,
+};
+use serde::Serialize;
+
+use crate::jobs::{QUEUED, RUNNING};
+use crate::Gateway;
+
+/// This build: its version, the commit it was built from and the day.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct Version {
+    pub version: &'static str,
+    pub git_commit: &'static str,
+    pub build_date: &'static str,
+}
+
+pub const VERSION: Version = Version {
+    version: env!("CARGO_PKG_VERSION"),
+    git_commit: env!("ACTIONGATE_GIT_COMMIT"),
+    build_date: env!("ACTIONGATE_BUILD_DATE"),
+};
+
+/// One check's outcome.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct Check {
+    /// Its name, as `GET /status/<canonical>` takes it.
+    pub canonical: &'static str,
+    pub category: &'static str,
+    /// `Success` or `Error`.
+    pub status: &'static str,
+    pub message: String,
+}
+
+/// Every check, and the verdict: `Success` when all passed.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct Report {
+    pub status: &'static str,
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn healthy(&self) -> bool {
+        self.status == SUCCESS
+    }
+}
+
+const SUCCESS: &str = "Success";
+const ERROR: &str = "Error";
+
+/// The names of the checks, in the order they run.
+pub const CANONICAL: [&str; 3] = ["database", "migrations", "jobs"];
+
+/// Why the gateway should not be sent traffic, if it should not.
+pub async fn not_ready(gateway: &Gateway) -> Option<String> {
+    if gateway.draining() {
+        return Some("draining: the gateway is shutting down".into());
+    }
+    let db = &gateway.db().write;
+    if let Err(err) = round_trip(db).await {
+        return Some(format!("the database does not answer: {err}"));
+    }
+    match pending_migrations(gateway).await {
+        Ok(0) => None,
+        Ok(pending) => Some(format!("{pending} migrations are not applied")),
+        Err(err) => Some(format!("the migrations cannot be read: {err}")),
+    }
+}
+
+/// The checks named by `only` (all when `None`); `None` for a name that
+/// is no check.
+pub async fn report(gateway: &Gateway, only: Option<&str>) -> Option<Report> {
+    if only.is_some_and(|name| !CANONICAL.contains(&name)) {
+        return None;
+    }
+    let mut checks = Vec::new();
+    for canonical in CANONICAL {
+        if only.is_some_and(|name| name != canonical) {
+            continue;
+        }
+        let outcome = match canonical {
+            "database" => database(gateway).await,
+            "migrations" => migrations(gateway).await,
+            _ => jobs(gateway).await,
+        };
+        let (status, message) = match outcome {
+            Ok(message) => (SUCCESS, message),
+            Err(message) => (ERROR, message),
+        };
+        checks.push(Check {
+            canonical,
+            category: if canonical == "jobs" {
+                "job engine"
+            } else {
+                "storage"
+            },
+            status,
+            message,
+        });
+    }
+    let status = if checks.iter().all(|check| check.status == SUCCESS) {
+        SUCCESS
+    } else {
+        ERROR
+    };
+    Some(Report { status, checks })
+}
+
+async fn round_trip(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    db.query_one(Statement::from_string(backend, "SELECT 1"))
+        .await
+        .map(|_| ())
+}
+
+async fn database(gateway: &Gateway) -> Result<String, String> {
+    let started = Instant::now();
+    round_trip(&gateway.db().write)
+        .await
+        .map_err(|err| format!("the database does not answer: {err}"))?;
+    let backend = match gateway.db().write.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "PostgreSQL",
+        sea_orm::DbBackend::Sqlite => "SQLite",
+        sea_orm::DbBackend::MySql => "MySQL",
+    };
+    Ok(format!(
+        "{backend} answers; round trip {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    ))
+}
+
+async fn pending_migrations(gateway: &Gateway) -> Result<usize, sea_orm::DbErr> {
+    let applied = actiongate_migration::applied(&gateway.db().write).await?;
+    Ok(gateway
+        .migrations()
+        .iter()
+        .filter(|name| !applied.contains(*name))
+        .count())
+}
+
+async fn migrations(gateway: &Gateway) -> Result<String, String> {
+    match pending_migrations(gateway).await {
+        Ok(0) => Ok(format!(
+            "all {} migrations are applied",
+            gateway.migrations().len()
+        )),
+        Ok(pending) => Err(format!("{pending} migrations are not applied")),
+        Err(err) => Err(format!("the migrations cannot be read: {err}")),
+    }
+}
+
+async fn jobs(gateway: &Gateway) -> Result<String, String> {
+    let db = &gateway.db().write;
+    let now = Timestamp::now_ms();
+    let read = |err: sea_orm::DbErr| format!("the job table cannot be read: {err}");
+    let in_state = |state: &'static str| job::Entity::find().filter(job::Column::State.eq(state));
+    let queued = in_state(QUEUED).count(db).await.map_err(read)?;
+    let running = in_state(RUNNING).count(db).await.map_err(read)?;
+    let lapsed = in_state(RUNNING)
+        .filter(job::Column::LeaseUntil.lt(now))
+        .count(db)
+        .await
+        .map_err(read)?;
+    let oldest: Option<i64> = in_state(QUEUED)
+        .select_only()
+        .column_as(Expr::col(job::Column::RequestTime).min(), "oldest")
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(read)?
+        .flatten();
+    let oldest_secs = oldest.map_or(0, |at| (now - at).max(0) / 1000);
+    Ok(format!(
+        "{queued} queued (the oldest for {oldest_secs} s), {running} running, {lapsed} with a lapsed lease"
+    ))
+}
