@@ -72,9 +72,11 @@ pub struct Report {
     pub known: Vec<String>,
 }
 
-/// The names of the migrations the database has applied.
+/// The names of the migrations the database has applied (a read only: the
+/// ledger is not created here).
 pub async fn applied(db: &impl ConnectionTrait) -> Result<HashSet<String>, DbErr> {
-    Ok(Ledger::get_migration_models(db)
+    Ok(seaql_migrations::Entity::find()
+        .all(db)
         .await?
         .into_iter()
         .map(|row| row.version)
@@ -105,6 +107,7 @@ where
     C: ConnectionTrait,
     &'c C: sea_orm_migration::IntoSchemaManagerConnection<'c>,
 {
+    Ledger::install(conn).await?;
     let done = applied(conn).await?;
     let mut report = Report {
         known: ordered.keys().cloned().collect(),

@@ -7,6 +7,9 @@
 //! - `GET /status` and `GET /status/<canonical>`: the checks behind that,
 //!   with detail, for an organization admin's token (in the envelope).
 //! - `GET /version`: the build.
+//!
+//! Every check reads through the read pool, so a probe never waits behind
+//! a write (on SQLite, writes share one connection).
 
 use std::time::Instant;
 
@@ -71,8 +74,7 @@ pub async fn not_ready(gateway: &Gateway) -> Option<String> {
     if gateway.draining() {
         return Some("draining: the gateway is shutting down".into());
     }
-    let db = &gateway.db().write;
-    if let Err(err) = round_trip(db).await {
+    if let Err(err) = round_trip(&gateway.db().read).await {
         return Some(format!("the database does not answer: {err}"));
     }
     match pending_migrations(gateway).await {
@@ -130,10 +132,10 @@ async fn round_trip(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 
 async fn database(gateway: &Gateway) -> Result<String, String> {
     let started = Instant::now();
-    round_trip(&gateway.db().write)
+    round_trip(&gateway.db().read)
         .await
         .map_err(|err| format!("the database does not answer: {err}"))?;
-    let backend = match gateway.db().write.get_database_backend() {
+    let backend = match gateway.db().read.get_database_backend() {
         sea_orm::DbBackend::Postgres => "PostgreSQL",
         sea_orm::DbBackend::Sqlite => "SQLite",
         sea_orm::DbBackend::MySql => "MySQL",
@@ -145,7 +147,7 @@ async fn database(gateway: &Gateway) -> Result<String, String> {
 }
 
 async fn pending_migrations(gateway: &Gateway) -> Result<usize, sea_orm::DbErr> {
-    let applied = actiongate_migration::applied(&gateway.db().write).await?;
+    let applied = actiongate_migration::applied(&gateway.db().read).await?;
     Ok(gateway
         .migrations()
         .iter()
@@ -165,7 +167,7 @@ async fn migrations(gateway: &Gateway) -> Result<String, String> {
 }
 
 async fn jobs(gateway: &Gateway) -> Result<String, String> {
-    let db = &gateway.db().write;
+    let db = &gateway.db().read;
     let now = Timestamp::now_ms();
     let read = |err: sea_orm::DbErr| format!("the job table cannot be read: {err}");
     let in_state = |state: &'static str| job::Entity::find().filter(job::Column::State.eq(state));

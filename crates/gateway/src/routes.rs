@@ -90,10 +90,21 @@ pub struct RouteTable {
 #[derive(Debug)]
 pub enum TableError {
     DuplicateName(&'static str),
+    ReservedName(&'static str),
     DuplicateAction(&'static str, String),
     PublicAsync(&'static str, String),
     PublicScoped(&'static str, String),
 }
+
+/// Paths the gateway answers itself, which no service may take as its name.
+const RESERVED: [&str; 6] = [
+    "healthz",
+    "readyz",
+    "version",
+    "status",
+    "request",
+    "openapi.json",
+];
 
 /// Public calls are never turned into jobs: nobody could poll them.
 const PUBLIC_THRESHOLD: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -104,6 +115,10 @@ impl std::fmt::Display for TableError {
             TableError::DuplicateName(name) => {
                 write!(f, "two services answer to the name {name:?}")
             }
+            TableError::ReservedName(name) => write!(
+                f,
+                "a service may not be named {name:?}: the gateway answers at that path itself"
+            ),
             TableError::DuplicateAction(service, key) => {
                 write!(f, "service {service:?} registers {key:?} twice")
             }
@@ -146,6 +161,9 @@ impl RouteTable {
             service.state.insert(hooks.clone());
             let index = table.services.len();
             for name in service.names() {
+                if RESERVED.contains(&name) {
+                    return Err(TableError::ReservedName(name));
+                }
                 if table.by_name.insert(name, index).is_some() {
                     return Err(TableError::DuplicateName(name));
                 }
@@ -236,5 +254,12 @@ mod tests {
         let table = RouteTable::build(vec![service], &Config::default()).unwrap();
         let action = table.service_named("x").unwrap().action("v1/a").unwrap();
         assert_eq!(action.threshold, PUBLIC_THRESHOLD);
+    }
+
+    #[test]
+    fn a_service_cannot_take_a_path_the_gateway_answers() {
+        let service = Service::new("x").alias("status");
+        let built = RouteTable::build(vec![service], &Config::default());
+        assert!(matches!(built, Err(TableError::ReservedName("status"))));
     }
 }
