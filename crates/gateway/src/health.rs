@@ -66,8 +66,17 @@ impl Report {
 const SUCCESS: &str = "Success";
 const ERROR: &str = "Error";
 
-/// The names of the checks, in the order they run.
-pub const CANONICAL: [&str; 3] = ["database", "migrations", "jobs"];
+/// The checks, by name and category, in the order they run.
+const CHECKS: [(&str, &str); 3] = [
+    ("database", "storage"),
+    ("migrations", "storage"),
+    ("jobs", "job engine"),
+];
+
+/// The names of the checks, for messages.
+pub fn names() -> String {
+    CHECKS.map(|(name, _)| name).join(", ")
+}
 
 /// Why the gateway should not be sent traffic, if it should not.
 pub async fn not_ready(gateway: &Gateway) -> Option<String> {
@@ -87,11 +96,11 @@ pub async fn not_ready(gateway: &Gateway) -> Option<String> {
 /// The checks named by `only` (all when `None`); `None` for a name that
 /// is no check.
 pub async fn report(gateway: &Gateway, only: Option<&str>) -> Option<Report> {
-    if only.is_some_and(|name| !CANONICAL.contains(&name)) {
+    if only.is_some_and(|name| !CHECKS.iter().any(|(canonical, _)| *canonical == name)) {
         return None;
     }
     let mut checks = Vec::new();
-    for canonical in CANONICAL {
+    for (canonical, category) in CHECKS {
         if only.is_some_and(|name| name != canonical) {
             continue;
         }
@@ -106,11 +115,7 @@ pub async fn report(gateway: &Gateway, only: Option<&str>) -> Option<Report> {
         };
         checks.push(Check {
             canonical,
-            category: if canonical == "jobs" {
-                "job engine"
-            } else {
-                "storage"
-            },
+            category,
             status,
             message,
         });

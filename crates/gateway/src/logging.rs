@@ -37,10 +37,9 @@ const LAST_FLUSH: Duration = Duration::from_secs(2);
 #[derive(Default)]
 struct Sink {
     pending: Mutex<Vec<u8>>,
-    /// Lines refused because the buffer was full, since the last report.
+    /// Lines lost (refused by a full buffer, or in a batch the output
+    /// failed to take) since the last report.
     dropped: AtomicU64,
-    /// Lines refused since start: what the `dropped_lines` count reads.
-    dropped_total: AtomicU64,
 }
 
 impl Sink {
@@ -52,7 +51,6 @@ impl Sink {
         if pending.len() + line.len() > BUFFER_LIMIT {
             drop(pending);
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            self.dropped_total.fetch_add(1, Ordering::Relaxed);
         } else {
             pending.extend_from_slice(line);
         }
@@ -74,7 +72,6 @@ impl Sink {
         if batch.is_empty() {
             return;
         }
-        let lines = batch.iter().filter(|&&b| b == b'\n').count() as u64;
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         let mut written = Ok(());
         if dropped > 0 {
@@ -89,8 +86,8 @@ impl Sink {
         if written.is_err() {
             // The note did not get through either: say it all with the
             // next lines that do.
+            let lines = batch.iter().filter(|&&b| b == b'\n').count() as u64;
             self.dropped.fetch_add(dropped + lines, Ordering::Relaxed);
-            self.dropped_total.fetch_add(lines, Ordering::Relaxed);
         }
     }
 }
@@ -124,16 +121,8 @@ impl<'a> MakeWriter<'a> for SinkWriter {
 /// Stops the flusher when dropped, after one last flush (given up after
 /// [`LAST_FLUSH`] if stdout does not take it).
 pub struct LogGuard {
-    sink: Arc<Sink>,
     stop: Arc<AtomicBool>,
     finished: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl LogGuard {
-    /// Log lines dropped since start because the output did not take them.
-    pub fn dropped_lines(&self) -> u64 {
-        self.sink.dropped_total.load(Ordering::Relaxed)
-    }
 }
 
 impl Drop for LogGuard {
@@ -161,7 +150,7 @@ pub fn init(format: LogFormat, level: &str) -> anyhow::Result<LogGuard> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let finished = Arc::new((Mutex::new(false), Condvar::new()));
-    let (flushed, stopped, done) = (sink.clone(), stop.clone(), finished.clone());
+    let (flushed, stopped, done) = (sink, stop.clone(), finished.clone());
     std::thread::Builder::new()
         .name("log-flush".into())
         .spawn(move || {
@@ -177,11 +166,7 @@ pub fn init(format: LogFormat, level: &str) -> anyhow::Result<LogGuard> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = true;
             signal.notify_all();
         })?;
-    Ok(LogGuard {
-        sink,
-        stop,
-        finished,
-    })
+    Ok(LogGuard { stop, finished })
 }
 
 #[cfg(test)]
@@ -218,7 +203,7 @@ mod tests {
         for _ in 0..(BUFFER_LIMIT / line.len() + 10) {
             sink.push(&line);
         }
-        assert_eq!(sink.dropped_total.load(Ordering::Relaxed), 10);
+        assert_eq!(sink.dropped.load(Ordering::Relaxed), 10);
 
         let mut output = Output {
             taking: false,
@@ -227,7 +212,7 @@ mod tests {
         // A failed write loses its batch, counted.
         sink.flush_to(&mut output);
         assert_eq!(
-            sink.dropped_total.load(Ordering::Relaxed),
+            sink.dropped.load(Ordering::Relaxed),
             10 + (BUFFER_LIMIT / line.len()) as u64
         );
         sink.push(b"back\n");

@@ -21,7 +21,9 @@ pub enum Reply {
         request_time: Timestamp,
         result: AcceptedResult,
     },
-    /// A finished job's stored envelope, replayed as it was.
+    /// An envelope already rendered: a finished job's, replayed as it
+    /// was, or one with a failure status and a result of its own (a
+    /// failed `/status`).
     Stored {
         request_id: RequestId,
         http_code: u16,

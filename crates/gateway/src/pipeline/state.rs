@@ -60,7 +60,7 @@ pub async fn answer(
                     format!(
                         "No check is named {:?}; the checks are {}",
                         only.unwrap_or_default(),
-                        health::CANONICAL.join(", ")
+                        health::names()
                     ),
                 ));
             };
