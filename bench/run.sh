@@ -86,7 +86,8 @@ start_bare() {
 }
 
 # Starts a gateway (the binary $gateway_bin) on a fresh database (sqlite or
-# postgres); sets $addr, $token and $data. The gateway logs every request at info, as in
+# postgres), with the settings in $2 (NAME=value ... of ACTIONGATE_*
+# variables) if any; sets $addr, $token and $data. The gateway logs every request at info, as in
 # production. Rate limiting is on, with a budget the load never spends: the
 # limiter counts every call without turning the benchmark away.
 start_gateway() {
@@ -98,7 +99,8 @@ start_gateway() {
         psql -q "$ACTIONGATE_TEST_POSTGRES_URL" -c "CREATE DATABASE $db" >/dev/null
         url="${ACTIONGATE_TEST_POSTGRES_URL%/*}/$db"
     fi
-    env ACTIONGATE_RATE_LIMITS__PER_TOKEN=100000000/s ACTIONGATE_CONFIG=/nonexistent \
+    # shellcheck disable=SC2086 # $2 is a list of assignments
+    env ACTIONGATE_RATE_LIMITS__PER_TOKEN=100000000/s ACTIONGATE_CONFIG=/nonexistent ${2:-} \
         ACTIONGATE_LISTEN="$addr" ACTIONGATE_DATA_DIR="$data" ${url:+ACTIONGATE_DATABASE_URL="$url"} \
         ACTIONGATE_LOG_LEVEL="${LOG_LEVEL:-info}" "$gateway_bin" >"$work/gateway.log" 2>&1 &
     server_pid=$!
@@ -160,9 +162,10 @@ case_body() {
     esac
 }
 
-# name|database|path|body kind|authenticated
+# name|database|path|body kind|authenticated|settings
 cases=(
     "greeter/v1/hello (sync, no database)|sqlite|greeter/v1/hello|hello|yes"
+    "greeter/v1/hello, metrics off|sqlite|greeter/v1/hello|hello|yes|ACTIONGATE_METRICS=false"
     "greeter/v1/hello/open (no auth, no limit)|sqlite|greeter/v1/hello/open|hello|"
     "console/v1/project/get (SQLite)|sqlite|console/v1/project/get|project/get|yes"
     "greeter/v1/report (designated async, 202)|sqlite|greeter/v1/report|report|yes"
@@ -192,12 +195,12 @@ async_results="$work/async-results"
 : >"$async_results"
 for round in $(seq 1 "$ROUNDS"); do
     for entry in "${cases[@]}"; do
-        IFS='|' read -r name database path kind authenticated <<<"$entry"
+        IFS='|' read -r name database path kind authenticated settings <<<"$entry"
         grep -Eq -- "$CASES" <<<"$name" || continue
         for build in "${builds[@]}"; do
             IFS='|' read -r label gateway_bin <<<"$build"
             bare=$(measure_bare) || exit 1
-            start_gateway "$database"
+            start_gateway "$database" "$settings"
             body=$(case_body "$kind")
             figures=$(measure "http://$addr/$path" "$body" "${authenticated:+$token}") || exit 1
             finish_gateway
@@ -241,6 +244,9 @@ secured = med.get("greeter/v1/hello (sync, no database)")
 open_ = med.get("greeter/v1/hello/open (no auth, no limit)")
 if secured and open_:
     print(f"cost of security: authenticated and rate-limited hello keeps {100 * secured / open_:.0f}% of the open route's req/s")
+unmetered = med.get("greeter/v1/hello, metrics off")
+if secured and unmetered:
+    print(f"cost of metrics: hello with metrics on keeps {secured / unmetered:.3f} of its req/s with metrics off")
 PY
 
 if [ -s "$async_results" ]; then

@@ -42,6 +42,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub struct TestGateway {
     pub url: String,
+    /// `http://<metrics_listen>`, when the config sets it.
+    pub metrics_url: Option<String>,
     pub token: String,
     pub org_id: String,
     running: Option<RunningGateway>,
@@ -82,6 +84,7 @@ pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestGateway {
     assert_eq!(token, boot.secret);
     TestGateway {
         url: format!("http://{}", running.addr),
+        metrics_url: running.metrics_addr.map(|addr| format!("http://{addr}")),
         token,
         org_id: boot.org_id.clone(),
         running: Some(running),

@@ -14,6 +14,7 @@ mod health;
 mod hostile;
 mod isolation;
 mod jobs;
+mod metrics;
 mod migrations;
 mod nodes;
 mod openapi;

@@ -79,6 +79,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter: `info`, `warn`, `actiongate_gateway=debug`, ...
     pub log_level: String,
+    /// Whether Prometheus metrics are kept and served at `GET /metrics`.
+    pub metrics: bool,
+    /// An address of its own for `GET /metrics`, with no token (keep it
+    /// where only the scraper reaches). Without it, `/metrics` is served on
+    /// `listen` to an organization admin's token.
+    pub metrics_listen: Option<SocketAddr>,
     /// Settings of each service, by service name.
     pub services: BTreeMap<String, figment::value::Value>,
 }
@@ -108,6 +114,8 @@ const SETTINGS: &[&str] = &[
     "tls",
     "log_format",
     "log_level",
+    "metrics",
+    "metrics_listen",
     "services",
 ];
 
@@ -289,6 +297,8 @@ impl Default for Config {
             tls: Tls::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            metrics: true,
+            metrics_listen: None,
             services: BTreeMap::new(),
         }
     }

@@ -47,6 +47,24 @@ pub async fn open_database(config: &Config) -> anyhow::Result<(Db, Option<Sqlite
     Ok((Db { read, write }, Some(reader)))
 }
 
+/// Connections of the database pools, idle and in use. On SQLite that is
+/// the writer's; the readers are threads' own connections, not pooled.
+pub fn pool_connections(db: &Db) -> (u64, u64) {
+    let (size, idle) = match &db.write {
+        DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+            let pool = db.write.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+            let pool = db.write.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => (0, 0),
+    };
+    let idle = idle as u64;
+    (idle, u64::from(size).saturating_sub(idle))
+}
+
 /// The file of a `sqlite://path?options` URL.
 pub fn sqlite_path(url: &str) -> PathBuf {
     let rest = url

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::auth_epoch::AuthEpoch;
 use crate::bootstrap::{self, Bootstrapped};
 use crate::jobs::{self, Jobs};
+use crate::metrics::Metrics;
 use crate::openapi::Documents;
 use crate::rate_limits::RateLimits;
 use crate::routes::RouteTable;
@@ -30,6 +31,7 @@ pub struct Gateway {
     rate_limits: Arc<RateLimits>,
     jobs: Arc<Jobs>,
     documents: Documents,
+    metrics: Arc<Metrics>,
     /// Every migration this build has, in order.
     migrations: Vec<String>,
     /// Set from the moment shutdown begins.
@@ -68,6 +70,10 @@ impl Gateway {
         self.draining.load(Ordering::Relaxed)
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// The OpenAPI documents of the route table.
     pub fn documents(&self) -> &Documents {
         &self.documents
@@ -92,13 +98,22 @@ impl Gateway {
         let (db, sqlite_reader) = db::open_database(&config).await?;
         let migrations = db::migrate(&db.write, &mut services).await?;
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
-        let routes = Arc::new(RouteTable::build(services, &config)?);
+        let metrics = Arc::new(Metrics::new(config.metrics));
+        let routes = Arc::new(RouteTable::build(services, &config, &metrics)?);
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limits, &routes)?);
         let documents = Documents::build(&routes, config.public_url.as_deref());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
+        let metrics_listener = match config.metrics_listen.filter(|_| config.metrics) {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding metrics_listen {addr}"))?,
+            ),
+            None => None,
+        };
         let auth_epoch = Arc::new(AuthEpoch::open(&config)?);
         let tokens = TokenVerifier::new(
             db.read.clone(),
@@ -113,9 +128,10 @@ impl Gateway {
             auth_epoch,
         )
         .await;
-        let background = vec![
+        let mut background = vec![
             tokens.spawn_last_used_writer(config.token_last_used_interval),
             rate_limits.spawn_shrinker(Duration::from_secs(60)),
+            spawn_metrics_upkeep(metrics.clone()),
         ];
         let (grace, drain_delay) = (config.shutdown_grace, config.drain_delay);
         let draining = Arc::new(AtomicBool::new(false));
@@ -127,6 +143,7 @@ impl Gateway {
             rate_limits,
             jobs,
             documents,
+            metrics,
             migrations,
             draining: draining.clone(),
             local_addr,
@@ -142,8 +159,19 @@ impl Gateway {
             },
         ));
         tracing::info!(addr = %local_addr, tls = gateway.config().tls.cert.is_some(), "actiongate listening");
+        let mut metrics_addr = None;
+        if let Some(listener) = metrics_listener {
+            let addr = listener.local_addr()?;
+            metrics_addr = Some(addr);
+            tracing::info!(%addr, "metrics listening");
+            background.push(tokio::spawn(server::serve_metrics(
+                listener,
+                gateway.clone(),
+            )));
+        }
         Ok(RunningGateway {
             addr: local_addr,
+            metrics_addr,
             bootstrapped,
             jobs: gateway.jobs.clone(),
             grace,
@@ -156,10 +184,27 @@ impl Gateway {
     }
 }
 
+/// Folds histogram samples into buckets every few seconds, so memory stays
+/// flat however rarely the metrics are scraped.
+fn spawn_metrics_upkeep(metrics: Arc<Metrics>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if !metrics.enabled() {
+            return;
+        }
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            metrics.run_upkeep();
+        }
+    })
+}
+
 /// A started gateway. Dropping it does not stop the server; call
 /// [`RunningGateway::shutdown`].
 pub struct RunningGateway {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served without a token (`metrics_listen`).
+    pub metrics_addr: Option<SocketAddr>,
     /// Set on the first start of an empty database.
     pub bootstrapped: Option<Bootstrapped>,
     jobs: Arc<Jobs>,

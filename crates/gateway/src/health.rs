@@ -7,11 +7,13 @@
 //! - `GET /status` and `GET /status/<canonical>`: the checks behind that,
 //!   with detail, for an organization admin's token (in the envelope).
 //! - `GET /version`: the build.
+//! - `GET /metrics`: Prometheus metrics ([`crate::metrics`]), with the
+//!   figures read at scrape time (jobs, pool) read here.
 //!
 //! Every check reads through the read pool, so a probe never waits behind
 //! a write (on SQLite, writes share one connection).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actiongate_entity::job;
 use actiongate_wire::Timestamp;
@@ -23,6 +25,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::jobs::{QUEUED, RUNNING};
+use crate::metrics::{Scraped, JOB_STATES};
 use crate::Gateway;
 
 /// This build: its version, the commit it was built from and the day.
@@ -171,28 +174,89 @@ async fn migrations(gateway: &Gateway) -> Result<String, String> {
     }
 }
 
-async fn jobs(gateway: &Gateway) -> Result<String, String> {
-    let db = &gateway.db().read;
+/// The job table at a glance.
+struct JobFigures {
+    /// Jobs in each of [`JOB_STATES`], in that order.
+    by_state: [u64; JOB_STATES.len()],
+    /// Running jobs whose node stopped renewing its lease.
+    lapsed: u64,
+    /// How long the oldest queued job has waited.
+    oldest_queued: Duration,
+}
+
+async fn job_figures(db: &DatabaseConnection) -> Result<JobFigures, sea_orm::DbErr> {
     let now = Timestamp::now_ms();
-    let read = |err: sea_orm::DbErr| format!("the job table cannot be read: {err}");
     let in_state = |state: &'static str| job::Entity::find().filter(job::Column::State.eq(state));
-    let queued = in_state(QUEUED).count(db).await.map_err(read)?;
-    let running = in_state(RUNNING).count(db).await.map_err(read)?;
+    // One count per state: a grouped count's column has no declared type,
+    // which the SQLite reader cannot decode as the 64-bit count PostgreSQL
+    // returns.
+    let mut by_state = [0; JOB_STATES.len()];
+    for (count, state) in by_state.iter_mut().zip(JOB_STATES) {
+        *count = in_state(state).count(db).await?;
+    }
     let lapsed = in_state(RUNNING)
         .filter(job::Column::LeaseUntil.lt(now))
         .count(db)
-        .await
-        .map_err(read)?;
+        .await?;
     let oldest: Option<i64> = in_state(QUEUED)
         .select_only()
         .column_as(Expr::col(job::Column::RequestTime).min(), "oldest")
         .into_tuple()
         .one(db)
-        .await
-        .map_err(read)?
+        .await?
         .flatten();
-    let oldest_secs = oldest.map_or(0, |at| (now - at).max(0) / 1000);
+    let oldest_queued = oldest.map_or(Duration::ZERO, |at| {
+        Duration::from_millis((now - at).max(0) as u64)
+    });
+    Ok(JobFigures {
+        by_state,
+        lapsed,
+        oldest_queued,
+    })
+}
+
+fn in_state(figures: &JobFigures, state: &str) -> u64 {
+    JOB_STATES
+        .iter()
+        .position(|known| *known == state)
+        .map_or(0, |i| figures.by_state[i])
+}
+
+async fn jobs(gateway: &Gateway) -> Result<String, String> {
+    let figures = job_figures(&gateway.db().read)
+        .await
+        .map_err(|err| format!("the job table cannot be read: {err}"))?;
     Ok(format!(
-        "{queued} queued (the oldest for {oldest_secs} s), {running} running, {lapsed} with a lapsed lease"
+        "{} queued (the oldest for {} s), {} running, {} with a lapsed lease",
+        in_state(&figures, QUEUED),
+        figures.oldest_queued.as_secs(),
+        in_state(&figures, RUNNING),
+        figures.lapsed
     ))
+}
+
+/// The Prometheus exposition, with the figures read at scrape time, or
+/// `None` when metrics are off. When the job table cannot be read, its
+/// gauges keep their last values and the scrape still answers.
+pub async fn metrics(gateway: &Gateway) -> Option<String> {
+    let metrics = gateway.metrics();
+    if !metrics.enabled() {
+        return None;
+    }
+    let (pool_idle, pool_in_use) = crate::db::pool_connections(gateway.db());
+    let mut scraped = Scraped {
+        pool_idle,
+        pool_in_use,
+        log_dropped: crate::logging::dropped_total(),
+        ..Scraped::default()
+    };
+    match job_figures(&gateway.db().read).await {
+        Ok(figures) => {
+            scraped.jobs = Some(figures.by_state);
+            scraped.queue_oldest = Some(figures.oldest_queued);
+        }
+        Err(err) => tracing::warn!(error = %err, "metrics: the job table cannot be read"),
+    }
+    metrics.set_scraped(&scraped);
+    metrics.render()
 }

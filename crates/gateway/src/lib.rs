@@ -17,6 +17,7 @@ pub mod health;
 pub mod jobs;
 mod json_depth;
 pub mod logging;
+pub mod metrics;
 pub mod multipart;
 pub mod openapi;
 pub mod pipeline;

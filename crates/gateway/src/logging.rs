@@ -33,6 +33,14 @@ pub const BUFFER_LIMIT: usize = 8 * 1024 * 1024;
 /// How long the last flush at exit may take before lines are given up.
 const LAST_FLUSH: Duration = Duration::from_secs(2);
 
+/// Lines dropped since the process started, for the metric.
+static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// How many log lines this process has dropped.
+pub fn dropped_total() -> u64 {
+    DROPPED_TOTAL.load(Ordering::Relaxed)
+}
+
 /// What the subscriber writes into and the flusher takes from.
 #[derive(Default)]
 struct Sink {
@@ -51,6 +59,7 @@ impl Sink {
         if pending.len() + line.len() > BUFFER_LIMIT {
             drop(pending);
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            DROPPED_TOTAL.fetch_add(1, Ordering::Relaxed);
         } else {
             pending.extend_from_slice(line);
         }
@@ -88,6 +97,7 @@ impl Sink {
             // next lines that do.
             let lines = batch.iter().filter(|&&b| b == b'\n').count() as u64;
             self.dropped.fetch_add(dropped + lines, Ordering::Relaxed);
+            DROPPED_TOTAL.fetch_add(lines, Ordering::Relaxed);
         }
     }
 }

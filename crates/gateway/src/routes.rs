@@ -14,6 +14,7 @@ use actiongate_service::{
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
+use crate::metrics::{Metrics, RouteMetrics};
 use crate::{Config, Outcome};
 
 /// One action, ready to run.
@@ -21,6 +22,8 @@ pub struct Action {
     pub spec: ActionSpec,
     pub handler: Arc<dyn ErasedAction>,
     pub threshold: Duration,
+    /// Its series, labelled from this table.
+    pub metrics: RouteMetrics,
 }
 
 impl Action {
@@ -65,6 +68,8 @@ impl Action {
 pub struct ServiceRoutes {
     pub name: &'static str,
     pub state: Arc<http::Extensions>,
+    /// Calls to it refused by a rate limit.
+    pub rate_limited: metrics::Counter,
     actions: HashMap<Box<str>, Action>,
 }
 
@@ -97,11 +102,12 @@ pub enum TableError {
 }
 
 /// Paths the gateway answers itself, which no service may take as its name.
-const RESERVED: [&str; 6] = [
+const RESERVED: [&str; 7] = [
     "healthz",
     "readyz",
     "version",
     "status",
+    "metrics",
     "request",
     "openapi.json",
 ];
@@ -148,7 +154,11 @@ impl RouteTable {
         self.services.iter().map(|service| service.name)
     }
 
-    pub fn build(services: Vec<Service>, config: &Config) -> Result<Self, TableError> {
+    pub fn build(
+        services: Vec<Service>,
+        config: &Config,
+        metrics: &Metrics,
+    ) -> Result<Self, TableError> {
         let mut table = RouteTable {
             services: Vec::new(),
             by_name: HashMap::new(),
@@ -191,18 +201,21 @@ impl RouteTable {
                     threshold
                 };
                 table.by_path.entry(key.clone()).or_default().push(index);
+                let metrics = metrics.route(service.name, spec.version, spec.path);
                 actions.insert(
                     key,
                     Action {
                         spec,
                         handler,
                         threshold,
+                        metrics,
                     },
                 );
             }
             table.services.push(ServiceRoutes {
                 name: service.name,
                 state: Arc::new(service.state),
+                rate_limited: metrics.rate_limited(service.name),
                 actions,
             });
         }
@@ -247,11 +260,12 @@ mod tests {
             ActionSpec::asynchronous("v1", "a", "Done").public(),
             nothing,
         );
-        let built = RouteTable::build(vec![service], &Config::default());
+        let built = RouteTable::build(vec![service], &Config::default(), &Metrics::new(false));
         assert!(matches!(built, Err(TableError::PublicAsync("x", _))));
         let service =
             Service::new("x").action(ActionSpec::sync("v1", "a", "Done").public(), nothing);
-        let table = RouteTable::build(vec![service], &Config::default()).unwrap();
+        let table =
+            RouteTable::build(vec![service], &Config::default(), &Metrics::new(false)).unwrap();
         let action = table.service_named("x").unwrap().action("v1/a").unwrap();
         assert_eq!(action.threshold, PUBLIC_THRESHOLD);
     }
@@ -259,7 +273,7 @@ mod tests {
     #[test]
     fn a_service_cannot_take_a_path_the_gateway_answers() {
         let service = Service::new("x").alias("status");
-        let built = RouteTable::build(vec![service], &Config::default());
+        let built = RouteTable::build(vec![service], &Config::default(), &Metrics::new(false));
         assert!(matches!(built, Err(TableError::ReservedName("status"))));
     }
 }

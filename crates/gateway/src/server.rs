@@ -121,6 +121,52 @@ pub async fn serve(
     }
 }
 
+/// `metrics_listen`: `GET /metrics` for a scraper, with no token (the
+/// address is the access control), and 404 for anything else. It stops
+/// when its task is aborted at shutdown.
+pub async fn serve_metrics(listener: TcpListener, gateway: Arc<Gateway>) {
+    let builder = Arc::new(builder(&gateway.config().limits));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (gateway, builder) = (gateway.clone(), builder.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let gateway = gateway.clone();
+                async move {
+                    let found =
+                        request.method() == http::Method::GET && request.uri().path() == "/metrics";
+                    let text = match found {
+                        true => crate::health::metrics(&gateway).await,
+                        false => None,
+                    };
+                    let (code, text) = match text {
+                        Some(text) => (http::StatusCode::OK, text),
+                        None => (http::StatusCode::NOT_FOUND, "not found\n".to_owned()),
+                    };
+                    let mut response =
+                        http::Response::new(http_body_util::Full::new(bytes::Bytes::from(text)));
+                    *response.status_mut() = code;
+                    response.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static(pipeline::respond::PROMETHEUS_TEXT),
+                    );
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 /// HTTP/1.1 and HTTP/2 with the transport limits.
 fn builder(limits: &TransportLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -1,6 +1,8 @@
 //! The registry of jobs this node runs: how to cancel one, read its
 //! progress, or stop it at shutdown.
 
+use std::time::{Duration, Instant};
+
 use actiongate_service::Ctx;
 use tokio::task::AbortHandle;
 
@@ -11,6 +13,8 @@ use super::{Claim, Jobs};
 pub(super) struct Running {
     pub(super) ctx: Ctx,
     pub(super) abort: Option<AbortHandle>,
+    /// When this node took it on as a job.
+    pub(super) started: Instant,
 }
 
 impl Jobs {
@@ -22,6 +26,7 @@ impl Jobs {
             Running {
                 ctx: ctx.clone(),
                 abort,
+                started: Instant::now(),
             },
         );
     }
@@ -35,10 +40,12 @@ impl Jobs {
             .and_then(|running| running.ctx.reported_progress())
     }
 
-    pub(super) fn untrack(&self, request_id: &str) {
+    /// Forgets a run that ended; returns how long it ran here.
+    pub(super) fn untrack(&self, request_id: &str) -> Option<Duration> {
         self.running
             .lock()
             .expect("running lock")
-            .remove(request_id);
+            .remove(request_id)
+            .map(|running| running.started.elapsed())
     }
 }

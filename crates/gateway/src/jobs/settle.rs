@@ -104,7 +104,17 @@ impl Jobs {
     /// same transaction, unless the run was cancelled or lost its claim.
     /// Returns the outcome that stands, for a caller still waiting.
     pub async fn settle(&self, claim: &Claim, ctx: &Ctx, outcome: Outcome) -> Outcome {
-        self.untrack(&claim.fence.request_id);
+        if let Some(ran) = self.untrack(&claim.fence.request_id) {
+            let action = &ctx.action;
+            let key = format!("{}/{}", action.version, action.path);
+            if let Some(route) = self
+                .routes
+                .service_named(action.service)
+                .and_then(|service| service.action(&key))
+            {
+                route.metrics.job_finished(ran);
+            }
+        }
         let request_id = claim.request_id;
         let cancelled = outcome.status() == Status::Cancelled || ctx.cancellation().is_cancelled();
         let pending = ctx.take_pending_write();

@@ -35,6 +35,7 @@ pub async fn bearer(gateway: &Gateway, ctx: &mut RequestCtx<'_>) -> Result<Arc<G
     match verified {
         Ok(grant) => Ok(grant),
         Err(err) if err.status == Status::Unauthorized => {
+            gateway.metrics().auth_failures.increment(1);
             let prefix = secret.map(token_prefix).unwrap_or("");
             tracing::warn!(
                 client = %address,

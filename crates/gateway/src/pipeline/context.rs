@@ -10,6 +10,7 @@ use std::time::Instant;
 use actiongate_wire::{RequestId, Timestamp};
 use http::request::Parts;
 
+use crate::metrics::RouteMetrics;
 use crate::rate_limits::LimitState;
 use crate::tokens::Grant;
 
@@ -26,6 +27,9 @@ pub struct RequestCtx<'a> {
     pub service: &'a str,
     pub version: &'a str,
     pub action: &'a str,
+    /// The route's series; `None` for the gateway's own endpoints and for
+    /// paths that name no route.
+    pub metrics: Option<&'a RouteMetrics>,
     /// Set by `authenticate`: the caller's token and principal.
     pub grant: Option<Arc<Grant>>,
     /// Set by `authorize`: the project the action's declared scope
@@ -51,6 +55,7 @@ impl<'a> RequestCtx<'a> {
             service: "",
             version: "",
             action: "",
+            metrics: None,
             grant: None,
             project_scope: None,
             checked_project: None,

@@ -59,7 +59,7 @@ pub async fn handle(
     let (parts, body) = request.into_parts();
     let mut ctx = RequestCtx::new(peer, &parts);
     let reply = run(&gateway, &mut ctx, body).await;
-    respond::write(reply, &ctx)
+    respond::write(&gateway, reply, &ctx)
 }
 
 async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming) -> Reply {
@@ -107,9 +107,10 @@ async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming)
             ctx.service = service.name;
             ctx.version = action.spec.version;
             ctx.action = action.spec.path;
+            ctx.metrics = Some(&action.metrics);
             async {
                 authenticate::for_action(gateway, ctx, service.name, &action.spec).await?;
-                rate_limit::check(gateway, ctx, service.name, &action.spec)?;
+                rate_limit::check(gateway, ctx, service, &action.spec)?;
                 let body = decode::read_body(
                     body,
                     ctx.parts,

@@ -8,6 +8,7 @@ use actiongate_wire::ApiError;
 
 use super::context::RequestCtx;
 use crate::rate_limits::{too_many, LimitState};
+use crate::routes::ServiceRoutes;
 use crate::Gateway;
 
 /// For `GET /request/<id>` and `POST /request/cancel`.
@@ -19,13 +20,14 @@ pub fn check_request(
     let state = gateway
         .rate_limits()
         .check_service(&ctx.grant().principal.token_id, service);
-    enforce(state, ctx)
+    let counted = gateway.routes().service_named(service);
+    enforce(state, ctx, counted)
 }
 
 pub fn check(
     gateway: &Gateway,
     ctx: &mut RequestCtx<'_>,
-    service: &'static str,
+    service: &ServiceRoutes,
     spec: &ActionSpec,
 ) -> Result<(), ApiError> {
     if spec.access == Access::Public {
@@ -33,19 +35,26 @@ pub fn check(
     }
     let state = gateway.rate_limits().check_call(
         &ctx.grant().principal.token_id,
-        service,
+        service.name,
         spec.version,
         spec.path,
     );
-    enforce(state, ctx)
+    enforce(state, ctx, Some(service))
 }
 
-fn enforce(state: Option<LimitState>, ctx: &mut RequestCtx<'_>) -> Result<(), ApiError> {
+fn enforce(
+    state: Option<LimitState>,
+    ctx: &mut RequestCtx<'_>,
+    service: Option<&ServiceRoutes>,
+) -> Result<(), ApiError> {
     let Some(state) = state else {
         return Ok(());
     };
     ctx.limit = Some(state);
     if state.denied {
+        if let Some(service) = service {
+            service.rate_limited.increment(1);
+        }
         return Err(too_many(&state));
     }
     Ok(())

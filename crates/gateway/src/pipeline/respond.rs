@@ -32,9 +32,19 @@ pub enum Reply {
     /// A document that is not an envelope: the OpenAPI description, which
     /// tools read as it is.
     Document(Bytes),
-    /// Plain text for probes (`/healthz`, `/readyz`), with its HTTP code.
-    Probe { http_code: u16, text: String },
+    /// Text for probes (`/healthz`, `/readyz`) and scrapers (`/metrics`),
+    /// with its HTTP code and content type.
+    Text {
+        http_code: u16,
+        content_type: &'static str,
+        text: String,
+    },
 }
+
+/// The content type of probe answers.
+pub const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
+/// The content type of the Prometheus text exposition format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 impl Reply {
     /// A 202 for `request_id`, with its poll location.
@@ -85,9 +95,9 @@ fn location(gateway: &Gateway, ctx: &RequestCtx<'_>, request_id: RequestId) -> S
     }
 }
 
-pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
+pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
     let content_type = match reply {
-        Reply::Probe { .. } => "text/plain; charset=utf-8",
+        Reply::Text { content_type, .. } => content_type,
         _ => "application/json",
     };
     let (request_id, status, http_code, body) = match reply {
@@ -129,7 +139,9 @@ pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
             Bytes::from(body),
         ),
         Reply::Document(body) => (ctx.request_id, Status::Success, 200, body),
-        Reply::Probe { http_code, text } => {
+        Reply::Text {
+            http_code, text, ..
+        } => {
             let status = if http_code == 200 {
                 Status::Success
             } else {
@@ -138,6 +150,10 @@ pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
             (ctx.request_id, status, http_code, Bytes::from(text))
         }
     };
+    let elapsed = ctx.started.elapsed();
+    ctx.metrics
+        .unwrap_or_else(|| gateway.metrics().endpoint(ctx.action))
+        .answered(status, elapsed);
     tracing::info!(
         target: "actiongate::request",
         request_id = %request_id,
@@ -145,7 +161,7 @@ pub fn write(reply: Reply, ctx: &RequestCtx<'_>) -> Response<Full<Bytes>> {
         route = format_args!("{}/{}", ctx.version, ctx.action),
         status = status.as_str(),
         http = http_code,
-        latency_us = ctx.started.elapsed().as_micros() as u64,
+        latency_us = elapsed.as_micros() as u64,
     );
     let mut response = Response::new(Full::new(body));
     *response.status_mut() =

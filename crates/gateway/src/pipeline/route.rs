@@ -1,7 +1,7 @@
 //! Phase 1: resolve the route.
 //!
 //! The gateway's own endpoints come first: `/healthz`, `/readyz`,
-//! `/version` and `/status`, at the root only.
+//! `/version`, `/status` and `/metrics`, at the root only.
 //!
 //! The service is found from, in order: a leading path segment naming it
 //! (`/console/v1beta/...`), the leading labels of the `Host` header
@@ -35,12 +35,14 @@ pub enum Route<'t> {
     },
 }
 
-/// `GET /healthz`, `/readyz`, `/version`, `/status[/<canonical>]`.
+/// `GET /healthz`, `/readyz`, `/version`, `/status[/<canonical>]`,
+/// `/metrics`.
 pub enum Health<'t> {
     Live,
     Ready,
     Version,
     Status { only: Option<&'t str> },
+    Metrics,
 }
 
 impl<'t> Health<'t> {
@@ -50,6 +52,7 @@ impl<'t> Health<'t> {
             "/healthz" => Health::Live,
             "/readyz" => Health::Ready,
             "/version" => Health::Version,
+            "/metrics" => Health::Metrics,
             "/status" => Health::Status { only: None },
             _ => Health::Status {
                 only: Some(path.strip_prefix("/status/")?),

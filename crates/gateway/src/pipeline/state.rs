@@ -1,13 +1,14 @@
 //! The gateway's own state: liveness and readiness for probes (plain
-//! text), the build, and the checks behind readiness for an organization
-//! admin (in the envelope). See [`crate::health`].
+//! text), the build, the checks behind readiness for an organization
+//! admin (in the envelope), and Prometheus metrics for the same admin (in
+//! the exposition format). See [`crate::health`].
 
 use actiongate_service::Role;
 use actiongate_wire::{ApiError, Envelope, Status, Timestamp};
 
 use super::authenticate;
 use super::context::RequestCtx;
-use super::respond::Reply;
+use super::respond::{Reply, PLAIN_TEXT, PROMETHEUS_TEXT};
 use super::route::Health;
 use crate::health;
 use crate::{Gateway, Outcome};
@@ -20,20 +21,23 @@ pub async fn answer(
     match endpoint {
         Health::Live => {
             ctx.action = "healthz";
-            Ok(Reply::Probe {
+            Ok(Reply::Text {
                 http_code: 200,
+                content_type: PLAIN_TEXT,
                 text: "ok\n".into(),
             })
         }
         Health::Ready => {
             ctx.action = "readyz";
             Ok(match health::not_ready(gateway).await {
-                None => Reply::Probe {
+                None => Reply::Text {
                     http_code: 200,
+                    content_type: PLAIN_TEXT,
                     text: "ready\n".into(),
                 },
-                Some(why) => Reply::Probe {
+                Some(why) => Reply::Text {
                     http_code: 503,
+                    content_type: PLAIN_TEXT,
                     text: format!("not ready: {why}\n"),
                 },
             })
@@ -42,18 +46,24 @@ pub async fn answer(
             ctx.action = "version";
             success("Version", &health::VERSION)
         }
+        Health::Metrics => {
+            ctx.action = "metrics";
+            operator(gateway, ctx, "metrics").await?;
+            match health::metrics(gateway).await {
+                Some(text) => Ok(Reply::Text {
+                    http_code: 200,
+                    content_type: PROMETHEUS_TEXT,
+                    text,
+                }),
+                None => Err(ApiError::new(
+                    Status::NotFound,
+                    "Metrics are off on this gateway (metrics = false)",
+                )),
+            }
+        }
         Health::Status { only } => {
             ctx.action = "status";
-            let grant = authenticate::bearer(gateway, ctx).await?;
-            let principal = &grant.principal;
-            // The job engine's figures cover every organization on the
-            // gateway: an operator's view, not a project member's.
-            if principal.role < Role::Admin || principal.project_id.is_some() {
-                return Err(ApiError::new(
-                    Status::Forbidden,
-                    "The gateway's status is for an organization admin's token with no project limit",
-                ));
-            }
+            operator(gateway, ctx, "status").await?;
             let Some(report) = health::report(gateway, only).await else {
                 return Err(ApiError::new(
                     Status::ResourceNotFound,
@@ -85,6 +95,23 @@ pub async fn answer(
             })
         }
     }
+}
+
+/// Checks that the caller may see the whole gateway's state: the job
+/// engine's figures cover every organization on it, an operator's view,
+/// not a project member's.
+async fn operator(gateway: &Gateway, ctx: &mut RequestCtx<'_>, what: &str) -> Result<(), ApiError> {
+    let grant = authenticate::bearer(gateway, ctx).await?;
+    let principal = &grant.principal;
+    if principal.role < Role::Admin || principal.project_id.is_some() {
+        return Err(ApiError::new(
+            Status::Forbidden,
+            format!(
+                "The gateway's {what} is for an organization admin's token with no project limit"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn success(summary: &'static str, result: &impl serde::Serialize) -> Result<Reply, ApiError> {
