@@ -131,6 +131,8 @@ pub struct Sleep {
 
 async fn sleep(_ctx: Ctx, input: Sleep) -> ActionResult<Sleep> {
     tokio::time::sleep(Duration::from_millis(input.ms)).await;
+    // A handler's own line, which the trace tests look for.
+    tracing::info!(ms = input.ms, "slept");
     Ok(input)
 }
 
@@ -404,6 +406,22 @@ impl TestGateway {
         let count = job::Entity::find().count(&db).await.expect("a count");
         db.close().await.ok();
         count
+    }
+
+    /// The job table's row of `request_id`.
+    pub async fn job_row(&self, request_id: &str) -> job::Model {
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.dir.path().join("actiongate.db").display()
+        );
+        let db = sea_orm::Database::connect(url).await.expect("the database");
+        let row = job::Entity::find_by_id(request_id)
+            .one(&db)
+            .await
+            .expect("a read")
+            .expect("the job's row");
+        db.close().await.ok();
+        row
     }
 
     pub async fn count_projects(&self) -> u64 {

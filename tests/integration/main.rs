@@ -25,4 +25,5 @@ mod routing;
 mod sdk;
 mod security;
 mod serve;
+mod trace;
 mod upgrade;

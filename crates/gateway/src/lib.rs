@@ -26,6 +26,7 @@ pub mod routes;
 pub mod server;
 pub mod sqlite_reader;
 pub mod tokens;
+pub mod trace;
 
 mod gateway;
 mod outcome;

@@ -15,7 +15,16 @@ use tokio::task::JoinHandle;
 
 use super::store::{self, Fence};
 use super::{Claim, Jobs};
+use crate::trace::{TraceContext, TraceId};
 use crate::Outcome;
+use tracing::Instrument;
+
+/// The span of a job's run on this node: its lines carry the trace id.
+/// At ERROR level so that it exists whenever any line is logged (a span's
+/// level only decides when it is made).
+pub fn job_span(trace: &TraceContext) -> tracing::Span {
+    tracing::error_span!("job", trace_id = %trace.trace_id)
+}
 
 /// A handler's run, as a future of its outcome.
 pub type Work = BoxFuture<'static, Outcome>;
@@ -40,11 +49,14 @@ impl Jobs {
         self.track(&claim, &ctx, None);
         let jobs = self.clone();
         let (done, outcome) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            let outcome = work.await;
-            let _ = done.send(jobs.settle(&claim, &ctx, outcome).await);
-            drop(permit);
-        });
+        let task = tokio::spawn(
+            async move {
+                let outcome = work.await;
+                let _ = done.send(jobs.settle(&claim, &ctx, outcome).await);
+                drop(permit);
+            }
+            .in_current_span(),
+        );
         if let Some(entry) = self
             .running
             .lock()
@@ -137,6 +149,13 @@ impl Jobs {
         if row.cancel_requested {
             ctx.cancellation().cancel();
         }
+        // The job's lines carry its caller's trace, whichever node runs it.
+        let trace = row
+            .trace_id
+            .as_deref()
+            .and_then(TraceId::parse)
+            .map_or_else(TraceContext::start, TraceContext::within);
+        let _job = job_span(&trace).entered();
         if row.attempts > 1 {
             tracing::info!(%request_id, attempt = row.attempts, "running a job again");
         }

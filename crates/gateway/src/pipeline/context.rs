@@ -13,11 +13,20 @@ use http::request::Parts;
 use crate::metrics::RouteMetrics;
 use crate::rate_limits::LimitState;
 use crate::tokens::Grant;
+use crate::trace::TraceContext;
 
 pub struct RequestCtx<'a> {
     pub request_id: RequestId,
     pub request_time: Timestamp,
     pub started: Instant,
+    /// The caller's trace (its `traceparent`) continued, or a new one.
+    pub trace: TraceContext,
+    /// The span every log line of the request is written in; it carries
+    /// the trace id.
+    pub span: tracing::Span,
+    /// For an answer that is a job's (a poll): the job's trace, which the
+    /// answer's `traceparent` names instead of the poll's own.
+    pub answer_trace: Option<TraceContext>,
     /// The client's address, as the connection came in.
     pub peer: SocketAddr,
     pub parts: &'a Parts,
@@ -45,10 +54,16 @@ pub struct RequestCtx<'a> {
 
 impl<'a> RequestCtx<'a> {
     pub fn new(peer: SocketAddr, parts: &'a Parts) -> Self {
+        let trace = TraceContext::from_headers(&parts.headers);
         RequestCtx {
             request_id: RequestId::new(),
             request_time: Timestamp::now(),
             started: Instant::now(),
+            // At ERROR level so that it exists whenever any line is logged
+            // (a span's level only decides when it is made).
+            span: tracing::error_span!("request", trace_id = %trace.trace_id),
+            trace,
+            answer_trace: None,
             peer,
             parts,
             prefix: None,

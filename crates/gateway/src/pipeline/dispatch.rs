@@ -16,6 +16,7 @@ use actiongate_service::{Ctx, DecodedInput, Mode};
 use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use super::context::RequestCtx;
 use super::replay;
@@ -56,6 +57,7 @@ pub async fn dispatch(
         input_hash: sha256_hex(&body),
         input: body.clone(),
         idempotency_key: idempotency_key.clone(),
+        trace_id: call.trace.trace_id,
     };
     // The key was used by a call recorded meanwhile: answer as that call.
     let key_taken = || {
@@ -82,7 +84,9 @@ pub async fn dispatch(
     let threshold = action.threshold;
     if action.spec.mode == Mode::Async {
         let spec = spec();
-        let accepted = tokio::spawn(async move { jobs.accept(&spec, ctx, work).await }).await;
+        let accepted =
+            tokio::spawn(async move { jobs.accept(&spec, ctx, work).await }.in_current_span())
+                .await;
         return match accepted {
             Ok(Ok(true)) => {
                 Reply::accepted(gateway, call, call.request_id, call.request_time, 0, None)
@@ -97,7 +101,8 @@ pub async fn dispatch(
         let started = tokio::spawn(async move {
             let claim = jobs.record_running(&spec).await?;
             Ok(claim.map(|claim| jobs.run(claim, ctx, work, None)))
-        })
+        }
+        .in_current_span())
         .await;
         let done = match started {
             Ok(Ok(Some(done))) => done,
@@ -118,7 +123,7 @@ pub async fn dispatch(
         });
     }
     let (decided, decision) = oneshot::channel();
-    tokio::spawn(park(jobs, spec(), ctx, work, decided));
+    tokio::spawn(park(jobs, spec(), ctx, work, decided).in_current_span());
     match decision.await {
         Ok(Decision::Parked) => {
             Reply::accepted(gateway, call, call.request_id, call.request_time, 0, None)
@@ -183,6 +188,7 @@ async fn park(
                 }
             }
         }
+        .in_current_span()
     });
     let recorded = jobs.record_running(&spec).await;
     {

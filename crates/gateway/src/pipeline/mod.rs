@@ -43,6 +43,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use tracing::Instrument;
 
 use crate::Gateway;
 pub use context::RequestCtx;
@@ -58,7 +59,14 @@ pub async fn handle(
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let mut ctx = RequestCtx::new(peer, &parts);
-    let reply = run(&gateway, &mut ctx, body).await;
+    let span = ctx.span.clone();
+    let reply = run(&gateway, &mut ctx, body).instrument(span.clone()).await;
+    let _request = span.enter();
+    // A job's answer is logged in the job's trace too.
+    let _job = ctx
+        .answer_trace
+        .as_ref()
+        .map(|trace| crate::jobs::job_span(trace).entered());
     respond::write(&gateway, reply, &ctx)
 }
 

@@ -172,6 +172,8 @@ pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<
         "x-request-id",
         HeaderValue::from_bytes(&request_id.encode()).expect("request ids are ASCII"),
     );
+    let trace = ctx.answer_trace.as_ref().unwrap_or(&ctx.trace);
+    headers.insert(crate::trace::TRACEPARENT, trace.header());
     if let Some(allow) = ctx.allow {
         headers.insert(ALLOW, HeaderValue::from_static(allow));
     }
