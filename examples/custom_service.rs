@@ -81,7 +81,11 @@ fn greeter() -> Service {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config: Config = Config::figment("config/actiongate.toml".as_ref()).extract()?;
-    let _log = logging::init(config.log_format, &config.log_level)?;
+    let _log = logging::init(
+        config.log_format,
+        &config.log_level,
+        config.otlp_endpoint.as_deref(),
+    )?;
     let mut services = actiongate_services::builtin(&config)?;
     services.push(greeter());
     let running = Gateway::start(config, services).await?;

@@ -85,7 +85,11 @@ fn load_config(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> 
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let _log = logging::init(config.log_format, &config.log_level)?;
+    let _log = logging::init(
+        config.log_format,
+        &config.log_level,
+        config.otlp_endpoint.as_deref(),
+    )?;
     let services = actiongate_services::builtin(&config)?;
     let scheme = config.scheme();
     let running = Gateway::start(config, services).await?;

@@ -24,7 +24,7 @@ mod m20261124_000003_token_scope;
 mod m20261124_000004_leaner_job_indexes;
 mod m20261124_000005_projects_access;
 mod m20261127_000006_declared_scopes;
-mod m20261127_000008_job_trace_id;
+mod m20261127_000008_job_traceparent;
 mod runner;
 
 pub use runner::{applied, up, Report};
@@ -38,6 +38,6 @@ pub fn core() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261124_000004_leaner_job_indexes::Migration),
         Box::new(m20261124_000005_projects_access::Migration),
         Box::new(m20261127_000006_declared_scopes::Migration),
-        Box::new(m20261127_000008_job_trace_id::Migration),
+        Box::new(m20261127_000008_job_traceparent::Migration),
     ]
 }

@@ -13,18 +13,25 @@ use tokio::process::{Child, Command};
 
 use crate::common::expect;
 
-struct Served {
+pub struct Served {
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    url: String,
+    pub lines: Arc<Mutex<Vec<String>>>,
+    pub url: String,
 }
 
 async fn serve(data_dir: &std::path::Path) -> Served {
+    serve_with(data_dir, &[]).await
+}
+
+/// `actiongate serve` on `data_dir` with JSON logs and the settings in
+/// `env` (`ACTIONGATE_*` variables), its output gathered.
+pub async fn serve_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_actiongate"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml")
         .env("ACTIONGATE_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -54,7 +61,7 @@ fn collect_lines(stdout: tokio::process::ChildStdout) -> Arc<Mutex<Vec<String>>>
 }
 
 /// What `pick` finds in the output so far, waiting up to 10 s for it.
-async fn wait_for<T>(lines: &Mutex<Vec<String>>, pick: impl Fn(&[String]) -> Option<T>) -> T {
+pub async fn wait_for<T>(lines: &Mutex<Vec<String>>, pick: impl Fn(&[String]) -> Option<T>) -> T {
     for _ in 0..200 {
         if let Some(found) = pick(&lines.lock().unwrap()) {
             return found;
@@ -72,7 +79,7 @@ fn request_lines(lines: &[String]) -> Vec<Value> {
         .collect()
 }
 
-async fn terminate(mut served: Served) {
+pub async fn terminate(mut served: Served) {
     let pid = served.child.id().unwrap().to_string();
     let status = Command::new("kill")
         .args(["-TERM", &pid])

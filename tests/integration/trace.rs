@@ -56,7 +56,10 @@ fn trace_of(line: &Value) -> Option<&str> {
 }
 
 fn traceparent(response: &reqwest::Response) -> String {
-    response.headers()["traceparent"].to_str().unwrap().to_owned()
+    response.headers()["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -76,7 +79,10 @@ async fn a_callers_trace_reaches_the_answer_and_every_log_line() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let answered = traceparent(&response);
-    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let fields: Vec<&str> = answered.split('-').collect();
     assert_eq!(fields[0], "00");
     assert_eq!(fields[1], TRACE, "the caller's trace is continued");
@@ -179,7 +185,8 @@ async fn a_job_keeps_its_callers_trace_on_another_node() {
     );
 
     let row = front.job_row(&reply.envelope.request_id.to_string()).await;
-    assert_eq!(row.trace_id.as_deref(), Some(TRACE));
+    let stored = row.traceparent.expect("the job's traceparent");
+    assert!(stored.starts_with(&format!("00-{TRACE}-")), "{stored}");
     assert_eq!(row.node_id.as_deref(), Some(worker.node_id()));
     worker.shutdown().await;
     front.shutdown().await;
@@ -190,4 +197,106 @@ async fn a_job_keeps_its_callers_trace_on_another_node() {
         .expect("the job's line");
     assert_eq!(trace_of(handler), Some(TRACE), "{handler}");
     assert_eq!(handler["span"]["name"], "job", "{handler}");
+}
+
+/// What an OTLP collector on loopback received: each request's path,
+/// content type and body.
+type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// A collector: takes any POST, keeps it, answers 200 with an empty
+/// protobuf message.
+async fn collector() -> (String, Received) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let received: Received = Arc::default();
+    let kept = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let kept = kept.clone();
+                        async move {
+                            let path = request.uri().path().to_owned();
+                            let content_type = request
+                                .headers()
+                                .get("content-type")
+                                .map(|v| v.to_str().unwrap().to_owned())
+                                .unwrap_or_default();
+                            let body = request.into_body().collect().await.unwrap().to_bytes();
+                            kept.lock()
+                                .unwrap()
+                                .push((path, content_type, body.to_vec()));
+                            let mut response = hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::new(),
+                            ));
+                            response
+                                .headers_mut()
+                                .insert("content-type", "application/x-protobuf".parse().unwrap());
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, received)
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_are_exported_to_an_otlp_collector_in_the_callers_trace() {
+    let (endpoint, received) = collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let served =
+        crate::serve::serve_with(dir.path(), &[("ACTIONGATE_OTLP_ENDPOINT", &endpoint)]).await;
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/console/v1/project/list", served.url))
+        .bearer_auth(token.trim())
+        .header("traceparent", format!("00-{TRACE}-{PARENT}-01"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answered = traceparent(&response);
+    let span_id = answered.split('-').nth(2).unwrap().to_owned();
+    // Shutting down sends what is batched.
+    crate::serve::terminate(served).await;
+
+    let received = received.lock().unwrap();
+    assert!(!received.is_empty(), "the collector received nothing");
+    let (path, content_type, _) = &received[0];
+    assert_eq!(path, "/v1/traces");
+    assert_eq!(content_type, "application/x-protobuf");
+    let exported = received
+        .iter()
+        .find(|(_, _, body)| contains(body, &hex_bytes(&span_id)))
+        .expect("the request's span, under the id its answer named");
+    let body = &exported.2;
+    assert!(contains(body, &hex_bytes(TRACE)), "in the caller's trace");
+    assert!(
+        contains(body, &hex_bytes(PARENT)),
+        "a child of the caller's span"
+    );
+    assert!(contains(body, b"actiongate"), "named by its service");
 }

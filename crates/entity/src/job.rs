@@ -52,8 +52,9 @@ pub struct Model {
     pub finished_at: Option<i64>,
     /// When the finished result is forgotten.
     pub expires_at: Option<i64>,
-    /// The W3C trace id of the request that made the job (32 hex digits).
-    pub trace_id: Option<String>,
+    /// The W3C `traceparent` of the gateway's span of the request that
+    /// made the job: its run continues that trace.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

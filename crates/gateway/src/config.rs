@@ -79,6 +79,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter: `info`, `warn`, `actiongate_gateway=debug`, ...
     pub log_level: String,
+    /// Where to export spans over OTLP/HTTP (`http://collector:4318`);
+    /// unset, spans are not exported (trace ids are still logged).
+    pub otlp_endpoint: Option<String>,
     /// Whether Prometheus metrics are kept and served at `GET /metrics`.
     pub metrics: bool,
     /// An address of its own for `GET /metrics`, with no token (keep it
@@ -116,6 +119,7 @@ const SETTINGS: &[&str] = &[
     "log_level",
     "metrics",
     "metrics_listen",
+    "otlp_endpoint",
     "services",
 ];
 
@@ -297,6 +301,7 @@ impl Default for Config {
             tls: Tls::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            otlp_endpoint: None,
             metrics: true,
             metrics_listen: None,
             services: BTreeMap::new(),

@@ -25,6 +25,7 @@ pub mod rate_limits;
 pub mod routes;
 pub mod server;
 pub mod sqlite_reader;
+pub mod telemetry;
 pub mod tokens;
 pub mod trace;
 

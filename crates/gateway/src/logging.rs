@@ -20,7 +20,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use tracing_subscriber::fmt::writer::MakeWriter;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::LogFormat;
 
@@ -133,10 +135,17 @@ impl<'a> MakeWriter<'a> for SinkWriter {
 pub struct LogGuard {
     stop: Arc<AtomicBool>,
     finished: Arc<(Mutex<bool>, Condvar)>,
+    /// Exports spans; shut down first, so that batched spans are sent.
+    tracer_provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
 }
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
+        if let Some(provider) = self.tracer_provider.take() {
+            if let Err(err) = provider.shutdown() {
+                tracing::warn!(error = %err, "exporting the last spans failed");
+            }
+        }
         self.stop.store(true, Ordering::Relaxed);
         let (done, signal) = &*self.finished;
         let done = done.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -144,19 +153,34 @@ impl Drop for LogGuard {
     }
 }
 
-/// Installs the global subscriber. Keep the guard alive until exit.
-pub fn init(format: LogFormat, level: &str) -> anyhow::Result<LogGuard> {
+/// Installs the global subscriber: log lines in `format` at `level`, and
+/// with `otlp_endpoint`, spans exported there ([`crate::telemetry`]).
+/// Keep the guard alive until exit.
+pub fn init(
+    format: LogFormat,
+    level: &str,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<LogGuard> {
     let sink = Arc::new(Sink::default());
     let filter = EnvFilter::try_new(level)?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_writer(SinkWriter(sink.clone()));
-    let result = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-    result.map_err(|err| anyhow::anyhow!("installing the log subscriber: {err}"))?;
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![match format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+    }];
+    let mut tracer_provider = None;
+    if let Some(endpoint) = otlp_endpoint.filter(|e| !e.is_empty()) {
+        let (layer, provider) = crate::telemetry::otlp_layer(endpoint)?;
+        layers.push(layer.boxed());
+        tracer_provider = Some(provider);
+    }
+    tracing_subscriber::registry()
+        .with(layers)
+        .with(filter)
+        .try_init()
+        .map_err(|err| anyhow::anyhow!("installing the log subscriber: {err}"))?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let finished = Arc::new((Mutex::new(false), Condvar::new()));
@@ -176,7 +200,11 @@ pub fn init(format: LogFormat, level: &str) -> anyhow::Result<LogGuard> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = true;
             signal.notify_all();
         })?;
-    Ok(LogGuard { stop, finished })
+    Ok(LogGuard {
+        stop,
+        finished,
+        tracer_provider,
+    })
 }
 
 #[cfg(test)]

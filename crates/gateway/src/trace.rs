@@ -54,14 +54,6 @@ impl TraceContext {
         }
     }
 
-    /// A new span in `trace_id`'s trace (a job's run, a poll of it).
-    pub fn within(trace_id: TraceId) -> Self {
-        TraceContext {
-            trace_id,
-            ..Self::start()
-        }
-    }
-
     /// A caller's header, as this hop's context: same trace, new span.
     pub fn parse(header: &str) -> Option<Self> {
         let mut parts = header.trim().split('-');
@@ -89,14 +81,18 @@ impl TraceContext {
 
     /// The `traceparent` naming this hop's span, for the answer and for
     /// whatever this hop calls.
-    pub fn header(&self) -> HeaderValue {
-        let text = format!(
+    pub fn traceparent(&self) -> String {
+        format!(
             "00-{}-{}-{:02x}",
             self.trace_id,
             self.span_id,
             u8::from(self.sampled)
-        );
-        HeaderValue::from_str(&text).expect("hex digits and dashes")
+        )
+    }
+
+    /// [`TraceContext::traceparent`] as a header value.
+    pub fn header(&self) -> HeaderValue {
+        HeaderValue::from_str(&self.traceparent()).expect("hex digits and dashes")
     }
 }
 
@@ -110,11 +106,19 @@ impl TraceId {
     pub fn to_bytes(self) -> [u8; 16] {
         self.0
     }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        TraceId(bytes)
+    }
 }
 
 impl SpanId {
     pub fn to_bytes(self) -> [u8; 8] {
         self.0
+    }
+
+    pub fn from_bytes(bytes: [u8; 8]) -> Self {
+        SpanId(bytes)
     }
 }
 

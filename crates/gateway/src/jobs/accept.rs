@@ -43,7 +43,7 @@ impl Jobs {
             started_at: Set(running.then_some(now)),
             finished_at: Set(None),
             expires_at: Set(None),
-            trace_id: Set(Some(spec.trace_id.to_string())),
+            traceparent: Set(Some(spec.trace.traceparent())),
         }
     }
 

@@ -53,14 +53,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth_epoch::AuthEpoch;
 use crate::routes::RouteTable;
-use crate::trace::TraceId;
+use crate::trace::TraceContext;
 use crate::Config;
 use running::Running;
 use store::Fence;
 use waiters::Waiters;
+pub use worker::job_span;
 pub use worker::Work;
 use writer::Writer;
-pub use worker::job_span;
 
 pub const QUEUED: &str = "queued";
 pub const RUNNING: &str = "running";
@@ -112,8 +112,8 @@ pub struct JobSpec {
     /// SHA-256 of `input`, hex.
     pub input_hash: String,
     pub idempotency_key: Option<String>,
-    /// The caller's trace, continued by the job's run.
-    pub trace_id: TraceId,
+    /// The request's place in its trace, continued by the job's run.
+    pub trace: TraceContext,
 }
 
 /// One run of a job by this node.

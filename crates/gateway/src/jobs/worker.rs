@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::store::{self, Fence};
 use super::{Claim, Jobs};
-use crate::trace::{TraceContext, TraceId};
+use crate::trace::TraceContext;
 use crate::Outcome;
 use tracing::Instrument;
 
@@ -23,7 +23,9 @@ use tracing::Instrument;
 /// At ERROR level so that it exists whenever any line is logged (a span's
 /// level only decides when it is made).
 pub fn job_span(trace: &TraceContext) -> tracing::Span {
-    tracing::error_span!("job", trace_id = %trace.trace_id)
+    let span = tracing::error_span!("job", trace_id = %trace.trace_id);
+    crate::telemetry::link(&span, *trace);
+    span
 }
 
 /// A handler's run, as a future of its outcome.
@@ -151,10 +153,10 @@ impl Jobs {
         }
         // The job's lines carry its caller's trace, whichever node runs it.
         let trace = row
-            .trace_id
+            .traceparent
             .as_deref()
-            .and_then(TraceId::parse)
-            .map_or_else(TraceContext::start, TraceContext::within);
+            .and_then(TraceContext::parse)
+            .unwrap_or_else(TraceContext::start);
         let _job = job_span(&trace).entered();
         if row.attempts > 1 {
             tracing::info!(%request_id, attempt = row.attempts, "running a job again");

@@ -54,14 +54,16 @@ pub struct RequestCtx<'a> {
 
 impl<'a> RequestCtx<'a> {
     pub fn new(peer: SocketAddr, parts: &'a Parts) -> Self {
-        let trace = TraceContext::from_headers(&parts.headers);
+        // At ERROR level so that it exists whenever any line is logged (a
+        // span's level only decides when it is made).
+        let span = tracing::error_span!("request", trace_id = tracing::field::Empty);
+        let trace = crate::telemetry::link(&span, TraceContext::from_headers(&parts.headers));
+        span.record("trace_id", tracing::field::display(trace.trace_id));
         RequestCtx {
             request_id: RequestId::new(),
             request_time: Timestamp::now(),
             started: Instant::now(),
-            // At ERROR level so that it exists whenever any line is logged
-            // (a span's level only decides when it is made).
-            span: tracing::error_span!("request", trace_id = %trace.trace_id),
+            span,
             trace,
             answer_trace: None,
             peer,

@@ -57,7 +57,7 @@ pub async fn dispatch(
         input_hash: sha256_hex(&body),
         input: body.clone(),
         idempotency_key: idempotency_key.clone(),
-        trace_id: call.trace.trace_id,
+        trace: call.trace,
     };
     // The key was used by a call recorded meanwhile: answer as that call.
     let key_taken = || {
@@ -98,11 +98,13 @@ pub async fn dispatch(
     }
     if idempotency_key.is_some() {
         let spec = spec();
-        let started = tokio::spawn(async move {
-            let claim = jobs.record_running(&spec).await?;
-            Ok(claim.map(|claim| jobs.run(claim, ctx, work, None)))
-        }
-        .in_current_span())
+        let started = tokio::spawn(
+            async move {
+                let claim = jobs.record_running(&spec).await?;
+                Ok(claim.map(|claim| jobs.run(claim, ctx, work, None)))
+            }
+            .in_current_span(),
+        )
         .await;
         let done = match started {
             Ok(Ok(Some(done))) => done,

@@ -17,7 +17,7 @@ use super::context::RequestCtx;
 use super::replay::{reply_for, unavailable};
 use super::respond::Reply;
 use super::{authenticate, rate_limit, reach};
-use crate::trace::{TraceContext, TraceId};
+use crate::trace::TraceContext;
 use crate::Gateway;
 
 /// The longest a poll may wait.
@@ -63,11 +63,7 @@ pub async fn answer(
         poll_count: fetches,
         ..waited.map_err(unavailable)?.unwrap_or(row)
     };
-    ctx.answer_trace = row
-        .trace_id
-        .as_deref()
-        .and_then(TraceId::parse)
-        .map(TraceContext::within);
+    ctx.answer_trace = row.traceparent.as_deref().and_then(TraceContext::parse);
     Ok(reply_for(gateway, ctx, &row))
 }
 

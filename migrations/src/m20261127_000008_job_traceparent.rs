@@ -1,5 +1,6 @@
-//! `jobs.trace_id`: the W3C trace id of the request that made the job, so
-//! its run, on whichever node, and its answers carry the caller's trace.
+//! `jobs.traceparent`: the W3C `traceparent` of the request that made the
+//! job (its trace, and the gateway's span of the request), so the job's
+//! run, on whichever node, and its answers carry the caller's trace.
 
 use sea_orm_migration::prelude::*;
 
@@ -11,7 +12,7 @@ pub struct Migration;
 #[derive(DeriveIden)]
 enum Jobs {
     Table,
-    TraceId,
+    Traceparent,
 }
 
 #[async_trait::async_trait]
@@ -21,7 +22,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Jobs::Table)
-                    .add_column(text_null(Jobs::TraceId))
+                    .add_column(text_null(Jobs::Traceparent))
                     .to_owned(),
             )
             .await
@@ -32,7 +33,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Jobs::Table)
-                    .drop_column(Jobs::TraceId)
+                    .drop_column(Jobs::Traceparent)
                     .to_owned(),
             )
             .await
