@@ -2,10 +2,11 @@
 //!
 //! `serve` runs the gateway; `migrate` brings the database schema up to
 //! date; `token` creates, lists and revokes service tokens; `user`
-//! creates users. Settings come
+//! creates users; `call` and `status` ask a running gateway. Settings come
 //! from `config/actiongate.toml`, `ACTIONGATE_*` variables and the flags
 //! below, each overriding the one before.
 
+mod call;
 mod token;
 mod user;
 
@@ -66,6 +67,10 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Call an action and print its envelope; exits 1 on an error status.
+    Call(call::CallArgs),
+    /// Show the gateway's status checks (an admin token's view).
+    Status(call::StatusArgs),
 }
 
 fn load_config(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
@@ -141,35 +146,53 @@ async fn open_migrated(config: &Config) -> anyhow::Result<actiongate_service::Db
     Ok(db)
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Where `call` and `status` find the gateway and a token when not told.
+fn client_defaults(config: &Config) -> call::Defaults {
+    call::Defaults {
+        gateway: config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{}://{}", config.scheme(), config.listen)),
+        token_file: config.data_dir.join("admin.token"),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Serve { listen } => serve(load_config(&cli, *listen)?).await,
+        Command::Serve { listen } => serve(load_config(&cli, *listen)?).await?,
         Command::Migrate => {
             open_migrated(&load_config(&cli, None)?).await?;
             println!("database is up to date");
-            Ok(())
         }
         Command::Token(command) => {
             let config = load_config(&cli, None)?;
             let db = open_migrated(&config).await?;
             let epoch = AuthEpoch::open(&config)?;
-            token::run(&db.write, &epoch, command).await
+            token::run(&db.write, &epoch, command).await?
         }
         Command::User(command) => {
             let db = open_migrated(&load_config(&cli, None)?).await?;
-            user::run(&db.write, command).await
+            user::run(&db.write, command).await?
+        }
+        Command::Call(args) => {
+            return call::call(args, &client_defaults(&load_config(&cli, None)?)).await;
+        }
+        Command::Status(args) => {
+            return call::status(args, &client_defaults(&load_config(&cli, None)?)).await;
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("actiongate: {err:#}");
-            ExitCode::FAILURE
+            // 1 is an error status in an envelope (`call`, `status`).
+            ExitCode::from(2)
         }
     }
 }

@@ -109,17 +109,35 @@ impl Client {
     /// answered 503 (the gateway's database briefly away) is tried again
     /// after its `Retry-After`, as the Pangea SDKs do.
     pub async fn wait(&self, reply: Reply, timeout: Duration) -> Result<Reply, Error> {
+        self.wait_watching(reply, timeout, Duration::from_secs(30), |_| {})
+            .await
+    }
+
+    /// [`Client::wait`], holding each long-poll at most `each` (whole
+    /// seconds, at least 1) and telling `progress` what every 202 along the
+    /// way said (its `completion_percent`, for a progress bar).
+    pub async fn wait_watching(
+        &self,
+        reply: Reply,
+        timeout: Duration,
+        each: Duration,
+        mut progress: impl FnMut(&AcceptedResult),
+    ) -> Result<Reply, Error> {
         let Some(accepted) = reply.accepted() else {
             return Ok(reply);
         };
+        progress(&accepted);
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             // The gateway holds a poll at most 30 s; whole seconds, at least 1.
-            let secs = remaining.as_secs().clamp(1, 30);
+            let secs = remaining.as_secs().min(each.as_secs()).clamp(1, 30);
             let polled = self
                 .get(&format!("{}?wait={secs}", accepted.location))
                 .await?;
+            if let Some(pending) = polled.accepted() {
+                progress(&pending);
+            }
             if polled.http_status == 503 && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
