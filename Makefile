@@ -3,8 +3,9 @@
 CARGO ?= cargo
 PYTHON ?= python3
 TEST_VENV := target/test-venv
+NODE_SDK := target/node-sdk
 
-.PHONY: run test lint bench test-venv clean-data
+.PHONY: run test lint bench test-venv test-node clean-data
 
 ## Build and start the gateway on 127.0.0.1:8080 with SQLite under data/.
 ## The first start prints an admin token and saves it to data/admin.token.
@@ -12,9 +13,9 @@ run:
 	$(CARGO) run --release --bin actiongate -- serve
 
 ## Every test: unit and integration tests on SQLite and on a throwaway
-## PostgreSQL, the Pangea Python SDK conformance test, and schemathesis
-## over every operation of the OpenAPI document.
-test: test-venv
+## PostgreSQL, the Pangea Python and Node.js SDK conformance tests, and
+## schemathesis over every operation of the OpenAPI document.
+test: test-venv test-node
 	ACTIONGATE_REQUIRE_SDK=1 scripts/with-postgres.sh $(CARGO) test --workspace --all-targets
 
 ## Formatting and lints, as CI checks them.
@@ -33,6 +34,16 @@ $(TEST_VENV)/.installed: tests/requirements.txt
 	rm -rf $(TEST_VENV)
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+## The pinned Pangea Node.js SDK, installed with `npm ci` under target/.
+test-node: $(NODE_SDK)/.installed
+
+$(NODE_SDK)/.installed: tests/sdk/node/package.json tests/sdk/node/package-lock.json
+	rm -rf $(NODE_SDK)
+	mkdir -p $(NODE_SDK)
+	cp tests/sdk/node/package.json tests/sdk/node/package-lock.json $(NODE_SDK)/
+	cd $(NODE_SDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## Forget the local database and admin token (the next `make run` bootstraps again).

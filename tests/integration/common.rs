@@ -37,6 +37,24 @@ pub fn venv_program(name: &str) -> Option<std::path::PathBuf> {
     None
 }
 
+/// Where `make test` installs the pinned Pangea Node.js SDK (`npm ci` of
+/// tests/sdk/node), as `NODE_PATH` wants it; `None` (the test skips) under
+/// a plain `cargo test` without it, and a failure under `make test`.
+pub fn node_sdk_modules() -> Option<std::path::PathBuf> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let modules = root.join("target/node-sdk/node_modules");
+    if modules.join("pangea-node-sdk").exists() {
+        return Some(modules);
+    }
+    assert!(
+        std::env::var_os("ACTIONGATE_REQUIRE_SDK").is_none(),
+        "{} is missing: run `make test-node` (make test does it)",
+        modules.display()
+    );
+    eprintln!("skipped: the Node SDK is missing; `make test` installs it (make test-node)");
+    None
+}
+
 /// How long tests wait for a job to finish.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -189,6 +207,23 @@ async fn steps(ctx: Ctx, input: Steps) -> ActionResult<Value> {
     Ok(json!({ "steps": input.steps, "name": name }))
 }
 
+/// `v1/flaky`: 503 at the first call with a `key`, then answered: for
+/// the SDKs' retries.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Flaky {
+    pub key: String,
+}
+
+async fn flaky(_ctx: Ctx, input: Flaky) -> ActionResult<Value> {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap();
+    if !seen.contains(&input.key) {
+        seen.push(input.key);
+        return Err(ApiError::new(Status::ServiceNotAvailable, "Not this time; retry").into());
+    }
+    Ok(json!({ "attempt": 2 }))
+}
+
 async fn fail(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
     Err(ApiError::new(Status::ProviderError, "The upstream provider failed").into())
 }
@@ -282,6 +317,10 @@ pub fn testkit(name: &'static str) -> Service {
             ActionSpec::asynchronous("v1", "sleep/async", "Slept in the background")
                 .role(Role::Viewer),
             sleep,
+        )
+        .action(
+            ActionSpec::sync("v1", "flaky", "Answered the second time").role(Role::Viewer),
+            flaky,
         )
         .action(
             ActionSpec::sync("v1", "fail", "Never").role(Role::Viewer),

@@ -63,3 +63,55 @@ async fn pangea_python_sdk_drives_the_console() {
         .collect();
     assert_eq!(names, ["staging", "staging-v2"]);
 }
+
+/// The public Pangea Node.js SDK (pangea-node-sdk, pinned in
+/// tests/sdk/node) against a live gateway: calls, 202 polling, error
+/// classes and retries. The retries are counted by the gateway's metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pangea_node_sdk_calls_polls_and_retries() {
+    let Some(modules) = common::node_sdk_modules() else {
+        return;
+    };
+    let gw = common::start().await;
+    let testkit_token = gw.create_token(&["--services", "testkit"]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/node/conformance.cjs");
+    let out = tokio::process::Command::new("node")
+        .arg(script)
+        .env("NODE_PATH", modules)
+        .env("ACTIONGATE_URL", &gw.url)
+        .env("ACTIONGATE_TOKEN", &gw.token)
+        .env("ACTIONGATE_ORG_ID", &gw.org_id)
+        .env("ACTIONGATE_TESTKIT_TOKEN", testkit_token)
+        .output()
+        .await
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "Node SDK conformance failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    // What the gateway saw: the flaky call twice (503, then answered), the
+    // failing one four times (the SDK retries a POST three times).
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", gw.url))
+        .bearer_auth(&gw.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (series, count) in [
+        (r#"action="flaky",status="ServiceNotAvailable"} "#, "1"),
+        (r#"action="flaky",status="Success"} "#, "1"),
+        (r#"action="fail",status="ProviderError"} "#, "4"),
+    ] {
+        let line = metrics
+            .lines()
+            .find(|line| line.starts_with("actiongate_requests_total") && line.contains(series))
+            .unwrap_or_else(|| panic!("{series} in {metrics}"));
+        assert!(line.ends_with(&format!("}} {count}")), "{line}");
+    }
+}
