@@ -10,6 +10,7 @@ mod common;
 mod console;
 mod envelope;
 mod environments;
+mod examples;
 mod health;
 mod hostile;
 mod isolation;
