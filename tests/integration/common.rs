@@ -24,16 +24,28 @@ use serde_json::{json, Value};
 /// a missing venv fails.
 pub fn venv_program(name: &str) -> Option<std::path::PathBuf> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let program = root.join("target/test-venv/bin").join(name);
-    if program.exists() {
-        return Some(program);
+    installed(
+        root.join("target/test-venv/bin").join(name),
+        "make test-venv",
+    )
+}
+
+/// `path` if it exists; else `None` (the test skips, saying why) under a
+/// plain `cargo test`, and a failure under `make test`
+/// (`ACTIONGATE_REQUIRE_SDK`), which installs it with `make_it`.
+pub fn installed(path: std::path::PathBuf, make_it: &str) -> Option<std::path::PathBuf> {
+    if path.exists() {
+        return Some(path);
     }
     assert!(
         std::env::var_os("ACTIONGATE_REQUIRE_SDK").is_none(),
-        "{} is missing: run `make test-venv` (make test does it)",
-        program.display()
+        "{} is missing: run `{make_it}` (make test does it)",
+        path.display()
     );
-    eprintln!("skipped: the test venv is missing; `make test` makes it (make test-venv)");
+    eprintln!(
+        "skipped: {} is missing; `make test` makes it ({make_it})",
+        path.display()
+    );
     None
 }
 
@@ -43,16 +55,7 @@ pub fn venv_program(name: &str) -> Option<std::path::PathBuf> {
 pub fn node_sdk_modules() -> Option<std::path::PathBuf> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let modules = root.join("target/node-sdk/node_modules");
-    if modules.join("pangea-node-sdk").exists() {
-        return Some(modules);
-    }
-    assert!(
-        std::env::var_os("ACTIONGATE_REQUIRE_SDK").is_none(),
-        "{} is missing: run `make test-node` (make test does it)",
-        modules.display()
-    );
-    eprintln!("skipped: the Node SDK is missing; `make test` installs it (make test-node)");
-    None
+    installed(modules.join("pangea-node-sdk"), "make test-node").map(|_| modules)
 }
 
 /// How long tests wait for a job to finish.

@@ -18,16 +18,7 @@ fn rust_example() -> Option<PathBuf> {
     let binary = Path::new(env!("CARGO_BIN_EXE_actiongate"))
         .parent()?
         .join("examples/scenario");
-    if binary.exists() {
-        return Some(binary);
-    }
-    assert!(
-        std::env::var_os("ACTIONGATE_REQUIRE_SDK").is_none(),
-        "{} is missing: make test builds it (cargo test --all-targets)",
-        binary.display()
-    );
-    eprintln!("skipped: the Rust example is not built; cargo test --all-targets builds it");
-    None
+    common::installed(binary, "cargo test --all-targets")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
