@@ -15,7 +15,11 @@
 //!    `X-Pangea-Retried-Request-Ids`) with that call's outcome;
 //! 7. [`dispatch`]: run the action, answering directly or recording it as
 //!    a job and answering 202;
-//! 8. [`respond`]: write the envelope, its headers, and the log line.
+//! 8. [`respond`]: write the envelope, its headers, its metrics and the
+//!    log line.
+//!
+//! The whole life runs in one tracing span carrying the request's trace id
+//! ([`crate::trace`]), so every line it logs names its trace.
 //!
 //! The gateway's own endpoints for recorded requests: [`poll`] and
 //! [`cancel`], which check with [`reach`] that the caller could have made

@@ -1,5 +1,6 @@
-//! Phase 8: write the envelope, its headers (`x-request-id`, `Allow`, rate
-//! limits, `Retry-After`) and one log line for the request.
+//! Phase 8: write the envelope, its headers (`x-request-id`, `traceparent`,
+//! `Allow`, rate limits, `Retry-After`), count the answer in the route's
+//! metrics, and write one log line for the request.
 
 use actiongate_wire::{AcceptedResult, Envelope, RequestId, Status, Timestamp};
 use bytes::Bytes;
