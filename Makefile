@@ -16,6 +16,7 @@ run:
 ## PostgreSQL, the Pangea Python and Node.js SDK conformance tests, and
 ## schemathesis over every operation of the OpenAPI document.
 test: test-venv test-node
+	$(CARGO) build --quiet --example scenario
 	ACTIONGATE_REQUIRE_SDK=1 scripts/with-postgres.sh $(CARGO) test --workspace --all-targets
 
 ## Formatting and lints, as CI checks them.

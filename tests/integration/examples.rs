@@ -12,13 +12,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Rust example's binary, which `cargo test --all-targets` builds
-/// beside the `actiongate` binary.
+/// The Rust example's binary, which `make test` builds
+/// (`cargo build --example scenario`) beside the `actiongate` binary.
 fn rust_example() -> Option<PathBuf> {
     let binary = Path::new(env!("CARGO_BIN_EXE_actiongate"))
         .parent()?
         .join("examples/scenario");
-    common::installed(binary, "cargo test --all-targets")
+    common::installed(binary, "cargo build --example scenario")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
