@@ -11,23 +11,25 @@ use serde_json::json;
 
 use crate::common;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pangea_python_sdk_drives_the_console() {
-    let Some(python) = common::venv_program("python") else {
-        return;
-    };
-    let gw = common::start().await;
+fn sdk_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sdk")
+        .join(name)
+}
+
+/// Runs a conformance script against `gw`, with its URL, the admin token,
+/// the organization and a token enabled only for testkit, and asserts
+/// that every check passed.
+async fn run_conformance(gw: &common::TestGateway, mut script: tokio::process::Command) {
     let testkit_token = gw.create_token(&["--services", "testkit"]);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/console_conformance.py");
-    let out = tokio::process::Command::new(python)
-        .arg(script)
+    let out = script
         .env("ACTIONGATE_URL", &gw.url)
         .env("ACTIONGATE_TOKEN", &gw.token)
         .env("ACTIONGATE_ORG_ID", &gw.org_id)
         .env("ACTIONGATE_TESTKIT_TOKEN", testkit_token)
         .output()
         .await
-        .expect("running python");
+        .expect("running the conformance script");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -35,6 +37,17 @@ async fn pangea_python_sdk_drives_the_console() {
         "SDK conformance failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("all checks passed"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pangea_python_sdk_drives_the_console() {
+    let Some(python) = common::venv_program("python") else {
+        return;
+    };
+    let gw = common::start().await;
+    let mut python = tokio::process::Command::new(python);
+    python.arg(sdk_script("console_conformance.py"));
+    run_conformance(&gw, python).await;
     // The delete was answered 202 and the SDK polled for it: what is left
     // is the project the environment checks made, with their work in it.
     let projects = gw.call("console/v1/project/list", json!({})).await;
@@ -73,25 +86,10 @@ async fn pangea_node_sdk_calls_polls_and_retries() {
         return;
     };
     let gw = common::start().await;
-    let testkit_token = gw.create_token(&["--services", "testkit"]);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/node/conformance.cjs");
-    let out = tokio::process::Command::new("node")
-        .arg(script)
-        .env("NODE_PATH", modules)
-        .env("ACTIONGATE_URL", &gw.url)
-        .env("ACTIONGATE_TOKEN", &gw.token)
-        .env("ACTIONGATE_ORG_ID", &gw.org_id)
-        .env("ACTIONGATE_TESTKIT_TOKEN", testkit_token)
-        .output()
-        .await
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "Node SDK conformance failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    let mut node = tokio::process::Command::new("node");
+    node.arg(sdk_script("node/conformance.cjs"))
+        .env("NODE_PATH", modules);
+    run_conformance(&gw, node).await;
     // What the gateway saw: the flaky call twice (503, then answered), the
     // failing one four times (the SDK retries a POST three times).
     let metrics = reqwest::Client::new()

@@ -215,7 +215,7 @@ async fn job_figures(db: &DatabaseConnection) -> Result<JobFigures, sea_orm::DbE
     })
 }
 
-fn in_state(figures: &JobFigures, state: &str) -> u64 {
+fn count_in(figures: &JobFigures, state: &str) -> u64 {
     JOB_STATES
         .iter()
         .position(|known| *known == state)
@@ -228,9 +228,9 @@ async fn jobs(gateway: &Gateway) -> Result<String, String> {
         .map_err(|err| format!("the job table cannot be read: {err}"))?;
     Ok(format!(
         "{} queued (the oldest for {} s), {} running, {} with a lapsed lease",
-        in_state(&figures, QUEUED),
+        count_in(&figures, QUEUED),
         figures.oldest_queued.as_secs(),
-        in_state(&figures, RUNNING),
+        count_in(&figures, RUNNING),
         figures.lapsed
     ))
 }

@@ -92,7 +92,8 @@ impl TraceContext {
 
     /// [`TraceContext::traceparent`] as a header value.
     pub fn header(&self) -> HeaderValue {
-        HeaderValue::from_str(&self.traceparent()).expect("hex digits and dashes")
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(self.traceparent()))
+            .expect("hex digits and dashes")
     }
 }
 
@@ -138,12 +139,12 @@ fn decode<const N: usize>(hex: &str) -> Option<[u8; N]> {
 
 /// Random bytes, never all zeros (an invalid id).
 fn nonzero<const N: usize>() -> [u8; N] {
-    loop {
-        let bytes: [u8; N] = std::array::from_fn(|_| rand::random());
-        if bytes != [0; N] {
-            return bytes;
-        }
+    let mut bytes = [0; N];
+    let mut rng = rand::thread_rng();
+    while bytes == [0; N] {
+        rand::Rng::fill(&mut rng, &mut bytes[..]);
     }
+    bytes
 }
 
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
