@@ -1,8 +1,10 @@
 //! `actiongate`: the gateway's command line.
 //!
-//! `serve` runs the gateway; `migrate` brings the database schema up to
-//! date; `token` creates, lists and revokes service tokens; `user`
-//! creates users; `call` and `status` ask a running gateway. Settings come
+//! `serve` runs the gateway (and on `SIGHUP` reloads its upstreams);
+//! `migrate` brings the database schema up to date; `token` creates, lists
+//! and revokes service tokens; `user` creates users; `call` and `status`
+//! ask a running gateway; `config check` checks the settings; `identity
+//! rotate` adds a key for upstream identities. Settings come
 //! from `config/actiongate.toml`, `ACTIONGATE_*` variables and the flags
 //! below, each overriding the one before.
 
@@ -21,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use actiongate_gateway::auth_epoch::AuthEpoch;
-use actiongate_gateway::{db, logging, Config, Gateway};
+use actiongate_gateway::{db, logging, Config, Gateway, RunningGateway};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use figment::providers::Serialized;
@@ -71,16 +73,50 @@ enum Command {
     Call(call::CallArgs),
     /// Show the gateway's status checks (an admin token's view).
     Status(call::StatusArgs),
+    /// Check the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage the keys that sign identities sent to upstream services.
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the configuration (file, environment, flags) as a start
+    /// would, without starting; exits 2 naming the first problem.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum IdentityCommand {
+    /// Add a new signing key; the old ones stay published in the JWKS
+    /// until the tokens they signed have expired.
+    Rotate,
+}
+
+/// The layered settings: file, environment, then the flags given.
+fn figment_of(
+    file: &std::path::Path,
+    data_dir: Option<&PathBuf>,
+    database_url: Option<&String>,
+) -> figment::Figment {
+    let mut figment = Config::figment(file);
+    if let Some(dir) = data_dir {
+        figment = figment.merge(Serialized::default("data_dir", dir));
+    }
+    if let Some(url) = database_url {
+        figment = figment.merge(Serialized::default("database_url", url));
+    }
+    figment
 }
 
 fn load_config(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
-    let mut figment = Config::figment(&cli.config);
-    if let Some(dir) = &cli.data_dir {
-        figment = figment.merge(Serialized::default("data_dir", dir));
-    }
-    if let Some(url) = &cli.database_url {
-        figment = figment.merge(Serialized::default("database_url", url));
-    }
+    let mut figment = figment_of(
+        &cli.config,
+        cli.data_dir.as_ref(),
+        cli.database_url.as_ref(),
+    );
     if let Some(listen) = listen {
         figment = figment.merge(Serialized::default("listen", listen));
     }
@@ -89,7 +125,7 @@ fn load_config(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Config> 
         .with_context(|| format!("reading configuration ({})", cli.config.display()))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(cli: &Cli, config: Config) -> anyhow::Result<()> {
     let _log = logging::init(
         config.log_format,
         &config.log_level,
@@ -118,10 +154,51 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     println!("actiongate listening on {scheme}://{}", running.addr);
+    let reloads = reload_on_hangup(cli, &running);
     shutdown_signal().await;
+    drop(reloads);
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// On `SIGHUP`, reads the configuration again and puts its upstream
+/// section in force; a file that does not parse or check is refused with a
+/// log line, and the running section stays.
+fn reload_on_hangup(cli: &Cli, running: &RunningGateway) -> Option<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        let mut hangups =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()?;
+        let reloader = running.reloader();
+        let (config_file, data_dir, database_url) = (
+            cli.config.clone(),
+            cli.data_dir.clone(),
+            cli.database_url.clone(),
+        );
+        Some(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let read = figment_of(&config_file, data_dir.as_ref(), database_url.as_ref())
+                    .extract::<Config>()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|config| reloader.reload(&config));
+                match read {
+                    Ok(true) => tracing::info!(file = %config_file.display(), "upstreams reloaded"),
+                    Ok(false) => {
+                        tracing::info!(file = %config_file.display(), "upstreams unchanged")
+                    }
+                    Err(err) => {
+                        tracing::error!(file = %config_file.display(), error = format!("{err:#}"), "configuration refused; the running upstreams stay")
+                    }
+                }
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (cli, running);
+        None
+    }
 }
 
 async fn shutdown_signal() {
@@ -159,7 +236,26 @@ fn client_defaults(config: &Config) -> call::Defaults {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Serve { listen } => serve(load_config(&cli, *listen)?).await?,
+        Command::Serve { listen } => serve(&cli, load_config(&cli, *listen)?).await?,
+        Command::Config(ConfigCommand::Check) => {
+            let config = load_config(&cli, None)?;
+            let services = actiongate_services::builtin(&config)?;
+            Gateway::check_config(&config, services)?;
+            println!(
+                "{}: configuration is valid ({} upstream service{})",
+                cli.config.display(),
+                config.upstreams.len(),
+                if config.upstreams.len() == 1 { "" } else { "s" }
+            );
+        }
+        Command::Identity(IdentityCommand::Rotate) => {
+            let db = open_migrated(&load_config(&cli, None)?).await?;
+            let kid = actiongate_gateway::upstream::identity::rotate(&db.write).await?;
+            println!(
+                "New signing key {kid}; every gateway signs with it within {} s, and the old keys stay published until their tokens expire",
+                actiongate_gateway::upstream::identity::REFRESH.as_secs()
+            );
+        }
         Command::Migrate => {
             open_migrated(&load_config(&cli, None)?).await?;
             println!("database is up to date");

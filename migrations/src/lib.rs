@@ -25,6 +25,8 @@ mod m20261124_000004_leaner_job_indexes;
 mod m20261124_000005_projects_access;
 mod m20261127_000006_declared_scopes;
 mod m20261127_000008_job_traceparent;
+mod m20261127_000009_signing_keys;
+mod m20261127_000010_job_upstream_call;
 mod runner;
 
 pub use runner::{applied, up, Report};
@@ -39,5 +41,7 @@ pub fn core() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261124_000005_projects_access::Migration),
         Box::new(m20261127_000006_declared_scopes::Migration),
         Box::new(m20261127_000008_job_traceparent::Migration),
+        Box::new(m20261127_000009_signing_keys::Migration),
+        Box::new(m20261127_000010_job_upstream_call::Migration),
     ]
 }

@@ -28,3 +28,5 @@ mod security;
 mod serve;
 mod trace;
 mod upgrade;
+mod upstream;
+mod upstream_server;

@@ -55,6 +55,9 @@ pub struct Model {
     /// The W3C `traceparent` of the gateway's span of the request that
     /// made the job: its run continues that trace.
     pub traceparent: Option<String>,
+    /// For a call forwarded to an upstream service: how to make it again
+    /// (content type, forwarded headers, poll location), as JSON.
+    pub upstream_call: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,6 @@
 //! The tables the gateway itself and every service rely on, as sea-orm
 //! entities, one module a table: organizations, users, tokens, projects and
-//! their members, jobs, the audit trail. The schema is created by
+//! their members, jobs, the audit trail, the upstream signing keys. The schema is created by
 //! `actiongate-migration`; keep the two in step.
 //!
 //! A table that only one service reads and writes (environments, invites,
@@ -17,5 +17,6 @@ pub mod org_member;
 pub mod organization;
 pub mod project;
 pub mod project_member;
+pub mod signing_key;
 pub mod token;
 pub mod user;

@@ -11,6 +11,8 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::upstream::config::UpstreamConfig;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -90,6 +92,9 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Settings of each service, by service name.
     pub services: BTreeMap<String, figment::value::Value>,
+    /// HTTP services the gateway forwards to, by the service name callers
+    /// use (see [`crate::upstream`]); reloaded on `SIGHUP`.
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
 }
 
 /// The top-level settings, as the environment may name them.
@@ -121,6 +126,7 @@ const SETTINGS: &[&str] = &[
     "metrics_listen",
     "otlp_endpoint",
     "services",
+    "upstreams",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,6 +311,7 @@ impl Default for Config {
             metrics: true,
             metrics_listen: None,
             services: BTreeMap::new(),
+            upstreams: BTreeMap::new(),
         }
     }
 }

@@ -18,8 +18,11 @@ use crate::jobs::{self, Jobs};
 use crate::metrics::Metrics;
 use crate::openapi::Documents;
 use crate::rate_limits::RateLimits;
-use crate::routes::RouteTable;
+use crate::routes::{RouteTable, RESERVED};
 use crate::tokens::TokenVerifier;
+use crate::upstream::identity::Identity;
+use crate::upstream::table::UpstreamTable;
+use crate::upstream::{self, Upstreams};
 use crate::{db, server, Config};
 
 /// Everything a request needs, shared by all of them.
@@ -30,6 +33,7 @@ pub struct Gateway {
     tokens: Arc<TokenVerifier>,
     rate_limits: Arc<RateLimits>,
     jobs: Arc<Jobs>,
+    upstreams: Arc<Upstreams>,
     documents: Documents,
     metrics: Arc<Metrics>,
     /// Every migration this build has, in order.
@@ -83,6 +87,25 @@ impl Gateway {
         &self.jobs
     }
 
+    pub fn upstreams(&self) -> &Arc<Upstreams> {
+        &self.upstreams
+    }
+
+    /// Checks a configuration as a start would, short of opening the
+    /// database and binding: settings that go together, the services'
+    /// route table, the upstreams and the rate limits.
+    pub fn check_config(config: &Config, services: Vec<Service>) -> anyhow::Result<()> {
+        config.check()?;
+        let metrics = Metrics::new(false);
+        let routes = RouteTable::build(services, config, &metrics)?;
+        upstream::config::check(&config.upstreams, &routes.all_names(), &RESERVED)?;
+        let upstreams =
+            UpstreamTable::build(&config.upstreams, config.response_threshold, &metrics)
+                .map_err(anyhow::Error::msg)?;
+        RateLimits::new(&config.rate_limits, &routes, &upstreams)?;
+        Ok(())
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -100,12 +123,31 @@ impl Gateway {
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         let metrics = Arc::new(Metrics::new(config.metrics));
         let routes = Arc::new(RouteTable::build(services, &config, &metrics)?);
-        let rate_limits = Arc::new(RateLimits::new(&config.rate_limits, &routes)?);
+        let local_names = routes.all_names();
+        upstream::config::check(&config.upstreams, &local_names, &RESERVED)?;
         let documents = Documents::build(&routes, config.public_url.as_deref());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
+        let issuer = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("{}://{local_addr}", config.scheme()),
+        };
+        let identity = Identity::open(db.write.clone(), issuer).await?;
+        let upstreams = Upstreams::start(
+            &config.upstreams,
+            config.response_threshold,
+            identity.clone(),
+            db.write.clone(),
+            metrics.clone(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let rate_limits = Arc::new(RateLimits::new(
+            &config.rate_limits,
+            &routes,
+            &upstreams.current(),
+        )?);
         let metrics_listener = match config.metrics_listen.filter(|_| config.metrics) {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -124,6 +166,7 @@ impl Gateway {
         let jobs = Jobs::start(
             db.clone(),
             routes.clone(),
+            upstreams.clone(),
             jobs::Settings::from_config(&config),
             auth_epoch,
         )
@@ -132,6 +175,7 @@ impl Gateway {
             tokens.spawn_last_used_writer(config.token_last_used_interval),
             rate_limits.spawn_shrinker(Duration::from_secs(60)),
             spawn_metrics_upkeep(metrics.clone()),
+            identity.spawn_refresher(),
         ];
         let (grace, drain_delay) = (config.shutdown_grace, config.drain_delay);
         let draining = Arc::new(AtomicBool::new(false));
@@ -142,6 +186,7 @@ impl Gateway {
             tokens,
             rate_limits,
             jobs,
+            upstreams: upstreams.clone(),
             documents,
             metrics,
             migrations,
@@ -174,6 +219,8 @@ impl Gateway {
             metrics_addr,
             bootstrapped,
             jobs: gateway.jobs.clone(),
+            upstreams,
+            local_names,
             grace,
             drain_delay,
             draining,
@@ -199,6 +246,24 @@ fn spawn_metrics_upkeep(metrics: Arc<Metrics>) -> JoinHandle<()> {
     })
 }
 
+/// Reloads a running gateway's upstream section.
+pub struct Reloader {
+    upstreams: Arc<Upstreams>,
+    local_names: Vec<&'static str>,
+}
+
+impl Reloader {
+    /// Puts `config`'s upstream section in force for new calls; calls in
+    /// flight finish on the section they started with. Nothing changes if
+    /// the section is invalid. Returns whether it changed.
+    pub fn reload(&self, config: &Config) -> anyhow::Result<bool> {
+        upstream::config::check(&config.upstreams, &self.local_names, &RESERVED)?;
+        self.upstreams
+            .reload(&config.upstreams)
+            .map_err(anyhow::Error::msg)
+    }
+}
+
 /// A started gateway. Dropping it does not stop the server; call
 /// [`RunningGateway::shutdown`].
 pub struct RunningGateway {
@@ -208,6 +273,9 @@ pub struct RunningGateway {
     /// Set on the first start of an empty database.
     pub bootstrapped: Option<Bootstrapped>,
     jobs: Arc<Jobs>,
+    upstreams: Arc<Upstreams>,
+    /// Names upstreams may not take.
+    local_names: Vec<&'static str>,
     grace: Duration,
     drain_delay: Duration,
     draining: Arc<AtomicBool>,
@@ -222,6 +290,14 @@ impl RunningGateway {
         self.jobs.node_id()
     }
 
+    /// What reloads the upstream section (on `SIGHUP`).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            upstreams: self.upstreams.clone(),
+            local_names: self.local_names.clone(),
+        }
+    }
+
     /// Answers `/readyz` with 503 for the drain delay while still serving,
     /// then stops accepting; gives open requests and running jobs the grace
     /// period to finish, hands unfinished jobs back to the queue, and
@@ -234,6 +310,7 @@ impl RunningGateway {
         }
         let server = &mut self.server;
         let (_server_ended, ()) = tokio::join!(server, self.jobs.shutdown(self.grace));
+        self.upstreams.stop();
         for task in &self.background {
             task.abort();
         }

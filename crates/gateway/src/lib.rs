@@ -5,7 +5,8 @@
 //! validate the body, dispatch (run now, or park as a job), write the
 //! envelope. Around the pipeline sit the route table built from the
 //! registered services ([`routes`]), the token store ([`tokens`]), the job
-//! table ([`jobs`]), the HTTP server ([`server`]) and first-start
+//! table ([`jobs`]), the upstream services calls are forwarded to
+//! ([`upstream`]), the HTTP server ([`server`]) and first-start
 //! [`bootstrap`].
 
 pub mod audit;
@@ -28,10 +29,11 @@ pub mod sqlite_reader;
 pub mod telemetry;
 pub mod tokens;
 pub mod trace;
+pub mod upstream;
 
 mod gateway;
 mod outcome;
 
 pub use config::Config;
-pub use gateway::{Gateway, RunningGateway};
+pub use gateway::{Gateway, Reloader, RunningGateway};
 pub use outcome::Outcome;

@@ -156,7 +156,7 @@ pub struct Metrics {
 }
 
 /// The gateway's own endpoints, as they count.
-const ENDPOINTS: [&str; 8] = [
+const ENDPOINTS: [&str; 10] = [
     "healthz",
     "readyz",
     "version",
@@ -165,6 +165,8 @@ const ENDPOINTS: [&str; 8] = [
     "openapi.json",
     "request",
     "request/cancel",
+    "upstream/status",
+    "jwks",
 ];
 
 impl Metrics {

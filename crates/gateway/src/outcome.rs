@@ -18,6 +18,22 @@ pub enum Outcome {
     /// [`actiongate_service::is_transient`]): answered `ServiceNotAvailable`,
     /// and never stored as a job's final answer; the job runs again.
     Retry(ApiError),
+    /// An upstream service's own envelope, passed on with its status and
+    /// HTTP code (see [`crate::upstream::answer`]).
+    Relayed(Box<Relayed>),
+}
+
+/// An upstream's envelope: its `status` may be one the gateway's table
+/// does not know, and its HTTP code is its own.
+pub struct Relayed {
+    pub status: String,
+    pub http_code: u16,
+    pub summary: String,
+    pub result: Box<RawValue>,
+    /// The upstream's own `request_id`, sent as `x-upstream-request-id`.
+    pub upstream_request_id: Option<String>,
+    /// The upstream's `Retry-After`, passed on.
+    pub retry_after: Option<String>,
 }
 
 impl Outcome {
@@ -41,10 +57,20 @@ impl Outcome {
         }
     }
 
+    /// The status as the gateway counts it (see [`counted_status`]).
     pub fn status(&self) -> Status {
         match self {
             Outcome::Success { .. } => Status::Success,
             Outcome::Failure(err) | Outcome::Retry(err) => err.status,
+            Outcome::Relayed(relayed) => counted_status(&relayed.status, relayed.http_code),
+        }
+    }
+
+    /// The HTTP code the answer is sent with.
+    pub fn http_code(&self) -> u16 {
+        match self {
+            Outcome::Relayed(relayed) => relayed.http_code,
+            _ => self.status().http_code(),
         }
     }
 
@@ -63,6 +89,9 @@ impl Outcome {
                     serde_json::value::to_raw_value(&err.result()).expect("JSON values serialize"),
                 ),
             ),
+            Outcome::Relayed(relayed) => {
+                return render_relayed(relayed, request_id, request_time, response_time)
+            }
         };
         let envelope = Envelope {
             request_id,
@@ -74,6 +103,44 @@ impl Outcome {
         };
         serde_json::to_vec(&envelope).expect("envelopes serialize")
     }
+}
+
+/// A status as the gateway counts it: its own, or for one an upstream
+/// spelled that the table does not know, `Success` for a 2xx, else
+/// `ProviderError`.
+pub fn counted_status(status: &str, http_code: u16) -> Status {
+    Status::from_wire(status).unwrap_or(if (200..300).contains(&http_code) {
+        Status::Success
+    } else {
+        Status::ProviderError
+    })
+}
+
+/// The six keys, with the upstream's status as it spelled it.
+fn render_relayed(
+    relayed: &Relayed,
+    request_id: RequestId,
+    request_time: Timestamp,
+    response_time: Timestamp,
+) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct RelayedEnvelope<'a> {
+        request_id: RequestId,
+        request_time: Timestamp,
+        response_time: Timestamp,
+        status: &'a str,
+        summary: &'a str,
+        result: &'a RawValue,
+    }
+    serde_json::to_vec(&RelayedEnvelope {
+        request_id,
+        request_time,
+        response_time,
+        status: &relayed.status,
+        summary: &relayed.summary,
+        result: &relayed.result,
+    })
+    .expect("envelopes serialize")
 }
 
 impl From<ApiError> for Outcome {

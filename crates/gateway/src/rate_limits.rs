@@ -23,6 +23,7 @@ use governor::{Quota, RateLimiter};
 
 use crate::config::{Rate, RateLimits as Settings};
 use crate::routes::RouteTable;
+use crate::upstream::table::UpstreamTable;
 
 type Limiter<K> =
     RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
@@ -95,6 +96,10 @@ pub struct RateLimits {
     /// The default policy, one per service (a token's calls to one service
     /// share a budget), keyed by token id.
     per_service: HashMap<&'static str, Policy<String>>,
+    /// The same for upstream services, made at their first call (a reload
+    /// may add them).
+    per_upstream: RwLock<HashMap<&'static str, Arc<Policy<String>>>>,
+    per_token: Rate,
     /// Overrides, by (service, version, action path); `None`: unlimited.
     per_action: HashMap<(&'static str, &'static str, &'static str), Option<Policy<String>>>,
     failed_auth: Option<Policy<IpAddr>>,
@@ -104,16 +109,24 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// The policies of `settings`; an override naming no action is an
+    /// The policies of `settings`; an override naming no action (of a
+    /// local service, or one listed under an upstream's `actions`) is an
     /// error, so a typo does not leave an action unlimited.
-    pub fn new(settings: &Settings, routes: &RouteTable) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &Settings,
+        routes: &RouteTable,
+        upstreams: &UpstreamTable,
+    ) -> anyhow::Result<Self> {
         let mut per_action = HashMap::new();
         for (key, rate) in &settings.actions {
-            let action = routes.find_action(key).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "rate_limits.actions: no action {key:?} (write service/version/resource/action)"
-                )
-            })?;
+            let action = routes
+                .find_action(key)
+                .or_else(|| upstreams.find_action(key))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "rate_limits.actions: no action {key:?} (write service/version/resource/action)"
+                    )
+                })?;
             per_action.insert(action, Policy::new("action", *rate));
         }
         let per_service = routes
@@ -122,6 +135,8 @@ impl RateLimits {
             .collect();
         Ok(RateLimits {
             per_service,
+            per_upstream: RwLock::default(),
+            per_token: settings.per_token,
             per_action,
             failed_auth: Policy::new("failed-auth", settings.failed_auth),
             blocked: RwLock::new(HashMap::new()),
@@ -138,17 +153,35 @@ impl RateLimits {
         version: &'static str,
         path: &'static str,
     ) -> Option<LimitState> {
-        let policy = match self.per_action.get(&(service, version, path)) {
-            Some(overridden) => overridden.as_ref()?,
-            None => self.per_service.get(service)?,
-        };
-        Some(policy.check(token_id))
+        match self.per_action.get(&(service, version, path)) {
+            Some(overridden) => Some(overridden.as_ref()?.check(token_id)),
+            None => self.check_service(token_id, service),
+        }
+    }
+
+    /// An upstream service's per-token policy, made at its first use.
+    fn upstream_policy(&self, service: &str) -> Option<Arc<Policy<String>>> {
+        if let Some(policy) = self
+            .per_upstream
+            .read()
+            .expect("upstream policies")
+            .get(service)
+        {
+            return Some(policy.clone());
+        }
+        let made = Arc::new(Policy::new("token", self.per_token)?);
+        let mut policies = self.per_upstream.write().expect("upstream policies");
+        let name = crate::upstream::table::intern(service);
+        Some(policies.entry(name).or_insert(made).clone())
     }
 
     /// Counts a fetch or cancel of a recorded request against the token's
     /// budget for the service that request called.
     pub fn check_service(&self, token_id: &String, service: &str) -> Option<LimitState> {
-        Some(self.per_service.get(service)?.check(token_id))
+        match self.per_service.get(service) {
+            Some(policy) => Some(policy.check(token_id)),
+            None => Some(self.upstream_policy(service)?.check(token_id)),
+        }
     }
 
     /// Counts a failed authentication from `address`; once its budget is
@@ -197,6 +230,14 @@ impl RateLimits {
             .per_service
             .values()
             .chain(self.per_action.values().flatten())
+        {
+            policy.limiter.retain_recent();
+        }
+        for policy in self
+            .per_upstream
+            .read()
+            .expect("upstream policies")
+            .values()
         {
             policy.limiter.retain_recent();
         }

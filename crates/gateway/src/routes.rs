@@ -102,7 +102,7 @@ pub enum TableError {
 }
 
 /// Paths the gateway answers itself, which no service may take as its name.
-const RESERVED: [&str; 7] = [
+pub const RESERVED: [&str; 9] = [
     "healthz",
     "readyz",
     "version",
@@ -110,6 +110,8 @@ const RESERVED: [&str; 7] = [
     "metrics",
     "request",
     "openapi.json",
+    ".well-known",
+    "v1",
 ];
 
 /// Public calls are never turned into jobs: nobody could poll them.
@@ -152,6 +154,11 @@ impl RouteTable {
     /// Every service's own name.
     pub fn service_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.services.iter().map(|service| service.name)
+    }
+
+    /// Every name a service answers to, its own and its aliases.
+    pub fn all_names(&self) -> Vec<&'static str> {
+        self.by_name.keys().copied().collect()
     }
 
     pub fn build(

@@ -61,9 +61,18 @@ statuses! {
     InternalError => 500, "a bug; the summary names the request id, never internals";
     ProviderError => 502, "a downstream provider failed, not the gateway";
     ServiceNotAvailable => 503, "the service is disabled, draining or down, or its database is briefly away (with `Retry-After`)";
+    ProviderTimeout => 504, "an upstream service did not answer within its timeout";
 }
 
 impl Status {
+    /// The status spelled `name` on the wire, if it is one of the table's.
+    pub fn from_wire(name: &str) -> Option<Status> {
+        Status::ALL
+            .iter()
+            .copied()
+            .find(|status| status.as_str() == name)
+    }
+
     /// Whether this status ends a call successfully.
     pub const fn is_success(self) -> bool {
         matches!(self, Status::Success)
@@ -103,6 +112,7 @@ mod tests {
         assert_eq!(Status::InternalError.http_code(), 500);
         assert_eq!(Status::ProviderError.http_code(), 502);
         assert_eq!(Status::ServiceNotAvailable.http_code(), 503);
+        assert_eq!(Status::ProviderTimeout.http_code(), 504);
     }
 }
 

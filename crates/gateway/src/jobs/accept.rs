@@ -26,8 +26,8 @@ impl Jobs {
             role_cap: Set(spec.principal.role_cap.map(|r| r.as_str().to_owned())),
             scope_project_id: Set(spec.scope_project_id.as_deref().map(str::to_owned)),
             service: Set(spec.service.to_owned()),
-            version: Set(spec.version.to_owned()),
-            action: Set(spec.action.to_owned()),
+            version: Set(spec.version.to_string()),
+            action: Set(spec.action.to_string()),
             input: Set(spec.input.to_vec()),
             state: Set(state.to_owned()),
             node_id: Set(running.then(|| self.node_id.clone())),
@@ -44,6 +44,7 @@ impl Jobs {
             finished_at: Set(None),
             expires_at: Set(None),
             traceparent: Set(Some(spec.trace.traceparent())),
+            upstream_call: Set(spec.upstream_call.clone()),
         }
     }
 

@@ -39,6 +39,7 @@ mod waiters;
 mod worker;
 mod writer;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +55,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth_epoch::AuthEpoch;
 use crate::routes::RouteTable;
 use crate::trace::TraceContext;
+use crate::upstream::Upstreams;
 use crate::Config;
 use running::Running;
 use store::Fence;
@@ -106,14 +108,19 @@ pub struct JobSpec {
     /// The project the call's declared scope resolved to.
     pub scope_project_id: Option<Arc<str>>,
     pub service: &'static str,
-    pub version: &'static str,
-    pub action: &'static str,
+    pub version: Cow<'static, str>,
+    /// The action's path; for an upstream call, the path as called.
+    pub action: Cow<'static, str>,
+    /// The body as received.
     pub input: Bytes,
     /// SHA-256 of `input`, hex.
     pub input_hash: String,
     pub idempotency_key: Option<String>,
     /// The request's place in its trace, continued by the job's run.
     pub trace: TraceContext,
+    /// For an upstream call: how to make it again (JSON of
+    /// [`crate::upstream::forward::UpstreamCall`]).
+    pub upstream_call: Option<String>,
 }
 
 /// One run of a job by this node.
@@ -139,6 +146,8 @@ pub enum Cancelled {
 pub struct Jobs {
     db: Db,
     routes: Arc<RouteTable>,
+    /// For jobs that are calls to upstream services.
+    upstreams: Arc<Upstreams>,
     node_id: String,
     settings: Settings,
     writer: Writer,
@@ -160,6 +169,7 @@ impl Jobs {
     pub async fn start(
         db: Db,
         routes: Arc<RouteTable>,
+        upstreams: Arc<Upstreams>,
         settings: Settings,
         auth_epoch: Arc<AuthEpoch>,
     ) -> Arc<Self> {
@@ -170,6 +180,7 @@ impl Jobs {
             capacity: Arc::new(Semaphore::new(settings.concurrency)),
             db,
             routes,
+            upstreams,
             settings,
             auth_epoch,
             writer,

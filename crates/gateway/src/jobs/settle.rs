@@ -44,7 +44,7 @@ impl Jobs {
                 _ => FAILED,
             },
             response: String::from_utf8(body).expect("serde_json writes UTF-8"),
-            http_code: i32::from(status.http_code()),
+            http_code: i32::from(outcome.http_code()),
             finished_at,
             expires_at,
         }

@@ -349,6 +349,22 @@ pub async fn request_cancel(conn: &impl ConnectionTrait, request_id: &str) -> Re
     Ok(updated.rows_affected == 1)
 }
 
+/// Records how a running upstream call is to be resumed (its poll
+/// location, once the upstream answered 202).
+pub async fn set_upstream_call(
+    conn: &impl ConnectionTrait,
+    request_id: &str,
+    call: String,
+) -> Result<(), DbErr> {
+    job::Entity::update_many()
+        .col_expr(job::Column::UpstreamCall, Expr::value(call))
+        .filter(job::Column::RequestId.eq(request_id))
+        .filter(job::Column::State.eq(RUNNING))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
 /// Deletes up to `limit` expired rows; how many.
 pub async fn sweep(conn: &impl ConnectionTrait, now: i64, limit: u64) -> Result<u64, DbErr> {
     let pick = Query::select()

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use super::store::{self, Fence};
 use super::{Claim, Jobs};
 use crate::trace::TraceContext;
+use crate::upstream::forward::UpstreamCall;
 use crate::Outcome;
 use tracing::Instrument;
 
@@ -90,41 +91,23 @@ impl Jobs {
             keyed: row.idempotency_key.is_some(),
         };
         let principal = Arc::new(Principal {
-            token_id: row.token_id,
-            user_id: row.user_id,
-            org_id: row.org_id,
+            token_id: row.token_id.clone(),
+            user_id: row.user_id.clone(),
+            org_id: row.org_id.clone(),
             // Checked when the job was accepted; it runs with what it had.
             role: row
                 .role
                 .as_deref()
                 .and_then(|role| role.parse().ok())
                 .unwrap_or(Role::Viewer),
-            project_id: row.project_id,
+            project_id: row.project_id.clone(),
             role_cap: row.role_cap.as_deref().and_then(|role| role.parse().ok()),
         });
-        let project_scope = row.scope_project_id.map(Into::into);
-        let key = format!("{}/{}", row.version, row.action);
-        let found = self
-            .routes
-            .service_named(&row.service)
-            .and_then(|service| service.action(&key).map(|action| (service, action)));
-        let (ctx, work): (Ctx, Work) = match found {
-            Some((service, action)) => {
-                let ctx = Ctx::new(
-                    request_id,
-                    action.name(service.name),
-                    principal,
-                    self.db.clone(),
-                    service.state.clone(),
-                )
-                .with_project_scope(project_scope);
-                let work = match action.handler.decode(&row.input) {
-                    Ok(input) => action.run(ctx.clone(), input),
-                    Err(err) => async move { Outcome::Failure(err) }.boxed(),
-                };
-                (ctx, work)
-            }
-            None => {
+        let project_scope = row.scope_project_id.clone().map(Into::into);
+        let (ctx, work) = self
+            .local_work(&row, request_id, principal.clone(), project_scope)
+            .or_else(|| self.upstream_work(&row, request_id, principal.clone()))
+            .unwrap_or_else(|| {
                 // It fails before any write, so its name is never audited.
                 let name = ActionName {
                     service: "",
@@ -141,13 +124,12 @@ impl Jobs {
                 let err = ApiError::new(
                     Status::ServiceNotAvailable,
                     format!(
-                        "The action {}/{key} is no longer served by this gateway",
-                        row.service
+                        "The action {}/{}/{} is no longer served by this gateway",
+                        row.service, row.version, row.action
                     ),
                 );
                 (ctx, async move { Outcome::Failure(err) }.boxed())
-            }
-        };
+            });
         if row.cancel_requested {
             ctx.cancellation().cancel();
         }
@@ -163,6 +145,67 @@ impl Jobs {
         }
         // Nobody waits for a claimed job's outcome but its pollers.
         drop(self.run(claim, ctx, work, permit));
+    }
+
+    /// A job of a local action: its handler on the stored input.
+    fn local_work(
+        &self,
+        row: &job::Model,
+        request_id: RequestId,
+        principal: Arc<Principal>,
+        project_scope: Option<Arc<str>>,
+    ) -> Option<(Ctx, Work)> {
+        let key = format!("{}/{}", row.version, row.action);
+        let service = self.routes.service_named(&row.service)?;
+        let action = service.action(&key)?;
+        let ctx = Ctx::new(
+            request_id,
+            action.name(service.name),
+            principal,
+            self.db.clone(),
+            service.state.clone(),
+        )
+        .with_project_scope(project_scope);
+        let work = match action.handler.decode(&row.input) {
+            Ok(input) => action.run(ctx.clone(), input),
+            Err(err) => async move { Outcome::Failure(err) }.boxed(),
+        };
+        Some((ctx, work))
+    }
+
+    /// A job that is a call to an upstream service, made again (or its
+    /// polling resumed) with the same request id and idempotency key.
+    fn upstream_work(
+        &self,
+        row: &job::Model,
+        request_id: RequestId,
+        principal: Arc<Principal>,
+    ) -> Option<(Ctx, Work)> {
+        let call: UpstreamCall = serde_json::from_str(row.upstream_call.as_deref()?).ok()?;
+        let table = self.upstreams.current();
+        let service = table.service_named(&row.service)?.clone();
+        let action = service.action(&format!("{}/{}", row.version, row.action));
+        let name = ActionName {
+            service: service.name,
+            version: action.spec.version,
+            path: action.spec.path,
+        };
+        let ctx = Ctx::new(
+            request_id,
+            name,
+            principal.clone(),
+            self.db.clone(),
+            Default::default(),
+        );
+        let work = self.upstreams.work(
+            service.clone(),
+            action.call,
+            call,
+            row.input.clone().into(),
+            request_id,
+            principal,
+        );
+        Some((ctx, work))
     }
 
     /// Claims queued jobs and lapsed leases while there is room, whenever

@@ -28,8 +28,39 @@ pub async fn read_body(
         Some(_) => None,
         None => check_content_type(parts, accepts_files)?,
     };
+    let bytes = read_in_time(body, parts, config, rest_id).await?;
+    if let Some(boundary) = boundary {
+        return multipart::to_json(bytes, &boundary, config.limits.json_depth).await;
+    }
+    check_depth(&bytes, config.limits.json_depth)?;
+    Ok(bytes)
+}
+
+/// The body of a call to an upstream service, within the same limits,
+/// to be forwarded as it is: JSON (nested no deeper than `json_depth`) or
+/// multipart, never re-encoded.
+pub async fn read_forwarded(
+    body: Incoming,
+    parts: &Parts,
+    config: &Config,
+) -> Result<Bytes, ApiError> {
+    let multipart = check_content_type(parts, true)?.is_some();
+    let bytes = read_in_time(body, parts, config, None).await?;
+    if !multipart {
+        check_depth(&bytes, config.limits.json_depth)?;
+    }
+    Ok(bytes)
+}
+
+/// The bytes, within the size limit and the request's deadline.
+async fn read_in_time(
+    body: Incoming,
+    parts: &Parts,
+    config: &Config,
+    rest_id: Option<&str>,
+) -> Result<Bytes, ApiError> {
     let deadline = config.limits.request_deadline;
-    let bytes = tokio::time::timeout(
+    tokio::time::timeout(
         deadline,
         read_limited(body, parts, config.body_limit, rest_id),
     )
@@ -42,12 +73,7 @@ pub async fn read_body(
                 deadline.as_secs_f32()
             ),
         )
-    })??;
-    if let Some(boundary) = boundary {
-        return multipart::to_json(bytes, &boundary, config.limits.json_depth).await;
-    }
-    check_depth(&bytes, config.limits.json_depth)?;
-    Ok(bytes)
+    })?
 }
 
 /// Bodies are JSON, or multipart for actions that take files (then its

@@ -1,4 +1,5 @@
-//! Phase 7: run the action.
+//! Phase 7: run the action: a local handler, or a call forwarded to an
+//! upstream service ([`crate::upstream`]); either way:
 //!
 //! - Designated asynchronous: recorded as a job and answered 202 at once.
 //! - With an `Idempotency-Key`: recorded as a job before it runs, then
@@ -10,9 +11,11 @@
 //! Recording always happens in a task of its own: a client hanging up
 //! cannot leave a job recorded but not run.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use actiongate_service::{Ctx, DecodedInput, Mode};
+use actiongate_service::{ActionName, Ctx, DecodedInput, Mode};
 use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -21,11 +24,24 @@ use tracing::Instrument;
 use super::context::RequestCtx;
 use super::replay;
 use super::respond::Reply;
-use crate::jobs::{Claim, JobSpec, Jobs};
+use crate::jobs::{Claim, JobSpec, Jobs, Work};
 use crate::routes::{Action, ServiceRoutes};
 use crate::tokens::sha256_hex;
+use crate::upstream::forward::UpstreamCall;
+use crate::upstream::table::UpstreamService;
 use crate::{Gateway, Outcome};
 
+/// A call ready to run: its record should it become a job, its context
+/// and its work, and how it is run.
+struct Runnable {
+    job: JobSpec,
+    ctx: Ctx,
+    work: Work,
+    mode: Mode,
+    threshold: Duration,
+}
+
+/// Runs a local action.
 pub async fn dispatch(
     gateway: &Gateway,
     call: &RequestCtx<'_>,
@@ -46,28 +62,141 @@ pub async fn dispatch(
     .with_project_scope(call.project_scope.clone())
     .with_checked_record(call.checked_project.clone());
     let work = action.run(ctx.clone(), input);
-    let spec = || JobSpec {
-        request_id: call.request_id,
-        request_time: call.request_time,
-        principal: grant.principal.clone(),
-        scope_project_id: call.project_scope.clone(),
+    let job = job_spec(
+        call,
+        service.name,
+        action.spec.version.into(),
+        action.spec.path.into(),
+        body,
+        idempotency_key,
+        None,
+    );
+    run(
+        gateway,
+        call,
+        Runnable {
+            job,
+            ctx,
+            work,
+            mode: action.spec.mode,
+            threshold: action.threshold,
+        },
+    )
+    .await
+}
+
+/// Forwards a call to an upstream service (the route's `key` under it):
+/// the same choices as for a local action, with the upstream call as the
+/// work.
+pub async fn to_upstream(
+    gateway: &Gateway,
+    call: &RequestCtx<'_>,
+    service: &Arc<UpstreamService>,
+    key: &str,
+    body: Bytes,
+    idempotency_key: Option<String>,
+) -> Reply {
+    let action = service.action(key);
+    let grant = call.grant();
+    let name = ActionName {
         service: service.name,
         version: action.spec.version,
-        action: action.spec.path,
-        input_hash: sha256_hex(&body),
-        input: body.clone(),
-        idempotency_key: idempotency_key.clone(),
-        trace: call.trace,
+        path: action.spec.path,
     };
+    let ctx = Ctx::new(
+        call.request_id,
+        name,
+        grant.principal.clone(),
+        gateway.db().clone(),
+        Default::default(),
+    );
+    let forwarded = UpstreamCall::new(
+        &format!("/{key}"),
+        call.parts,
+        call.peer.ip(),
+        gateway.config().scheme(),
+        &call.trace.header(),
+    );
+    let stored = serde_json::to_string(&forwarded).expect("an upstream call serializes");
+    let work = gateway.upstreams().work(
+        service.clone(),
+        action.call,
+        forwarded,
+        body.clone(),
+        call.request_id,
+        grant.principal.clone(),
+    );
+    let (version, path) = key.split_once('/').unwrap_or((key, ""));
+    let job = job_spec(
+        call,
+        service.name,
+        version.to_owned().into(),
+        path.to_owned().into(),
+        body,
+        idempotency_key,
+        Some(stored),
+    );
+    run(
+        gateway,
+        call,
+        Runnable {
+            job,
+            ctx,
+            work,
+            mode: action.spec.mode,
+            threshold: action.threshold,
+        },
+    )
+    .await
+}
+
+fn job_spec(
+    call: &RequestCtx<'_>,
+    service: &'static str,
+    version: Cow<'static, str>,
+    action: Cow<'static, str>,
+    body: Bytes,
+    idempotency_key: Option<String>,
+    upstream_call: Option<String>,
+) -> JobSpec {
+    JobSpec {
+        request_id: call.request_id,
+        request_time: call.request_time,
+        principal: call.grant().principal.clone(),
+        scope_project_id: call.project_scope.clone(),
+        service,
+        version,
+        action,
+        input_hash: sha256_hex(&body),
+        input: body,
+        idempotency_key,
+        trace: call.trace,
+        upstream_call,
+    }
+}
+
+async fn run(gateway: &Gateway, call: &RequestCtx<'_>, runnable: Runnable) -> Reply {
+    let Runnable {
+        job,
+        ctx,
+        work,
+        mode,
+        threshold,
+    } = runnable;
     // The key was used by a call recorded meanwhile: answer as that call.
     let key_taken = || {
         let repeat = replay::Repeat {
-            idempotency_key: idempotency_key.clone(),
+            idempotency_key: job.idempotency_key.clone(),
             retried: Vec::new(),
         };
-        let body: &[u8] = &body;
+        let job = &job;
         async move {
-            match replay::earlier(gateway, call, service, action, body, &repeat).await {
+            let called = replay::Called {
+                service: job.service,
+                version: &job.version,
+                path: &job.action,
+            };
+            match replay::earlier(gateway, call, &called, &job.input, &repeat).await {
                 Ok(Some(reply)) => reply,
                 Ok(None) => Reply::Ended(
                     ApiError::new(
@@ -81,9 +210,8 @@ pub async fn dispatch(
         }
     };
     let jobs = gateway.jobs().clone();
-    let threshold = action.threshold;
-    if action.spec.mode == Mode::Async {
-        let spec = spec();
+    if mode == Mode::Async {
+        let spec = job.clone();
         let accepted =
             tokio::spawn(async move { jobs.accept(&spec, ctx, work).await }.in_current_span())
                 .await;
@@ -96,8 +224,8 @@ pub async fn dispatch(
             Err(join) => internal(call, join),
         };
     }
-    if idempotency_key.is_some() {
-        let spec = spec();
+    if job.idempotency_key.is_some() {
+        let spec = job.clone();
         let started = tokio::spawn(
             async move {
                 let claim = jobs.record_running(&spec).await?;
@@ -120,12 +248,12 @@ pub async fn dispatch(
     let mut work = work;
     if let Ok(outcome) = tokio::time::timeout(threshold, &mut work).await {
         return Reply::Ended(match ctx.take_pending_write() {
-            Some(txn) => jobs.commit_sync(&spec(), txn, &ctx, outcome).await,
+            Some(txn) => jobs.commit_sync(&job, txn, &ctx, outcome).await,
             None => outcome,
         });
     }
     let (decided, decision) = oneshot::channel();
-    tokio::spawn(park(jobs, spec(), ctx, work, decided).in_current_span());
+    tokio::spawn(park(jobs, job, ctx, work, decided).in_current_span());
     match decision.await {
         Ok(Decision::Parked) => {
             Reply::accepted(gateway, call, call.request_id, call.request_time, 0, None)

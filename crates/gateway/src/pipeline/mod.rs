@@ -13,17 +13,23 @@
 //!    input;
 //! 6. [`replay`]: answer a repeat of an earlier call (`Idempotency-Key`,
 //!    `X-Pangea-Retried-Request-Ids`) with that call's outcome;
-//! 7. [`dispatch`]: run the action, answering directly or recording it as
-//!    a job and answering 202;
+//! 7. [`dispatch`]: run the action (a local handler, or a call forwarded
+//!    to an upstream service), answering directly or recording it as a
+//!    job and answering 202;
 //! 8. [`respond`]: write the envelope, its headers, its metrics and the
 //!    log line.
 //!
 //! The whole life runs in one tracing span carrying the request's trace id
 //! ([`crate::trace`]), so every line it logs names its trace.
 //!
+//! A call to an upstream service takes the same phases but `authorize`
+//! (its role is checked in the organization) and typed decoding (its body
+//! is forwarded as it came).
+//!
 //! The gateway's own endpoints for recorded requests: [`poll`] and
 //! [`cancel`], which check with [`reach`] that the caller could have made
-//! the request it names; and for its own state, [`state`].
+//! the request it names; and for its own state, [`state`] (health, status,
+//! metrics, the upstreams' health and the JWKS).
 
 pub mod authenticate;
 pub mod authorize;
@@ -49,6 +55,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use tracing::Instrument;
 
+use crate::upstream::table::UpstreamTable;
 use crate::Gateway;
 pub use context::RequestCtx;
 use respond::Reply;
@@ -62,9 +69,14 @@ pub async fn handle(
     request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
+    // The upstreams in force when the request came; a reload meanwhile
+    // leaves it on these.
+    let upstreams = gateway.upstreams().current();
     let mut ctx = RequestCtx::new(peer, &parts);
     let span = ctx.span.clone();
-    let reply = run(&gateway, &mut ctx, body).instrument(span.clone()).await;
+    let reply = run(&gateway, &mut ctx, &upstreams, body)
+        .instrument(span.clone())
+        .await;
     let _request = span.enter();
     // A job's answer is logged in the job's trace too.
     let _job = ctx
@@ -74,8 +86,13 @@ pub async fn handle(
     respond::write(&gateway, reply, &ctx)
 }
 
-async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming) -> Reply {
-    let resolved = match route::resolve(gateway.routes(), ctx.parts) {
+async fn run<'a>(
+    gateway: &'a Gateway,
+    ctx: &mut RequestCtx<'a>,
+    upstreams: &'a UpstreamTable,
+    body: Incoming,
+) -> Reply {
+    let resolved = match route::resolve(gateway.routes(), upstreams, ctx.parts) {
         Ok(resolved) => resolved,
         Err(rejected) => {
             ctx.allow = rejected.allow;
@@ -98,6 +115,8 @@ async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming)
             .ok_or_else(|| ApiError::new(actiongate_wire::Status::NotFound, "No such document"))
         }
         Route::Health(endpoint) => state::answer(gateway, ctx, endpoint).await,
+        Route::Jwks => state::jwks(gateway, ctx).await,
+        Route::UpstreamStatus => state::upstreams(gateway, ctx).await,
         Route::Poll { request_id } => {
             ctx.action = "request";
             poll::answer(gateway, ctx, request_id).await
@@ -134,9 +153,12 @@ async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming)
                 authorize::check(gateway, ctx, &action.spec, &body).await?;
                 let input = action.handler.decode(&body)?;
                 let repeat = replay::Repeat::read(&ctx.parts.headers)?;
-                if let Some(reply) =
-                    replay::earlier(gateway, ctx, service, action, &body, &repeat).await?
-                {
+                let called = replay::Called {
+                    service: service.name,
+                    version: action.spec.version,
+                    path: action.spec.path,
+                };
+                if let Some(reply) = replay::earlier(gateway, ctx, &called, &body, &repeat).await? {
                     return Ok(reply);
                 }
                 Ok(dispatch::dispatch(
@@ -149,6 +171,33 @@ async fn run<'a>(gateway: &'a Gateway, ctx: &mut RequestCtx<'a>, body: Incoming)
                     repeat.idempotency_key,
                 )
                 .await)
+            }
+            .await
+        }
+        Route::Upstream { service, key } => {
+            let action = service.action(key);
+            let (version, path) = key.split_once('/').unwrap_or((key, ""));
+            ctx.service = service.name;
+            ctx.version = version;
+            ctx.action = path;
+            ctx.metrics = Some(&action.metrics);
+            async {
+                authenticate::for_action(gateway, ctx, service.name, &action.spec).await?;
+                rate_limit::check_upstream(gateway, ctx, service, &action.spec)?;
+                let body = decode::read_forwarded(body, ctx.parts, gateway.config()).await?;
+                let repeat = replay::Repeat::read(&ctx.parts.headers)?;
+                let called = replay::Called {
+                    service: service.name,
+                    version,
+                    path,
+                };
+                if let Some(reply) = replay::earlier(gateway, ctx, &called, &body, &repeat).await? {
+                    return Ok(reply);
+                }
+                Ok(
+                    dispatch::to_upstream(gateway, ctx, service, key, body, repeat.idempotency_key)
+                        .await,
+                )
             }
             .await
         }

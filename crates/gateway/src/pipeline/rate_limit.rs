@@ -9,6 +9,7 @@ use actiongate_wire::ApiError;
 use super::context::RequestCtx;
 use crate::rate_limits::{too_many, LimitState};
 use crate::routes::ServiceRoutes;
+use crate::upstream::table::UpstreamService;
 use crate::Gateway;
 
 /// For `GET /request/<id>` and `POST /request/cancel`.
@@ -20,7 +21,10 @@ pub fn check_request(
     let state = gateway
         .rate_limits()
         .check_service(&ctx.grant().principal.token_id, service);
-    let counted = gateway.routes().service_named(service);
+    let counted = gateway
+        .routes()
+        .service_named(service)
+        .map(|service| &service.rate_limited);
     enforce(state, ctx, counted)
 }
 
@@ -30,30 +34,51 @@ pub fn check(
     service: &ServiceRoutes,
     spec: &ActionSpec,
 ) -> Result<(), ApiError> {
+    check_named(gateway, ctx, service.name, spec, &service.rate_limited)
+}
+
+/// For a call to an upstream service: its budget, or the listed
+/// action's own.
+pub fn check_upstream(
+    gateway: &Gateway,
+    ctx: &mut RequestCtx<'_>,
+    service: &UpstreamService,
+    spec: &ActionSpec,
+) -> Result<(), ApiError> {
+    check_named(gateway, ctx, service.name, spec, &service.rate_limited)
+}
+
+fn check_named(
+    gateway: &Gateway,
+    ctx: &mut RequestCtx<'_>,
+    service: &'static str,
+    spec: &ActionSpec,
+    refused: &metrics::Counter,
+) -> Result<(), ApiError> {
     if spec.access == Access::Public {
         return Ok(());
     }
     let state = gateway.rate_limits().check_call(
         &ctx.grant().principal.token_id,
-        service.name,
+        service,
         spec.version,
         spec.path,
     );
-    enforce(state, ctx, Some(service))
+    enforce(state, ctx, Some(refused))
 }
 
 fn enforce(
     state: Option<LimitState>,
     ctx: &mut RequestCtx<'_>,
-    service: Option<&ServiceRoutes>,
+    refused: Option<&metrics::Counter>,
 ) -> Result<(), ApiError> {
     let Some(state) = state else {
         return Ok(());
     };
     ctx.limit = Some(state);
     if state.denied {
-        if let Some(service) = service {
-            service.rate_limited.increment(1);
+        if let Some(refused) = refused {
+            refused.increment(1);
         }
         return Err(too_many(&state));
     }

@@ -21,7 +21,6 @@ use http::HeaderMap;
 use super::context::RequestCtx;
 use super::reach;
 use super::respond::Reply;
-use crate::routes::{Action, ServiceRoutes};
 use crate::tokens::sha256_hex;
 use crate::Gateway;
 
@@ -81,12 +80,19 @@ impl Repeat {
     }
 }
 
+/// Which action a call was for, as recorded in the job table.
+pub struct Called<'a> {
+    pub service: &'a str,
+    pub version: &'a str,
+    /// The action's path (for an upstream call, the path as called).
+    pub path: &'a str,
+}
+
 /// The earlier call's answer, if this call repeats one.
 pub async fn earlier(
     gateway: &Gateway,
     ctx: &RequestCtx<'_>,
-    service: &ServiceRoutes,
-    action: &Action,
+    called: &Called<'_>,
     body: &[u8],
     repeat: &Repeat,
 ) -> Result<Option<Reply>, ApiError> {
@@ -103,9 +109,9 @@ pub async fn earlier(
     let jobs = gateway.jobs();
     let hash = sha256_hex(body);
     let same_call = |row: &job::Model| {
-        row.service == service.name
-            && row.version == action.spec.version
-            && row.action == action.spec.path
+        row.service == called.service
+            && row.version == called.version
+            && row.action == called.path
             && row.input_hash.as_deref() == Some(hash.as_str())
     };
     if let Some(key) = &repeat.idempotency_key {

@@ -101,16 +101,16 @@ pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<
         Reply::Text { content_type, .. } => content_type,
         _ => "application/json",
     };
+    let mut relayed_headers = None;
     let (request_id, status, http_code, body) = match reply {
         Reply::Ended(outcome) => {
             let status = outcome.status();
             let body = outcome.render(ctx.request_id, ctx.request_time, Timestamp::now());
-            (
-                ctx.request_id,
-                status,
-                status.http_code(),
-                Bytes::from(body),
-            )
+            let http_code = outcome.http_code();
+            if let Outcome::Relayed(relayed) = outcome {
+                relayed_headers = Some((relayed.upstream_request_id, relayed.retry_after));
+            }
+            (ctx.request_id, status, http_code, Bytes::from(body))
         }
         Reply::Accepted {
             request_id,
@@ -135,7 +135,7 @@ pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<
             body,
         } => (
             request_id,
-            stored_status(&body),
+            stored_status(&body, http_code),
             http_code,
             Bytes::from(body),
         ),
@@ -181,6 +181,20 @@ pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<
     if let Some(limit) = &ctx.limit {
         rate_limit_headers(headers, limit);
     }
+    if let Some((upstream_id, retry_after)) = relayed_headers {
+        let values = upstream_id
+            .and_then(|id| HeaderValue::from_str(&id).ok())
+            .map(|id| ("x-upstream-request-id", id))
+            .into_iter()
+            .chain(
+                retry_after
+                    .and_then(|after| HeaderValue::from_str(&after).ok())
+                    .map(|after| ("retry-after", after)),
+            );
+        for (name, value) in values {
+            headers.insert(name, value);
+        }
+    }
     if status == Status::ServiceNotAvailable && !headers.contains_key(RETRY_AFTER) {
         // Nothing was done; the SDKs retry a 503, and this says when.
         headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -212,13 +226,16 @@ fn rate_limit_headers(headers: &mut http::HeaderMap, limit: &LimitState) {
     }
 }
 
-/// The status inside a stored envelope, for the log line.
-fn stored_status(body: &[u8]) -> Status {
+/// The status inside a stored envelope, for the log line and metrics; a
+/// relayed status the table does not know counts by its HTTP code.
+fn stored_status(body: &[u8], http_code: u16) -> Status {
     #[derive(serde::Deserialize)]
-    struct StatusOnly {
-        status: Status,
+    struct StatusOnly<'a> {
+        #[serde(borrow)]
+        status: std::borrow::Cow<'a, str>,
     }
-    serde_json::from_slice::<StatusOnly>(body)
-        .map(|s| s.status)
-        .unwrap_or(Status::InternalError)
+    match serde_json::from_slice::<StatusOnly>(body) {
+        Ok(found) => crate::outcome::counted_status(&found.status, http_code),
+        Err(_) => Status::InternalError,
+    }
 }

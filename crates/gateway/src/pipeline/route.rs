@@ -1,21 +1,27 @@
 //! Phase 1: resolve the route.
 //!
 //! The gateway's own endpoints come first: `/healthz`, `/readyz`,
-//! `/version`, `/status` and `/metrics`, at the root only.
+//! `/version`, `/status`, `/metrics` and `/.well-known/jwks.json`, at the
+//! root only.
 //!
-//! The service is found from, in order: a leading path segment naming it
-//! (`/console/v1beta/...`), the leading labels of the `Host` header
-//! (`api.console.gw.example.com`), or the path alone when exactly one
-//! service serves it. What remains is `/openapi.json`, `/request/<id>` (a
-//! poll), `/request/cancel`, an action's
+//! The service, local or upstream, is found from, in order: a leading
+//! path segment naming it (`/console/v1beta/...`), the leading labels of
+//! the `Host` header (`api.console.gw.example.com`), or the path alone
+//! when exactly one service serves it (for an upstream, a path listed
+//! under its `actions`). What remains is `/openapi.json`, `/request/<id>`
+//! (a poll), `/request/cancel`, `/v1/upstream/status`, an action's
 //! `version/resource/action`, or, on GET, `version/resource/<id>` for a
-//! service whose resource has a `get` action.
+//! local service whose resource has a `get` action. Every POST path under
+//! an upstream service is its action: the upstream says whether it exists.
 
 use actiongate_wire::{ApiError, Status};
 use http::request::Parts;
 use http::Method;
 
+use std::sync::Arc;
+
 use crate::routes::{Action, RouteTable, ServiceRoutes};
+use crate::upstream::table::{UpstreamService, UpstreamTable};
 
 /// Where a request goes.
 pub enum Route<'t> {
@@ -33,6 +39,24 @@ pub enum Route<'t> {
         /// Set on `GET /<version>/<resource>/<id>`: the id to fetch.
         rest_id: Option<&'t str>,
     },
+    /// `POST /<version>/<path>` under an upstream service.
+    Upstream {
+        service: &'t Arc<UpstreamService>,
+        /// `version/resource/action`.
+        key: &'t str,
+    },
+    /// `POST /v1/upstream/status`: the upstreams' health, for admins.
+    UpstreamStatus,
+    /// `GET /.well-known/jwks.json`: the keys upstream identities are
+    /// signed with.
+    Jwks,
+}
+
+/// The service a path prefix or `Host` named.
+#[derive(Clone, Copy)]
+enum Named<'t> {
+    Local(&'t ServiceRoutes),
+    Upstream(&'t Arc<UpstreamService>),
 }
 
 /// `GET /healthz`, `/readyz`, `/version`, `/status[/<canonical>]`,
@@ -80,8 +104,26 @@ impl From<ApiError> for Rejected {
     }
 }
 
-pub fn resolve<'t>(table: &'t RouteTable, parts: &'t Parts) -> Result<Resolved<'t>, Rejected> {
+/// Where upstream identities' keys are published.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// The gateway's action reporting its upstreams' health.
+pub const UPSTREAM_STATUS_PATH: &str = "/v1/upstream/status";
+
+pub fn resolve<'t>(
+    table: &'t RouteTable,
+    upstreams: &'t UpstreamTable,
+    parts: &'t Parts,
+) -> Result<Resolved<'t>, Rejected> {
     let path = parts.uri.path();
+    if path == JWKS_PATH {
+        if parts.method != Method::GET {
+            return Err(method_not_allowed(&parts.method, "GET"));
+        }
+        return Ok(Resolved {
+            route: Route::Jwks,
+            prefix: None,
+        });
+    }
     if let Some(health) = Health::at(path) {
         if parts.method != Method::GET {
             return Err(method_not_allowed(&parts.method, "GET"));
@@ -91,16 +133,30 @@ pub fn resolve<'t>(table: &'t RouteTable, parts: &'t Parts) -> Result<Resolved<'
             prefix: None,
         });
     }
-    let (named, prefix, rest) = by_prefix(table, path)
+    let (named, prefix, rest) = by_prefix(table, upstreams, path)
         .map(|(service, prefix, rest)| (Some(service), Some(prefix), rest))
-        .unwrap_or_else(|| (by_host(table, parts), None, path));
+        .unwrap_or_else(|| (by_host(table, upstreams, parts), None, path));
 
     if rest == "/openapi.json" {
         if parts.method != Method::GET {
             return Err(method_not_allowed(&parts.method, "GET"));
         }
+        let service = match named {
+            None => None,
+            Some(Named::Local(service)) => Some(service),
+            Some(Named::Upstream(service)) => {
+                return Err(ApiError::new(
+                    Status::NotFound,
+                    format!(
+                        "The {} service is an upstream; it publishes its own description",
+                        service.name
+                    ),
+                )
+                .into())
+            }
+        };
         return Ok(Resolved {
-            route: Route::Document { service: named },
+            route: Route::Document { service },
             prefix,
         });
     }
@@ -123,7 +179,31 @@ pub fn resolve<'t>(table: &'t RouteTable, parts: &'t Parts) -> Result<Resolved<'
         });
     }
 
+    if named.is_none() && rest == UPSTREAM_STATUS_PATH {
+        if parts.method != Method::POST {
+            return Err(method_not_allowed(&parts.method, "POST"));
+        }
+        return Ok(Resolved {
+            route: Route::UpstreamStatus,
+            prefix,
+        });
+    }
+
     let key = rest.strip_prefix('/').unwrap_or(rest);
+    let named = match named {
+        Some(Named::Upstream(service)) => {
+            return upstream_call(service, key, path, &parts.method)
+                .map(|route| Resolved { route, prefix })
+        }
+        Some(Named::Local(service)) => Some(service),
+        None => None,
+    };
+    if named.is_none() && table.services_with(key).next().is_none() {
+        if let Some(service) = listed_upstream(upstreams, key)? {
+            return upstream_call(service, key, path, &parts.method)
+                .map(|route| Resolved { route, prefix });
+        }
+    }
     let route = match find(table, named, key)? {
         Some((service, action)) => {
             if parts.method != Method::POST {
@@ -149,23 +229,75 @@ pub fn resolve<'t>(table: &'t RouteTable, parts: &'t Parts) -> Result<Resolved<'
     Ok(Resolved { route, prefix })
 }
 
+/// `version/resource/action` under an upstream: any such path is
+/// forwarded, on POST.
+fn upstream_call<'t>(
+    service: &'t Arc<UpstreamService>,
+    key: &'t str,
+    path: &str,
+    method: &Method,
+) -> Result<Route<'t>, Rejected> {
+    if key.split('/').filter(|s| !s.is_empty()).count() < 2 {
+        return Err(ApiError::new(
+            Status::NotFound,
+            format!("No route for {path}: calls are POST /<version>/<resource>/<action>"),
+        )
+        .into());
+    }
+    if method != Method::POST {
+        return Err(method_not_allowed(method, "POST"));
+    }
+    Ok(Route::Upstream { service, key })
+}
+
+/// The one upstream listing `key` under its `actions`.
+fn listed_upstream<'t>(
+    upstreams: &'t UpstreamTable,
+    key: &str,
+) -> Result<Option<&'t Arc<UpstreamService>>, Rejected> {
+    let mut listing = upstreams.services_with(key);
+    let Some(first) = listing.next() else {
+        return Ok(None);
+    };
+    if listing.next().is_some() {
+        let names: Vec<&str> = upstreams.services_with(key).map(|s| s.name).collect();
+        return Err(ambiguous(key, &names));
+    }
+    Ok(Some(first))
+}
+
+/// A service named by its name or an alias: a local one, else an upstream.
+fn service_named<'t>(
+    table: &'t RouteTable,
+    upstreams: &'t UpstreamTable,
+    name: &str,
+) -> Option<Named<'t>> {
+    table
+        .service_named(name)
+        .map(Named::Local)
+        .or_else(|| upstreams.service_named(name).map(Named::Upstream))
+}
+
 /// A leading path segment that names a service.
 fn by_prefix<'t>(
     table: &'t RouteTable,
+    upstreams: &'t UpstreamTable,
     path: &'t str,
-) -> Option<(&'t ServiceRoutes, &'t str, &'t str)> {
+) -> Option<(Named<'t>, &'t str, &'t str)> {
     let trimmed = path.strip_prefix('/')?;
     let (first, rest) = match trimmed.find('/') {
         Some(i) => (&trimmed[..i], &trimmed[i..]),
         None => (trimmed, ""),
     };
-    table
-        .service_named(first)
-        .map(|service| (service, first, rest))
+    service_named(table, upstreams, first).map(|service| (service, first, rest))
 }
 
 /// The longest run of leading `Host` labels that names a service.
-fn by_host<'t>(table: &'t RouteTable, parts: &'t Parts) -> Option<&'t ServiceRoutes> {
+fn by_host<'t>(
+    table: &'t RouteTable,
+    upstreams: &'t UpstreamTable,
+    parts: &'t Parts,
+) -> Option<Named<'t>> {
     let host = parts
         .headers
         .get(http::header::HOST)
@@ -180,7 +312,7 @@ fn by_host<'t>(table: &'t RouteTable, parts: &'t Parts) -> Option<&'t ServiceRou
     });
     let mut end = host.len();
     loop {
-        if let Some(service) = table.service_named(&host[..end]) {
+        if let Some(service) = service_named(table, upstreams, &host[..end]) {
             return Some(service);
         }
         end = host[..end].rfind('.')?;
@@ -203,15 +335,7 @@ fn find<'t>(
     };
     if candidates.next().is_some() {
         let names: Vec<&str> = table.services_with(key).map(|s| s.name).collect();
-        return Err(ApiError::new(
-            Status::AmbiguousRoute,
-            format!(
-                "Several services serve /{key} ({}); name one with a path prefix (/{}/{key}) or the Host header",
-                names.join(", "),
-                names[0]
-            ),
-        )
-        .into());
+        return Err(ambiguous(key, &names));
     }
     Ok(first.action(key).map(|action| (first, action)))
 }
@@ -243,6 +367,18 @@ fn rest_get<'t>(
         action,
         rest_id: Some(id),
     }))
+}
+
+fn ambiguous(key: &str, names: &[&str]) -> Rejected {
+    ApiError::new(
+        Status::AmbiguousRoute,
+        format!(
+            "Several services serve /{key} ({}); name one with a path prefix (/{}/{key}) or the Host header",
+            names.join(", "),
+            names[0]
+        ),
+    )
+    .into()
 }
 
 fn method_not_allowed(method: &Method, allowed: &'static str) -> Rejected {

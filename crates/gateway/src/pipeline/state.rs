@@ -1,7 +1,8 @@
 //! The gateway's own state: liveness and readiness for probes (plain
 //! text), the build, the checks behind readiness for an organization
 //! admin (in the envelope), and Prometheus metrics for the same admin (in
-//! the exposition format). See [`crate::health`].
+//! the exposition format), the upstreams' health for the same admin, and
+//! the public keys of upstream identities. See [`crate::health`].
 
 use actiongate_service::Role;
 use actiongate_wire::{ApiError, Envelope, Status, Timestamp};
@@ -95,6 +96,29 @@ pub async fn answer(
             })
         }
     }
+}
+
+/// `POST /v1/upstream/status`: each upstream service, its targets, their
+/// health and last error, for the same admin.
+pub async fn upstreams(gateway: &Gateway, ctx: &mut RequestCtx<'_>) -> Result<Reply, ApiError> {
+    ctx.version = "v1";
+    ctx.action = "upstream/status";
+    operator(gateway, ctx, "upstream status").await?;
+    success("Upstream status", &gateway.upstreams().report())
+}
+
+/// `GET /.well-known/jwks.json`: the public keys of upstream identities,
+/// for anyone (an upstream verifying a call has no token).
+pub async fn jwks(gateway: &Gateway, ctx: &mut RequestCtx<'_>) -> Result<Reply, ApiError> {
+    ctx.action = "jwks";
+    let keys = gateway
+        .upstreams()
+        .identity()
+        .jwks()
+        .await
+        .map_err(|err| crate::outcome::unavailable_db(ctx.request_id, &err))?;
+    let body = serde_json::to_vec(&keys).map_err(|_| ApiError::internal(ctx.request_id))?;
+    Ok(Reply::Document(body.into()))
 }
 
 /// Checks that the caller may see the whole gateway's state: the job
