@@ -19,6 +19,27 @@ pub struct Served {
     pub url: String,
 }
 
+impl Served {
+    /// Sends the process a signal (`-HUP`, `-KILL`, ...).
+    pub async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
+    /// Waits for the process to end (after a signal).
+    pub async fn exited(mut self) {
+        tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("the process ends")
+            .unwrap();
+    }
+}
+
 async fn serve(data_dir: &std::path::Path) -> Served {
     serve_with(data_dir, &[]).await
 }

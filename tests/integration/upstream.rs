@@ -10,6 +10,7 @@ use actiongate_wire::Status;
 use serde_json::{json, Value};
 
 use crate::common::{self, expect, TestGateway, WAIT};
+use crate::serve::{serve_with, terminate, wait_for};
 use crate::upstream_server::TestUpstream;
 
 fn upstream(targets: &[String]) -> UpstreamConfig {
@@ -490,5 +491,219 @@ async fn invalid_upstream_configuration_stops_the_start_naming_the_key() {
             .err()
             .expect("refused");
         assert!(err.to_string().starts_with(key), "{key}: {err}");
+    }
+}
+
+/// A config file naming upstreams, for `actiongate serve --config`.
+fn config_file(dir: &std::path::Path, toml: &str) -> std::path::PathBuf {
+    let file = dir.join("actiongate.toml");
+    std::fs::write(&file, toml).unwrap();
+    file
+}
+
+/// A designated-async call whose gateway is killed mid-call is made again
+/// by the gateway that takes the job over, with the same request id and
+/// idempotency key, and ends with the upstream's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cut_short_by_kill_9_is_made_again_with_the_same_idempotency_key() {
+    let target = TestUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_file(
+        dir.path(),
+        &format!(
+            "[upstreams.billing]\ntargets = [\"{}\"]\n[upstreams.billing.actions.\"v1/slow/2000\"]\nmode = \"async\"\n",
+            target.url()
+        ),
+    );
+    let data = dir.path().join("data");
+    let file = file.to_str().unwrap();
+    let env = [("ACTIONGATE_CONFIG", file), ("ACTIONGATE_JOB_LEASE", "1s")];
+    let first = serve_with(&data, &env).await;
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let client = actiongate_client::Client::new(format!("{}/billing", first.url), token.trim());
+    let reply = client
+        .call("v1/slow/2000", &json!({ "n": 7 }))
+        .await
+        .unwrap();
+    expect(&reply, 202, Status::Accepted);
+    let request_id = reply.envelope.request_id.to_string();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while target.received_on("/v1/slow/2000").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never reached the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.signal("-KILL").await;
+    first.exited().await;
+
+    let second = serve_with(&data, &env).await;
+    let client = actiongate_client::Client::new(second.url.clone(), token.trim());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let polled = client.get(&format!("request/{request_id}")).await.unwrap();
+        if polled.envelope.status != Status::Accepted {
+            break polled;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    expect(&done, 200, Status::Success);
+    assert_eq!(done.envelope.result["body"], "{\"n\":7}");
+    let calls = target.received_on("/v1/slow/2000");
+    assert_eq!(calls.len(), 2, "made once, then again after the kill");
+    for call in &calls {
+        assert_eq!(call.headers["idempotency-key"], request_id.as_str());
+        assert_eq!(call.headers["x-request-id"], request_id.as_str());
+    }
+    terminate(second).await;
+}
+
+/// `SIGHUP` puts a new upstream section in force; a broken file is
+/// refused with a log line and the running section stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_upstreams_and_refuses_a_broken_file() {
+    let billing = TestUpstream::start().await;
+    let invoices = TestUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let one = format!("[upstreams.billing]\ntargets = [\"{}\"]\n", billing.url());
+    let file = config_file(dir.path(), &one);
+    let data = dir.path().join("data");
+    let served = serve_with(&data, &[("ACTIONGATE_CONFIG", file.to_str().unwrap())]).await;
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let client = actiongate_client::Client::new(served.url.clone(), token.trim());
+    let before = client.call("invoices/v1/echo", &json!({})).await.unwrap();
+    expect(&before, 404, Status::NotFound);
+
+    let two = format!(
+        "{one}[upstreams.invoices]\ntargets = [\"{}\"]\n",
+        invoices.url()
+    );
+    config_file(dir.path(), &two);
+    served.signal("-HUP").await;
+    wait_for(&served.lines, |lines| {
+        lines
+            .iter()
+            .any(|l| l.contains("upstreams reloaded"))
+            .then_some(())
+    })
+    .await;
+    let after = client.call("invoices/v1/echo", &json!({})).await.unwrap();
+    expect(&after, 200, Status::Success);
+    assert_eq!(invoices.received().len(), 1);
+
+    config_file(
+        dir.path(),
+        &format!("{two}[upstreams.broken]\ntargets = []\n"),
+    );
+    served.signal("-HUP").await;
+    let refusal = wait_for(&served.lines, |lines| {
+        lines
+            .iter()
+            .find(|l| l.contains("configuration refused"))
+            .cloned()
+    })
+    .await;
+    assert!(refusal.contains("upstreams.broken.targets"), "{refusal}");
+    let still = client.call("invoices/v1/echo", &json!({})).await.unwrap();
+    expect(&still, 200, Status::Success);
+    let billed = client.call("billing/v1/echo", &json!({})).await.unwrap();
+    expect(&billed, 200, Status::Success);
+    terminate(served).await;
+}
+
+#[tokio::test]
+async fn config_check_names_the_key_without_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |toml: &str| {
+        let file = config_file(dir.path(), toml);
+        std::process::Command::new(env!("CARGO_BIN_EXE_actiongate"))
+            .args(["config", "check", "--config"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let good = check("[upstreams.billing]\ntargets = [\"http://127.0.0.1:9001\"]\n");
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(String::from_utf8_lossy(&good.stdout).contains("configuration is valid"));
+    for (toml, named) in [
+        ("[upstreams.billing]\ntagets = [\"http://a\"]\n", "tagets"),
+        (
+            "[upstreams.billing]\ntargets = [\"billing:9001\"]\n",
+            "upstreams.billing.targets",
+        ),
+        (
+            "[upstreams.console]\ntargets = [\"http://a\"]\n",
+            "upstreams.console",
+        ),
+    ] {
+        let bad = check(toml);
+        assert_eq!(bad.status.code(), Some(2), "{toml}");
+        let said = String::from_utf8_lossy(&bad.stderr);
+        assert!(said.contains(named), "{toml}: {said}");
+    }
+    // Nothing was started or written.
+    assert!(!dir.path().join("actiongate.db").exists());
+}
+
+#[tokio::test]
+async fn identity_rotate_publishes_the_new_key_beside_the_old_and_signs_with_it() {
+    let target = TestUpstream::start().await;
+    let gateway = gateway_with(&[target.url()], |_| {}).await;
+    let jwks = || async {
+        reqwest::get(format!("{}/.well-known/jwks.json", gateway.url))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let old = jwks().await["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let rotated = gateway.cli(&["identity", "rotate"]);
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let keys = jwks().await;
+    let kids: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 2, "{keys}");
+    assert!(kids.contains(&old.as_str()));
+    let new = kids.iter().find(|k| **k != old).unwrap().to_string();
+    // Every node takes the new key up at its next refresh.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    loop {
+        expect(
+            &gateway.call("billing/v1/echo", json!({})).await,
+            200,
+            Status::Success,
+        );
+        let token = target.received().last().unwrap().headers["x-actiongate-identity"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if jsonwebtoken::decode_header(&token).unwrap().kid.as_deref() == Some(new.as_str()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still signing with the old key"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
