@@ -77,3 +77,88 @@ async fn the_scenario_runs_four_ways() {
     }
     gw.shutdown().await;
 }
+
+/// examples/upstream: the Python service behind `actiongate serve` with
+/// the example's config, verifying every identity with PyJWT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_example_runs_behind_the_gateway() {
+    let Some(python) = common::venv_program("python") else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = root().join("examples/upstream/actiongate.toml");
+    let targets = format!("[\"http://127.0.0.1:{port}\"]");
+    let served = crate::serve::serve_with(
+        dir.path(),
+        &[
+            ("ACTIONGATE_CONFIG", config.to_str().unwrap()),
+            ("ACTIONGATE_UPSTREAMS__BILLING__TARGETS", &targets),
+            ("ACTIONGATE_UPSTREAMS__BILLING__HEALTH_INTERVAL", "200ms"),
+        ],
+    )
+    .await;
+    let mut upstream = tokio::process::Command::new(python)
+        .arg(root().join("examples/upstream/upstream.py"))
+        .arg(port.to_string())
+        .env("GATEWAY_URL", &served.url)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut ready = tokio::io::BufReader::new(upstream.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut ready, &mut line)
+        .await
+        .unwrap();
+    assert!(line.contains("billing upstream on"), "{line}");
+
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let client = actiongate_client::Client::new(format!("{}/billing", served.url), token.trim());
+    // Calls are made once the target passed its first health check.
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let report = reqwest::Client::new()
+            .post(format!("{}/v1/upstream/status", served.url))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        if report["result"]["upstreams"][0]["healthy_targets"] == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{report}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let create = || {
+        client.send(
+            client
+                .post("v1/invoice/create")
+                .header("idempotency-key", "invoice-1")
+                .json(&json!({ "amount": 120 })),
+        )
+    };
+    let invoice = create().await.unwrap();
+    common::expect(&invoice, 200, actiongate_client::Status::Success);
+    assert_eq!(invoice.envelope.result["amount"], 120);
+    assert!(invoice.envelope.result["created_by"]
+        .as_str()
+        .unwrap()
+        .starts_with("usr_"));
+    let again = create().await.unwrap();
+    assert_eq!(again.envelope.result["id"], invoice.envelope.result["id"]);
+
+    let report = client.call("v1/report/build", &json!({})).await.unwrap();
+    common::expect(&report, 202, actiongate_client::Status::Accepted);
+    let report = client.wait(report, common::WAIT).await.unwrap();
+    common::expect(&report, 200, actiongate_client::Status::Success);
+    assert_eq!(report.envelope.result["rows"], 3);
+    crate::serve::terminate(served).await;
+}

@@ -707,3 +707,32 @@ async fn identity_rotate_publishes_the_new_key_beside_the_old_and_signs_with_it(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// A job whose upstream cannot be reached is not failed: nothing was done,
+/// so it runs again later, and ends once the upstream is back.
+#[tokio::test]
+async fn an_accepted_call_waits_out_an_upstream_that_is_down() {
+    let addr = TestUpstream::start().await.stop();
+    let gateway = gateway_with(&[format!("http://{addr}")], |billing| {
+        billing.fail_timeout = Duration::from_millis(100);
+        billing.actions.insert(
+            "v1/echo/later".into(),
+            ActionOverride {
+                mode: Some(ModeName::Async),
+                ..ActionOverride::default()
+            },
+        );
+    })
+    .await;
+    let client = gateway.client("billing");
+    let reply = client
+        .call("v1/echo/later", &json!({ "n": 1 }))
+        .await
+        .unwrap();
+    expect(&reply, 202, Status::Accepted);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let back = TestUpstream::on(addr).await;
+    let done = client.wait(reply, WAIT).await.unwrap();
+    expect(&done, 200, Status::Success);
+    assert_eq!(back.received_on("/v1/echo/later").len(), 1);
+}

@@ -14,9 +14,11 @@ pub enum Outcome {
         result: Box<RawValue>,
     },
     Failure(ApiError),
-    /// The database was briefly away (see
-    /// [`actiongate_service::is_transient`]): answered `ServiceNotAvailable`,
-    /// and never stored as a job's final answer; the job runs again.
+    /// Nothing was done, and trying later may succeed: the database was
+    /// briefly away (see [`actiongate_service::is_transient`]), or no
+    /// target of an upstream service could be reached. Answered
+    /// `ServiceNotAvailable`, and never stored as a job's final answer;
+    /// the job runs again.
     Retry(ApiError),
     /// An upstream service's own envelope, passed on with its status and
     /// HTTP code (see [`crate::upstream::answer`]).

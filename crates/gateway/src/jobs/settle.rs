@@ -123,9 +123,10 @@ impl Jobs {
             return self.end_cancelled(claim).await;
         }
         if let Outcome::Retry(_) = &outcome {
-            // The database was away: nothing of this run is kept.
+            // The database (or an upstream) was away: nothing of this run
+            // is kept.
             drop(pending);
-            tracing::warn!(%request_id, "the database was unavailable during a job");
+            tracing::warn!(%request_id, "a job could not be done now (database or upstream unavailable)");
             self.run_again_later(claim).await;
             return outcome;
         }

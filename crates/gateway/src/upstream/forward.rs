@@ -317,13 +317,15 @@ pub fn resolve(base: &http::Uri, location: &str) -> Option<String> {
     ))
 }
 
+/// No target was reached, so nothing was done: `Retry`, which a job takes
+/// as "run again later" and a direct call answers 503 with `Retry-After`.
 fn all_down(service: &str, none_healthy: bool) -> Outcome {
     let summary = if none_healthy {
         format!("No target of the {service} service is available; retry shortly")
     } else {
         format!("The {service} service could not be reached; retry shortly")
     };
-    ApiError::new(Status::ServiceNotAvailable, summary).into()
+    Outcome::Retry(ApiError::new(Status::ServiceNotAvailable, summary))
 }
 
 fn timed_out(service: &str, timeout: Duration) -> Outcome {
@@ -438,7 +440,8 @@ async fn read(service: &str, response: Response<Incoming>, limit: u64) -> Attemp
     }
 }
 
-fn describe(err: &hyper_util::client::legacy::Error) -> String {
+/// An error and its causes, for logs and `upstream/status`.
+pub fn describe(err: &hyper_util::client::legacy::Error) -> String {
     use std::error::Error;
     let mut text = err.to_string();
     let mut source = err.source();

@@ -59,7 +59,10 @@ async fn check(service: &UpstreamService, index: usize, path: &str) -> Result<()
             "health check answered {}",
             response.status().as_u16()
         )),
-        Ok(Err(err)) => Err(format!("health check failed: {err}")),
+        Ok(Err(err)) => Err(format!(
+            "health check failed: {}",
+            super::forward::describe(&err)
+        )),
         Err(_) => Err("health check timed out".into()),
     }
 }
