@@ -32,6 +32,11 @@ if ! command -v wrk >/dev/null; then
     echo "installing wrk"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$nginx_bin" ]; then
+    echo "installing nginx"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+fi
 
 cargo build --release --quiet --example custom_service -p actiongate
 cargo build --release --quiet -p actiongate-bench-bare -p actiongate-bench-async
@@ -75,6 +80,52 @@ stop_server() {
         wait "$server_pid" 2>/dev/null || true
         server_pid=
     fi
+    if [ -n "${upstream_pid:-}" ]; then
+        kill "$upstream_pid" 2>/dev/null || true
+        wait "$upstream_pid" 2>/dev/null || true
+        upstream_pid=
+    fi
+}
+
+# Starts the bare server as the upstream of a proxy case; sets
+# $upstream_addr. stop_server stops it too.
+start_upstream() {
+    upstream_addr=127.0.0.1:$(free_port)
+    target/release/actiongate-bench-bare "$upstream_addr" >/dev/null &
+    upstream_pid=$!
+    wait_up "$upstream_addr"
+}
+
+# nginx as a reverse proxy to $upstream_addr with upstream keep-alive, as
+# many workers as cores, logging every request (buffered) as the gateway
+# does; sets $addr.
+start_nginx() {
+    addr=127.0.0.1:$(free_port)
+    mkdir -p "$work/nginx"
+    cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log $work/nginx/access.log combined buffer=64k flush=1s;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    upstream bare { server $upstream_addr; keepalive 128; }
+    server {
+        listen $addr;
+        location / {
+            proxy_pass http://bare;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        }
+    }
+}
+CONF
+    "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>>"$work/gateway.log" &
+    server_pid=$!
+    wait_up "$addr"
 }
 
 # Starts the bare server; sets $addr.
@@ -173,6 +224,14 @@ cases=(
 if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ]; then
     cases+=("greeter/v1/report on PostgreSQL (202)|postgres|greeter/v1/report|report|yes")
 fi
+# Proxying: the bare server called directly, through actiongate as an
+# upstream service (authenticated, rate-limited), and through nginx; each
+# case alone, the proxied ones with the bare server as their upstream.
+proxy_cases=(
+    "proxy: bare server, direct|direct"
+    "proxy: through actiongate (upstream)|actiongate"
+    "proxy: through nginx (keep-alive)|nginx"
+)
 async_secs=${DURATION%s}
 # Two operating points by default: with more clients, more jobs are in
 # flight, so throughput and latency trade against each other.
@@ -191,8 +250,10 @@ done
 # before.
 results="$work/results"
 async_results="$work/async-results"
+proxy_results="$work/proxy-results"
 : >"$results"
 : >"$async_results"
+: >"$proxy_results"
 for round in $(seq 1 "$ROUNDS"); do
     for entry in "${cases[@]}"; do
         IFS='|' read -r name database path kind authenticated settings <<<"$entry"
@@ -206,6 +267,28 @@ for round in $(seq 1 "$ROUNDS"); do
             finish_gateway
             echo "$name$label|$figures|$bare" >>"$results"
         done
+    done
+    for entry in "${proxy_cases[@]}"; do
+        IFS='|' read -r name how <<<"$entry"
+        grep -Eq -- "$CASES" <<<"$name" || continue
+        case $how in
+            direct)
+                start_bare
+                figures=$(measure "http://$addr/v1/hello" '{"name": "bench"}' '') || exit 1
+                stop_server ;;
+            actiongate)
+                start_upstream
+                gateway_bin=${builds[0]#*|}
+                ACTIONGATE_UPSTREAMS__BARE__TARGETS="[\"http://$upstream_addr\"]" start_gateway sqlite
+                figures=$(measure "http://$addr/bare/v1/hello" '{"name": "bench"}' "$token") || exit 1
+                finish_gateway ;;
+            nginx)
+                start_upstream
+                start_nginx
+                figures=$(measure "http://$addr/v1/hello" '{"name": "bench"}' '') || exit 1
+                stop_server ;;
+        esac
+        echo "$name|$figures" >>"$proxy_results"
     done
     for entry in "${async_cases[@]}"; do
         IFS='|' read -r name database clients <<<"$entry"
@@ -248,6 +331,29 @@ unmetered = med.get("greeter/v1/hello, metrics off")
 if secured and unmetered:
     print(f"cost of metrics: hello with metrics on keeps {secured / unmetered:.3f} of its req/s with metrics off")
 PY
+
+if [ -s "$proxy_results" ]; then
+    echo
+    echo "proxying to the bare server: $DURATION per case, median of $ROUNDS interleaved rounds, each case alone"
+    python3 - "$proxy_results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, figures = line.rstrip("\n").split("|")
+    rows.setdefault(name, []).append([float(x) for x in figures.split()])
+fmt = lambda us: f"{us / 1000:.2f}ms" if us >= 1000 else f"{us:.0f}us"
+print(f"{'case':<44}{'req/s':>10}{'p50':>10}{'p99':>10}")
+med = {}
+for name, runs in rows.items():
+    med[name] = [statistics.median(col) for col in zip(*runs)]
+    rps, p50, p99 = med[name]
+    print(f"{name:<44}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}")
+ours = med.get("proxy: through actiongate (upstream)")
+nginx = med.get("proxy: through nginx (keep-alive)")
+if ours and nginx:
+    print(f"actiongate / nginx: {ours[0] / nginx[0]:.2f} of its req/s; p50 {(ours[1] - nginx[1]) / 1000:+.2f} ms, p99 {(ours[2] - nginx[2]) / 1000:+.2f} ms against nginx's")
+PY
+fi
 
 if [ -s "$async_results" ]; then
     echo

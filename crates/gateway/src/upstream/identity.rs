@@ -19,7 +19,7 @@ use actiongate_wire::{new_id, RequestId, Timestamp};
 use arc_swap::ArcSwap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, Header};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -49,7 +49,12 @@ pub struct Claims<'a> {
 
 struct SigningKey {
     kid: String,
-    key: EncodingKey,
+    /// The JWS header, base64url, the same for every token of this key.
+    header: String,
+    /// Parsed once: jsonwebtoken derives the key pair again from its
+    /// PKCS#8 document on every `encode`, a second curve multiplication
+    /// that doubled the identity's share of a forwarded call's time.
+    pair: Ed25519KeyPair,
 }
 
 /// This node's signer: the newest unretired key.
@@ -117,9 +122,16 @@ impl Identity {
             exp: now + LIFETIME.as_secs() as i64,
         };
         let key = self.current.load();
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &key.key).expect("Ed25519 signing does not fail")
+        // The JWS compact serialization (RFC 7515, 7.1) of the claims.
+        let claims = serde_json::to_vec(&claims).expect("claims serialize");
+        let mut token = String::with_capacity(key.header.len() + 2 * claims.len() + 90);
+        token.push_str(&key.header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+        let signature = key.pair.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
+        token
     }
 
     /// Takes up the newest unretired key.
@@ -229,8 +241,14 @@ async fn newest(db: &DatabaseConnection) -> anyhow::Result<Option<SigningKey>> {
     let der = STANDARD
         .decode(&row.private_key)
         .map_err(|_| anyhow::anyhow!("signing key {} is not base64", row.kid))?;
+    let pair = Ed25519KeyPair::from_pkcs8(&der)
+        .map_err(|_| anyhow::anyhow!("signing key {} is not an Ed25519 key", row.kid))?;
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(row.kid.clone());
+    let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("headers serialize"));
     Ok(Some(SigningKey {
         kid: row.kid,
-        key: EncodingKey::from_ed_der(&der),
+        header,
+        pair,
     }))
 }
