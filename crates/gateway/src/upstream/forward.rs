@@ -3,8 +3,8 @@
 //! upstream's 202 until its final answer.
 //!
 //! The upstream receives the body as it arrived, with its `Content-Type`,
-//! and the caller's headers but for `Authorization`, cookies and hop-by-hop
-//! ones. The gateway adds `X-Request-Id` and `Idempotency-Key` (both the
+//! and the caller's headers but for `Authorization`, cookies, hop-by-hop
+//! ones and `Accept-Encoding` (the gateway reads the answer itself). The gateway adds `X-Request-Id` and `Idempotency-Key` (both the
 //! gateway's request id, the same on every attempt and every node),
 //! `X-Forwarded-For`, `-Proto` and `-Host`, `traceparent`, and
 //! `X-Actiongate-Identity` ([`super::identity`]).
@@ -66,6 +66,8 @@ const NOT_FORWARDED: &[&str] = &[
     "transfer-encoding",
     "upgrade",
     "expect",
+    // The gateway reads the answer itself: it asks for it uncompressed.
+    "accept-encoding",
     "host",
     "content-length",
     "authorization",
