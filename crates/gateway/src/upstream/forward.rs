@@ -186,15 +186,7 @@ pub async fn post(
         };
         tried.push(index);
         let target = &peers.get(index).url;
-        let request = match build(
-            Method::POST,
-            target,
-            &call.path,
-            call,
-            body.clone(),
-            service,
-            caller,
-        ) {
+        let request = match build(target, call, body.clone(), service, caller) {
             Ok(request) => request,
             Err(err) => {
                 tracing::error!(upstream = service.name, error = %err, "could not build the upstream request");
@@ -230,10 +222,10 @@ pub async fn post(
     }
 }
 
-/// Follows an upstream's 202 at `url` until its final answer: GET with the
-/// identity, after its `Retry-After`, else 1, 2, 4 ... s, at most 30 s
-/// apart. `stored` is told each new poll location, so that the job
-/// resumes there after a restart.
+/// Follows an upstream's 202 at `call.poll` until its final answer: GET
+/// with the identity, after its `Retry-After`, else 1, 2, 4 ... s, at most
+/// 30 s apart. A new location a poll answers with is followed from then
+/// on (the job's row keeps the first; a takeover starts there).
 pub async fn follow(
     service: &UpstreamService,
     settings: CallSettings,
@@ -341,17 +333,16 @@ fn timed_out(service: &str, timeout: Duration) -> Outcome {
     .into()
 }
 
+/// The POST of `call` to `target`.
 fn build(
-    method: Method,
     target: &TargetUrl,
-    path: &str,
     call: &UpstreamCall,
     body: Bytes,
     service: &UpstreamService,
     caller: &Caller<'_>,
 ) -> Result<Request<Full<Bytes>>, http::Error> {
-    let uri = target.join(path)?;
-    let mut request = Request::builder().method(method).uri(uri);
+    let uri = target.join(&call.path)?;
+    let mut request = Request::builder().method(Method::POST).uri(uri);
     if let Some(headers) = request.headers_mut() {
         add_headers(headers, call, service, caller);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
