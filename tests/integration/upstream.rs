@@ -21,6 +21,14 @@ fn upstream(targets: &[String]) -> UpstreamConfig {
     }
 }
 
+/// An action override that makes a path designated asynchronous.
+fn designated_async() -> ActionOverride {
+    ActionOverride {
+        mode: Some(ModeName::Async),
+        ..ActionOverride::default()
+    }
+}
+
 /// A gateway with `billing` in front of `targets`, adjusted by `adjust`.
 async fn gateway_with(targets: &[String], adjust: impl FnOnce(&mut UpstreamConfig)) -> TestGateway {
     let mut billing = upstream(targets);
@@ -351,13 +359,9 @@ async fn slow_and_designated_async_calls_become_jobs_the_caller_polls() {
     let target = TestUpstream::start().await;
     let gateway = gateway_with(&[target.url()], |billing| {
         billing.response_threshold = Some(Duration::from_millis(200));
-        billing.actions.insert(
-            "v1/slow/300".into(),
-            ActionOverride {
-                mode: Some(ModeName::Async),
-                ..ActionOverride::default()
-            },
-        );
+        billing
+            .actions
+            .insert("v1/slow/300".into(), designated_async());
     })
     .await;
     let client = gateway.client("billing");
@@ -716,13 +720,9 @@ async fn an_accepted_call_waits_out_an_upstream_that_is_down() {
     let addr = TestUpstream::start().await.stop();
     let gateway = gateway_with(&[format!("http://{addr}")], |billing| {
         billing.fail_timeout = Duration::from_millis(100);
-        billing.actions.insert(
-            "v1/echo/later".into(),
-            ActionOverride {
-                mode: Some(ModeName::Async),
-                ..ActionOverride::default()
-            },
-        );
+        billing
+            .actions
+            .insert("v1/echo/later".into(), designated_async());
     })
     .await;
     let client = gateway.client("billing");

@@ -44,7 +44,10 @@ impl Jobs {
             finished_at: Set(None),
             expires_at: Set(None),
             traceparent: Set(Some(spec.trace.traceparent())),
-            upstream_call: Set(spec.upstream_call.clone()),
+            upstream_call: Set(spec
+                .upstream_call
+                .as_ref()
+                .map(|call| serde_json::to_string(call).expect("an upstream call serializes"))),
         }
     }
 

@@ -55,6 +55,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth_epoch::AuthEpoch;
 use crate::routes::RouteTable;
 use crate::trace::TraceContext;
+use crate::upstream::forward::UpstreamCall;
 use crate::upstream::Upstreams;
 use crate::Config;
 use running::Running;
@@ -118,9 +119,9 @@ pub struct JobSpec {
     pub idempotency_key: Option<String>,
     /// The request's place in its trace, continued by the job's run.
     pub trace: TraceContext,
-    /// For an upstream call: how to make it again (JSON of
-    /// [`crate::upstream::forward::UpstreamCall`]).
-    pub upstream_call: Option<String>,
+    /// For an upstream call: how to make it again. Serialized only when
+    /// the call is recorded.
+    pub upstream_call: Option<Arc<UpstreamCall>>,
 }
 
 /// One run of a job by this node.

@@ -181,22 +181,11 @@ impl Jobs {
         request_id: RequestId,
         principal: Arc<Principal>,
     ) -> Option<(Ctx, Work)> {
-        let call: UpstreamCall = serde_json::from_str(row.upstream_call.as_deref()?).ok()?;
+        let call: Arc<UpstreamCall> = serde_json::from_str(row.upstream_call.as_deref()?).ok()?;
         let table = self.upstreams.current();
         let service = table.service_named(&row.service)?.clone();
         let action = service.action(&format!("{}/{}", row.version, row.action));
-        let name = ActionName {
-            service: service.name,
-            version: action.spec.version,
-            path: action.spec.path,
-        };
-        let ctx = Ctx::new(
-            request_id,
-            name,
-            principal.clone(),
-            self.db.clone(),
-            Default::default(),
-        );
+        let ctx = service.context(action, request_id, principal.clone(), self.db.clone());
         let work = self.upstreams.work(
             service.clone(),
             action.call,

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actiongate_service::{ActionName, Ctx, DecodedInput, Mode};
+use actiongate_service::{Ctx, DecodedInput, Mode};
 use actiongate_wire::{ApiError, Status};
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -98,30 +98,23 @@ pub async fn to_upstream(
 ) -> Reply {
     let action = service.action(key);
     let grant = call.grant();
-    let name = ActionName {
-        service: service.name,
-        version: action.spec.version,
-        path: action.spec.path,
-    };
-    let ctx = Ctx::new(
+    let ctx = service.context(
+        action,
         call.request_id,
-        name,
         grant.principal.clone(),
         gateway.db().clone(),
-        Default::default(),
     );
-    let forwarded = UpstreamCall::new(
+    let forwarded = Arc::new(UpstreamCall::new(
         &format!("/{key}"),
         call.parts,
         call.peer.ip(),
         gateway.config().scheme(),
         &call.trace.header(),
-    );
-    let stored = serde_json::to_string(&forwarded).expect("an upstream call serializes");
+    ));
     let work = gateway.upstreams().work(
         service.clone(),
         action.call,
-        forwarded,
+        forwarded.clone(),
         body.clone(),
         call.request_id,
         grant.principal.clone(),
@@ -134,7 +127,7 @@ pub async fn to_upstream(
         path.to_owned().into(),
         body,
         idempotency_key,
-        Some(stored),
+        Some(forwarded),
     );
     run(
         gateway,
@@ -157,7 +150,7 @@ fn job_spec(
     action: Cow<'static, str>,
     body: Bytes,
     idempotency_key: Option<String>,
-    upstream_call: Option<String>,
+    upstream_call: Option<Arc<UpstreamCall>>,
 ) -> JobSpec {
     JobSpec {
         request_id: call.request_id,

@@ -137,7 +137,7 @@ impl Upstreams {
         self: &Arc<Self>,
         service: Arc<UpstreamService>,
         settings: CallSettings,
-        mut call: UpstreamCall,
+        call: Arc<UpstreamCall>,
         body: Bytes,
         request_id: RequestId,
         principal: Arc<Principal>,
@@ -149,11 +149,13 @@ impl Upstreams {
                 principal: &principal,
                 identity: &upstreams.identity,
             };
-            let mut retry_after = None;
-            if call.poll.is_none() {
-                match forward::post(&service, settings, &call, body, &caller).await {
+            // Polling changes the call (its location): it is copied only
+            // once the upstream answered 202.
+            let (mut polled, retry_after) = match call.poll {
+                Some(_) => ((*call).clone(), None),
+                None => match forward::post(&service, settings, &call, body, &caller).await {
                     Err(outcome) | Ok((Answer::Final(outcome), _)) => return outcome,
-                    Ok((Answer::Pending { location, retry_after: wait }, target)) => {
+                    Ok((Answer::Pending { location, retry_after }, target)) => {
                         let base = service.peers.get(target).url.join("/");
                         let Some(url) = base.ok().and_then(|base| forward::resolve(&base, &location)) else {
                             return answer::provider_error(format!(
@@ -161,13 +163,14 @@ impl Upstreams {
                                 service.name
                             ));
                         };
-                        call.poll = Some(url);
-                        retry_after = wait;
-                        upstreams.remember(request_id, &call).await;
+                        let mut polled = (*call).clone();
+                        polled.poll = Some(url);
+                        upstreams.remember(request_id, &polled).await;
+                        (polled, retry_after)
                     }
-                }
-            }
-            forward::follow(&service, settings, &mut call, retry_after, &caller).await
+                },
+            };
+            forward::follow(&service, settings, &mut polled, retry_after, &caller).await
         }
         .boxed()
     }

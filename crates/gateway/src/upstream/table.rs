@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use actiongate_service::{ActionSpec, Mode, Role};
+use actiongate_service::{ActionName, ActionSpec, Ctx, Db, Mode, Principal, Role};
+use actiongate_wire::RequestId;
 
 use super::config::UpstreamConfig;
 use super::forward::{self, HttpClient};
@@ -56,6 +57,23 @@ impl UpstreamService {
     /// The settings for `key` (`version/resource/action`).
     pub fn action(&self, key: &str) -> &UpstreamAction {
         self.actions.get(key).unwrap_or(&self.other)
+    }
+
+    /// The context of a call to `action`, named as its settings are (its
+    /// listed key, or `*`), so that names stay bounded.
+    pub fn context(
+        &self,
+        action: &UpstreamAction,
+        request_id: RequestId,
+        principal: Arc<Principal>,
+        db: Db,
+    ) -> Ctx {
+        let name = ActionName {
+            service: self.name,
+            version: action.spec.version,
+            path: action.spec.path,
+        };
+        Ctx::new(request_id, name, principal, db, Default::default())
     }
 }
 
