@@ -3,6 +3,13 @@
 
 use sea_orm::entity::prelude::*;
 
+/// A job's states: `queued -> running -> succeeded | failed | cancelled`.
+pub const QUEUED: &str = "queued";
+pub const RUNNING: &str = "running";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
+pub const CANCELLED: &str = "cancelled";
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "jobs")]
 pub struct Model {
@@ -58,6 +65,18 @@ pub struct Model {
     /// For a call forwarded to an upstream service: how to make it again
     /// (content type, forwarded headers, poll location), as JSON.
     pub upstream_call: Option<String>,
+    /// Jobs sharing a key run one at a time, in the order accepted.
+    pub queue_key: Option<String>,
+    /// Set when the job is an activity (`environment.branch`, ...).
+    pub activity_type: Option<String>,
+    /// The project the activity is listed under.
+    pub activity_project_id: Option<String>,
+    /// The run's last reported progress, in percent.
+    pub progress: Option<i32>,
+    /// The run's log lines, as a JSON array of `{at, message}`.
+    pub log: Option<String>,
+    /// What the run does, in a sentence.
+    pub description: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

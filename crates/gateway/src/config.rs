@@ -37,6 +37,9 @@ pub struct Config {
     /// How long a finished asynchronous result can be fetched.
     #[serde(with = "humantime_serde")]
     pub result_ttl: Duration,
+    /// How long a finished activity (and so its result) is kept.
+    #[serde(with = "humantime_serde")]
+    pub activity_ttl: Duration,
     /// How often expired results are removed.
     #[serde(with = "humantime_serde")]
     pub result_sweep_interval: Duration,
@@ -107,6 +110,7 @@ const SETTINGS: &[&str] = &[
     "response_threshold",
     "action_thresholds",
     "result_ttl",
+    "activity_ttl",
     "result_sweep_interval",
     "poll_limit",
     "idempotency_ttl",
@@ -292,6 +296,7 @@ impl Default for Config {
             response_threshold: Duration::from_secs(2),
             action_thresholds: BTreeMap::new(),
             result_ttl: Duration::from_secs(24 * 60 * 60),
+            activity_ttl: Duration::from_secs(90 * 24 * 60 * 60),
             result_sweep_interval: Duration::from_secs(60),
             poll_limit: 1000,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),

@@ -171,6 +171,7 @@ impl Gateway {
             auth_epoch,
         )
         .await;
+        routes.install_engine(jobs.clone());
         let mut background = vec![
             tokens.spawn_last_used_writer(config.token_last_used_interval),
             rate_limits.spawn_shrinker(Duration::from_secs(60)),

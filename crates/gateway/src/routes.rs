@@ -8,8 +8,8 @@ use std::time::Duration;
 use std::panic::AssertUnwindSafe;
 
 use actiongate_service::{
-    Access, ActionError, ActionName, ActionSpec, ApiError, Ctx, DecodedInput, ErasedAction, Hooks,
-    Mode, Scope, Service,
+    Access, ActionError, ActionName, ActionSpec, ApiError, Ctx, DecodedInput, Engine, ErasedAction,
+    Hooks, Mode, Requests, Scope, Service,
 };
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -89,6 +89,8 @@ pub struct RouteTable {
     by_name: HashMap<&'static str, usize>,
     /// `version/resource/action` to every service that serves it.
     by_path: HashMap<Box<str>, Vec<usize>>,
+    /// Where the job engine is handed to handlers once it has started.
+    engine: Arc<Engine>,
 }
 
 /// A problem with the set of services, found at start.
@@ -99,6 +101,8 @@ pub enum TableError {
     DuplicateAction(&'static str, String),
     PublicAsync(&'static str, String),
     PublicScoped(&'static str, String),
+    /// An activity that is not designated asynchronous, or has no project.
+    MisplacedActivity(&'static str, String),
 }
 
 /// Paths the gateway answers itself, which no service may take as its name.
@@ -138,6 +142,10 @@ impl std::fmt::Display for TableError {
                 f,
                 "service {service:?} registers {key:?} as public with a project scope; a public caller has no role to check"
             ),
+            TableError::MisplacedActivity(service, key) => write!(
+                f,
+                "service {service:?} registers {key:?} as an activity; activities are asynchronous and scoped to a project or a record in one"
+            ),
         }
     }
 }
@@ -170,12 +178,14 @@ impl RouteTable {
             services: Vec::new(),
             by_name: HashMap::new(),
             by_path: HashMap::new(),
+            engine: Arc::default(),
         };
         // Every call can reach every service's hooks (a project deleted by
         // one service takes the others' records with it).
         let hooks = Arc::new(Hooks::of(&services));
         for mut service in services {
             service.state.insert(hooks.clone());
+            service.state.insert(table.engine.clone());
             let index = table.services.len();
             for name in service.names() {
                 if RESERVED.contains(&name) {
@@ -201,6 +211,11 @@ impl RouteTable {
                 }
                 if spec.access == Access::Public && !matches!(spec.scope, Scope::Org) {
                     return Err(TableError::PublicScoped(service.name, key.into()));
+                }
+                if spec.activity.is_some()
+                    && (spec.mode != Mode::Async || matches!(spec.scope, Scope::Org))
+                {
+                    return Err(TableError::MisplacedActivity(service.name, key.into()));
                 }
                 let threshold = if spec.access == Access::Public {
                     PUBLIC_THRESHOLD
@@ -245,6 +260,11 @@ impl RouteTable {
 
     pub fn services(&self) -> &[ServiceRoutes] {
         &self.services
+    }
+
+    /// Hands the started job engine to every service's handlers.
+    pub fn install_engine(&self, requests: Arc<dyn Requests>) {
+        self.engine.install(requests);
     }
 }
 

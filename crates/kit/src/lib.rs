@@ -13,6 +13,7 @@
 //! on another service: what one service must do to another's records (a
 //! project's contents deleted with it) goes through the gateway's hooks.
 
+pub mod actor;
 pub mod fields;
 pub mod page;
 pub mod record;

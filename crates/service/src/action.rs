@@ -65,6 +65,9 @@ pub struct ActionSpec {
     /// Whether it takes files: a `multipart/form-data` body (see
     /// [`crate::Upload`]). Other actions refuse one.
     pub accepts_files: bool,
+    /// The activity type its calls are recorded as (see
+    /// [`ActionSpec::activity`]).
+    pub activity: Option<&'static str>,
 }
 
 /// An action's place and mode, before it says who may call it.
@@ -101,6 +104,7 @@ impl Draft {
             access,
             scope: Scope::Org,
             accepts_files: false,
+            activity: None,
         }
     }
 }
@@ -144,6 +148,20 @@ impl ActionSpec {
     /// Takes files as `multipart/form-data` (see [`crate::Upload`]).
     pub const fn accepts_files(mut self) -> Self {
         self.accepts_files = true;
+        self
+    }
+
+    /// Records every call as an activity of type `kind`
+    /// (`environment.branch`): listed with its project's activities, its
+    /// progress, log and description kept where every node reads them.
+    ///
+    /// Calls on the same record, the one the action's [`Scope::Record`]
+    /// names, run one at a time in the order they were accepted, on
+    /// whichever node claims them: the record is the job's serialization
+    /// key. Only for designated-asynchronous actions scoped to a project
+    /// or a record in one; the route table refuses others.
+    pub const fn activity(mut self, kind: &'static str) -> Self {
+        self.activity = Some(kind);
         self
     }
 

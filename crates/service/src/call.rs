@@ -20,6 +20,18 @@ pub(crate) struct CallState {
     pub(crate) audit_target: Mutex<Option<String>>,
     /// Set by [`crate::Ctx::progress`]; `NO_PROGRESS` until then.
     pub(crate) progress: AtomicU8,
+    /// What [`crate::Ctx::log`] and [`crate::Ctx::describe`] reported.
+    pub(crate) report: Mutex<Report>,
+    /// Whether progress, log or description changed since the gateway
+    /// last stored them.
+    pub(crate) unsaved: AtomicBool,
+}
+
+/// A run's log lines and description, as written so far.
+#[derive(Default)]
+pub(crate) struct Report {
+    pub(crate) log: Vec<crate::LogLine>,
+    pub(crate) description: Option<String>,
 }
 
 pub(crate) const NO_PROGRESS: u8 = u8::MAX;
@@ -32,6 +44,8 @@ impl Default for CallState {
             tokens_invalidated: AtomicBool::new(false),
             audit_target: Mutex::new(None),
             progress: AtomicU8::new(NO_PROGRESS),
+            report: Mutex::default(),
+            unsaved: AtomicBool::new(false),
         }
     }
 }

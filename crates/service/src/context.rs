@@ -235,11 +235,71 @@ impl Ctx {
     }
 
     /// Reports how far a long call has come, in percent (capped at 100).
-    /// Polls of a running job show it as `completion_percent`.
+    /// Polls of a running job show it as `completion_percent`, on every
+    /// node: the gateway stores it with the job.
     pub fn progress(&self, percent: u8) {
         self.call
             .progress
             .store(percent.min(100), Ordering::Relaxed);
+        self.call.unsaved.store(true, Ordering::Release);
+    }
+
+    /// Adds a timestamped line to the call's log: an activity shows it.
+    pub fn log(&self, message: impl Into<String>) {
+        let line = crate::LogLine {
+            at: actiongate_wire::Timestamp::now(),
+            message: message.into(),
+        };
+        self.call.report.lock().expect("report lock").log.push(line);
+        self.call.unsaved.store(true, Ordering::Release);
+    }
+
+    /// Says in a sentence what the call does, for its activity ("dev@x
+    /// branched production into feature-x").
+    pub fn describe(&self, sentence: impl Into<String>) {
+        self.call.report.lock().expect("report lock").description = Some(sentence.into());
+        self.call.unsaved.store(true, Ordering::Release);
+    }
+
+    /// What the call reported since the last time this was asked, if
+    /// anything: the gateway stores it with the job.
+    pub fn take_report(&self) -> Option<crate::RunReport> {
+        if !self.call.unsaved.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        let report = self.call.report.lock().expect("report lock");
+        Some(crate::RunReport {
+            progress: self.reported_progress(),
+            log: report.log.clone(),
+            description: report.description.clone(),
+        })
+    }
+
+    /// Everything the call reported, if it reported anything: what the
+    /// gateway stores when the run ends.
+    pub fn report(&self) -> Option<crate::RunReport> {
+        let progress = self.reported_progress();
+        let report = self.call.report.lock().expect("report lock");
+        if progress.is_none() && report.log.is_empty() && report.description.is_none() {
+            return None;
+        }
+        Some(crate::RunReport {
+            progress,
+            log: report.log.clone(),
+            description: report.description.clone(),
+        })
+    }
+
+    /// The job engine, for handlers that act on other requests (see
+    /// [`crate::Requests`]).
+    ///
+    /// # Panics
+    /// Before the gateway has started its engine: handlers only run after.
+    pub fn requests(&self) -> &dyn crate::Requests {
+        self.state::<Arc<crate::Engine>>()
+            .get()
+            .expect("the job engine is installed before any call runs")
+            .as_ref()
     }
 
     /// The last [`Ctx::progress`] reported, if any.

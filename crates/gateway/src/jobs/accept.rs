@@ -10,7 +10,7 @@ use sea_orm::{DbErr, Set};
 
 use super::store::{self, Fence};
 use super::writer::Op;
-use super::{worker, Claim, JobSpec, Jobs, QUEUED, RUNNING};
+use super::{worker, Claim, JobSpec, Jobs, Retention, QUEUED, RUNNING};
 
 impl Jobs {
     pub(super) fn new_row(&self, spec: &JobSpec, state: &str) -> job::ActiveModel {
@@ -48,6 +48,15 @@ impl Jobs {
                 .upstream_call
                 .as_ref()
                 .map(|call| serde_json::to_string(call).expect("an upstream call serializes"))),
+            queue_key: Set(spec.activity.as_ref().and_then(|a| a.queue_key.clone())),
+            activity_type: Set(spec.activity.as_ref().map(|a| a.kind.to_owned())),
+            activity_project_id: Set(spec
+                .activity
+                .as_ref()
+                .and(spec.scope_project_id.as_deref().map(str::to_owned))),
+            progress: Set(None),
+            log: Set(None),
+            description: Set(None),
         }
     }
 
@@ -60,20 +69,34 @@ impl Jobs {
                 attempt: 1,
             },
             request_time: spec.request_time,
-            keyed: spec.idempotency_key.is_some(),
+            retention: Retention {
+                keyed: spec.idempotency_key.is_some(),
+                activity: spec.activity.is_some(),
+            },
         }
     }
 
     /// Records a designated-asynchronous request and starts it here if
     /// there is room, else leaves it queued for any node. `Ok(false)`: its
     /// idempotency key was taken meanwhile.
+    ///
+    /// A job with a serialization key is always queued: only the claim
+    /// knows whether an earlier one with its key is still to run.
     pub async fn accept(
         self: &Arc<Self>,
         spec: &JobSpec,
         ctx: Ctx,
         work: worker::Work,
     ) -> Result<bool, DbErr> {
-        let permit = self.capacity.clone().try_acquire_owned().ok();
+        let serialized = spec
+            .activity
+            .as_ref()
+            .is_some_and(|a| a.queue_key.is_some());
+        let permit = if serialized {
+            None
+        } else {
+            self.capacity.clone().try_acquire_owned().ok()
+        };
         let state = if permit.is_some() { RUNNING } else { QUEUED };
         let row = self.new_row(spec, state);
         if spec.idempotency_key.is_some() {

@@ -2,11 +2,13 @@
 //! checkpoint, on whichever node runs it.
 
 use actiongate_entity::job;
+use actiongate_service::{CancelState, Requests};
 use actiongate_wire::{RequestId, Timestamp};
+use futures_util::future::BoxFuture;
 use sea_orm::{DbErr, TransactionTrait};
 
 use super::store;
-use super::{Cancelled, Jobs, SUCCEEDED};
+use super::{Cancelled, Jobs, Retention, SUCCEEDED};
 use crate::Outcome;
 
 impl Jobs {
@@ -22,7 +24,7 @@ impl Jobs {
         let end = self.final_of(
             request_id,
             Timestamp::from_unix_ms(row.request_time),
-            row.idempotency_key.is_some(),
+            Retention::of(row),
             &Outcome::cancelled(),
         );
         let txn = self.db.write.begin().await?;
@@ -47,10 +49,29 @@ impl Jobs {
         Ok(Cancelled::AlreadyFinished(state))
     }
 
+    /// Cancels the live job `request_id`, for a handler (see
+    /// [`actiongate_service::Requests`]).
+    async fn cancel_by_id(&self, request_id: &str) -> Result<CancelState, DbErr> {
+        let Some(row) = self.find_live(request_id).await? else {
+            return Ok(CancelState::Unknown);
+        };
+        Ok(match self.cancel(&row).await? {
+            Cancelled::Now => CancelState::Cancelled,
+            Cancelled::Requested => CancelState::Cancelling,
+            Cancelled::AlreadyFinished(state) => CancelState::Finished(state),
+        })
+    }
+
     /// Trips the cancellation of a job if this node runs it.
     pub(super) fn trip(&self, request_id: &str) {
         if let Some(running) = self.running.lock().expect("running lock").get(request_id) {
             running.ctx.cancellation().cancel();
         }
+    }
+}
+
+impl Requests for Jobs {
+    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<CancelState, DbErr>> {
+        Box::pin(self.cancel_by_id(request_id))
     }
 }

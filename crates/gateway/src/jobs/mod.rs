@@ -23,8 +23,13 @@
 //!   Across PostgreSQL nodes both ride LISTEN/NOTIFY ([`listener`]), with a
 //!   periodic claim as the safety net.
 //!
+//! - **Serialization.** Jobs sharing a key (an activity's record) run one
+//!   at a time, in the order accepted, across nodes ([`store::claim`]).
+//!   graphile-worker's named queues are the model.
+//!
 //! One file a job: [`accept`] records a request, [`running`] is this
-//! node's registry, [`worker`] claims and runs, [`settle`] stores how a
+//! node's registry, [`worker`] claims and runs, [`report`] stores what
+//! runs report, [`settle`] stores how a
 //! run ended, [`lookup`] serves polls and replays, [`cancel`] cancels;
 //! every statement is in [`store`], batched by [`writer`].
 
@@ -32,6 +37,7 @@ mod accept;
 mod cancel;
 mod listener;
 mod lookup;
+mod report;
 mod running;
 mod settle;
 pub mod store;
@@ -65,11 +71,7 @@ pub use worker::job_span;
 pub use worker::Work;
 use writer::Writer;
 
-pub const QUEUED: &str = "queued";
-pub const RUNNING: &str = "running";
-pub const SUCCEEDED: &str = "succeeded";
-pub const FAILED: &str = "failed";
-pub const CANCELLED: &str = "cancelled";
+pub use actiongate_entity::job::{CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED};
 
 /// The engine's settings, from [`Config`].
 #[derive(Clone, Debug)]
@@ -78,6 +80,7 @@ pub struct Settings {
     pub concurrency: usize,
     pub claim_interval: Duration,
     pub result_ttl: Duration,
+    pub activity_ttl: Duration,
     pub idempotency_ttl: Duration,
     pub poll_limit: u32,
     pub sweep_interval: Duration,
@@ -92,6 +95,7 @@ impl Settings {
             concurrency: config.job_concurrency.max(1),
             claim_interval: config.job_claim_interval,
             result_ttl: config.result_ttl,
+            activity_ttl: config.activity_ttl,
             idempotency_ttl: config.idempotency_ttl,
             poll_limit: config.poll_limit,
             sweep_interval: config.result_sweep_interval,
@@ -122,6 +126,17 @@ pub struct JobSpec {
     /// For an upstream call: how to make it again. Serialized only when
     /// the call is recorded.
     pub upstream_call: Option<Arc<UpstreamCall>>,
+    /// Set for an activity: its type, and the key (`environment:env_...`)
+    /// of the record whose activities run one at a time.
+    pub activity: Option<ActivitySpec>,
+}
+
+/// What makes a job an activity.
+#[derive(Clone, Debug)]
+pub struct ActivitySpec {
+    pub kind: &'static str,
+    /// Jobs with the same key run one at a time, in the order accepted.
+    pub queue_key: Option<String>,
 }
 
 /// One run of a job by this node.
@@ -130,7 +145,25 @@ pub struct Claim {
     pub request_id: RequestId,
     pub fence: Fence,
     pub request_time: Timestamp,
+    pub retention: Retention,
+}
+
+/// What decides how long a finished job is kept.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Retention {
+    /// It carries an `Idempotency-Key`: kept for the key's whole period.
     pub keyed: bool,
+    /// It is an activity: kept for `activity_ttl`.
+    pub activity: bool,
+}
+
+impl Retention {
+    pub fn of(row: &job::Model) -> Self {
+        Retention {
+            keyed: row.idempotency_key.is_some(),
+            activity: row.activity_type.is_some(),
+        }
+    }
 }
 
 /// How a cancel request went.
@@ -195,6 +228,7 @@ impl Jobs {
             jobs.clone().spawn_claimer(),
             jobs.clone().spawn_lease_keeper(),
             jobs.clone().spawn_sweeper(),
+            jobs.clone().spawn_reporter(),
         ];
         let database_url = jobs.settings.database_url.clone();
         if let Some(task) = listener::spawn(jobs.clone(), &database_url).await {

@@ -12,6 +12,8 @@ use super::{Claim, Jobs};
 /// and its task, to stop at shutdown.
 pub(super) struct Running {
     pub(super) ctx: Ctx,
+    /// The claim it runs under, which fences what it reports.
+    pub(super) fence: super::Fence,
     pub(super) abort: Option<AbortHandle>,
     /// When this node took it on as a job.
     pub(super) started: Instant,
@@ -25,6 +27,7 @@ impl Jobs {
             claim.fence.request_id.clone(),
             Running {
                 ctx: ctx.clone(),
+                fence: claim.fence.clone(),
                 abort,
                 started: Instant::now(),
             },

@@ -11,7 +11,9 @@ use sea_orm::{DatabaseTransaction, DbErr, Set};
 
 use super::store::{self, Final};
 use super::writer::{Done, Op};
-use super::{millis, retry_delay, Claim, JobSpec, Jobs, CANCELLED, FAILED, RUNNING, SUCCEEDED};
+use super::{
+    millis, retry_delay, Claim, JobSpec, Jobs, Retention, CANCELLED, FAILED, RUNNING, SUCCEEDED,
+};
 use crate::{audit, Outcome};
 
 impl Jobs {
@@ -20,15 +22,20 @@ impl Jobs {
         &self,
         request_id: RequestId,
         claim_time: Timestamp,
-        keyed: bool,
+        retention: Retention,
         outcome: &Outcome,
     ) -> Final {
         let now = Timestamp::now();
         let body = outcome.render(request_id, claim_time, now);
         let status = outcome.status();
         let finished_at = now.unix_ms();
-        let mut expires_at = finished_at.saturating_add(millis(self.settings.result_ttl));
-        if keyed {
+        let ttl = if retention.activity {
+            self.settings.activity_ttl.max(self.settings.result_ttl)
+        } else {
+            self.settings.result_ttl
+        };
+        let mut expires_at = finished_at.saturating_add(millis(ttl));
+        if retention.keyed {
             // A key is remembered for its whole period, however short the
             // result's own time to live.
             expires_at = expires_at.max(
@@ -64,7 +71,12 @@ impl Jobs {
             // The database was away: nothing is kept; the caller retries.
             return outcome;
         }
-        let end = self.final_of(spec.request_id, spec.request_time, false, &outcome);
+        let end = self.final_of(
+            spec.request_id,
+            spec.request_time,
+            Retention::default(),
+            &outcome,
+        );
         let mut row = self.new_row(spec, end.state);
         row.input = Set(Vec::new());
         row.node_id = Set(None);
@@ -120,6 +132,9 @@ impl Jobs {
         let pending = ctx.take_pending_write();
         if cancelled {
             drop(pending);
+            if let Some(report) = ctx.report() {
+                self.save_last_report(claim, &report).await;
+            }
             return self.end_cancelled(claim).await;
         }
         if let Outcome::Retry(_) = &outcome {
@@ -130,10 +145,14 @@ impl Jobs {
             self.run_again_later(claim).await;
             return outcome;
         }
-        let end = self.final_of(request_id, claim.request_time, claim.keyed, &outcome);
+        let end = self.final_of(request_id, claim.request_time, claim.retention, &outcome);
+        let report = ctx.report();
         let applied = match pending {
             Some(txn) => {
                 let committed = async {
+                    if let Some(report) = &report {
+                        store::save_report(&txn, &claim.fence, report).await?;
+                    }
                     let applied = store::finish(&txn, &claim.fence, &end, true).await?;
                     if applied {
                         store::notify(&txn, &format!("done:{request_id}")).await?;
@@ -161,10 +180,15 @@ impl Jobs {
                     }
                 }
             }
-            None => matches!(
-                self.retry(Op::finish(claim.fence.clone(), end, true)).await,
-                Done::Applied(true)
-            ),
+            None => {
+                if let Some(report) = &report {
+                    self.save_last_report(claim, report).await;
+                }
+                matches!(
+                    self.retry(Op::finish(claim.fence.clone(), end, true)).await,
+                    Done::Applied(true)
+                )
+            }
         };
         if applied {
             return outcome;
@@ -207,14 +231,37 @@ impl Jobs {
     /// answered directly.
     pub async fn finish_answered(&self, claim: &Claim, outcome: &Outcome) {
         self.untrack(&claim.fence.request_id);
-        let end = self.final_of(claim.request_id, claim.request_time, claim.keyed, outcome);
+        let end = self.final_of(
+            claim.request_id,
+            claim.request_time,
+            claim.retention,
+            outcome,
+        );
         self.retry(Op::finish(claim.fence.clone(), end, false))
             .await;
     }
 
+    /// Stores a run's last report before its result: a lost one would
+    /// leave an activity's log short, so it is tried once more.
+    async fn save_last_report(&self, claim: &Claim, report: &actiongate_service::RunReport) {
+        for _ in 0..2 {
+            match store::save_report(&self.db.write, &claim.fence, report).await {
+                Ok(()) => return,
+                Err(err) => {
+                    tracing::warn!(request_id = %claim.request_id, error = %err, "storing a job's last report failed");
+                }
+            }
+        }
+    }
+
     pub(super) async fn end_cancelled(&self, claim: &Claim) -> Outcome {
         let outcome = Outcome::cancelled();
-        let end = self.final_of(claim.request_id, claim.request_time, claim.keyed, &outcome);
+        let end = self.final_of(
+            claim.request_id,
+            claim.request_time,
+            claim.retention,
+            &outcome,
+        );
         self.retry(Op::finish(claim.fence.clone(), end, false))
             .await;
         outcome

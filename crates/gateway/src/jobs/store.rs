@@ -5,8 +5,10 @@
 //! finds its writes match no row, and knows to discard its work.
 
 use actiongate_entity::job;
+use actiongate_service::RunReport;
 use sea_orm::sea_query::{
-    Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query, SimpleExpr,
+    Alias, Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query, SelectStatement,
+    SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
@@ -233,6 +235,12 @@ fn rows_of(backend: DbBackend, rows: usize, width: usize) -> String {
 
 /// Claims up to `limit` jobs that are queued or whose lease lapsed. On
 /// PostgreSQL, rows another node is claiming are skipped, not waited for.
+///
+/// A job with a serialization key is taken only when no other job with
+/// its key is running and none queued before it: jobs sharing a key run
+/// one at a time, in the order accepted, across nodes too. Whatever a
+/// concurrent claim sees of an earlier job (queued, or running once that
+/// claim commits), it holds the later one back until the earlier ends.
 pub async fn claim(
     conn: &impl ConnectionTrait,
     node_id: &str,
@@ -249,6 +257,11 @@ pub async fn claim(
                     .add(job::Column::State.eq(RUNNING))
                     .add(job::Column::LeaseUntil.lt(now)),
             ),
+        )
+        .cond_where(
+            Condition::any()
+                .add(job::Column::QueueKey.is_null())
+                .add(Expr::exists(ahead_in_queue()).not()),
         )
         .order_by(job::Column::RequestId, Order::Asc)
         .limit(limit);
@@ -267,6 +280,53 @@ pub async fn claim(
         .filter(job::Column::RequestId.in_subquery(pick))
         .exec_with_returning(conn)
         .await
+}
+
+/// The jobs ahead of the outer query's job in its queue: others with its
+/// key that are running, or queued before it.
+fn ahead_in_queue() -> SelectStatement {
+    let other = Alias::new("ahead");
+    let col = |c: job::Column| Expr::col((other.clone(), c));
+    let outer = |c: job::Column| Expr::col((job::Entity, c));
+    Query::select()
+        .expr(Expr::val(1))
+        .from_as(job::Entity, other.clone())
+        .and_where(col(job::Column::QueueKey).equals((job::Entity, job::Column::QueueKey)))
+        .and_where(col(job::Column::RequestId).ne(outer(job::Column::RequestId)))
+        .cond_where(
+            Condition::any()
+                .add(col(job::Column::State).eq(RUNNING))
+                .add(
+                    Condition::all()
+                        .add(col(job::Column::State).eq(QUEUED))
+                        .add(col(job::Column::RequestId).lt(outer(job::Column::RequestId))),
+                ),
+        )
+        .to_owned()
+}
+
+/// Stores what a run reported (progress, log, description), so that a
+/// poll or an activity read on any node shows it. Fenced: a run that lost
+/// its claim stores nothing.
+pub async fn save_report(
+    conn: &impl ConnectionTrait,
+    fence: &Fence,
+    report: &RunReport,
+) -> Result<(), DbErr> {
+    let mut update = job::Entity::update_many()
+        .col_expr(
+            job::Column::Progress,
+            Expr::value(report.progress.map(i32::from)),
+        )
+        .filter(fence.condition());
+    if !report.log.is_empty() {
+        let log = serde_json::to_string(&report.log).expect("log lines serialize");
+        update = update.col_expr(job::Column::Log, Expr::value(log));
+    }
+    if let Some(description) = &report.description {
+        update = update.col_expr(job::Column::Description, Expr::value(description.clone()));
+    }
+    update.exec(conn).await.map(|_| ())
 }
 
 /// Extends the lease of every job `node_id` runs; returns those that a

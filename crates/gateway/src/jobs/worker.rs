@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 
 use super::store::{self, Fence};
-use super::{Claim, Jobs};
+use super::{Claim, Jobs, Retention};
 use crate::trace::TraceContext;
 use crate::upstream::forward::UpstreamCall;
 use crate::Outcome;
@@ -88,7 +88,7 @@ impl Jobs {
                 attempt: row.attempts,
             },
             request_time: Timestamp::from_unix_ms(row.request_time),
-            keyed: row.idempotency_key.is_some(),
+            retention: Retention::of(&row),
         };
         let principal = Arc::new(Principal {
             token_id: row.token_id.clone(),

@@ -68,6 +68,9 @@ pub async fn check(
         .map_err(|err| unavailable_db(ctx.request_id, &err))?
         .ok_or_else(not_found)?;
     scope::require(&project.id, role, least)?;
+    if let Scope::Record { kind, .. } = spec.scope {
+        ctx.scope_record = Some(format!("{kind}:{id}"));
+    }
     ctx.project_scope = Some(project.id.as_str().into());
     ctx.checked_project = Some(std::sync::Arc::new(project));
     Ok(())

@@ -46,6 +46,9 @@ pub struct RequestCtx<'a> {
     pub project_scope: Option<Arc<str>>,
     /// The project row `authorize` read, handed to the handler.
     pub checked_project: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// Set by `authorize` for an action scoped to a record: the record, as
+    /// `kind:id` (an activity's serialization key).
+    pub scope_record: Option<String>,
     /// The rate limit that applied to the call, for its headers.
     pub limit: Option<LimitState>,
     /// For `MethodNotAllowed`: the method to use.
@@ -76,6 +79,7 @@ impl<'a> RequestCtx<'a> {
             grant: None,
             project_scope: None,
             checked_project: None,
+            scope_record: None,
             limit: None,
             allow: None,
         }

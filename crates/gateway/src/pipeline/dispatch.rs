@@ -24,7 +24,7 @@ use tracing::Instrument;
 use super::context::RequestCtx;
 use super::replay;
 use super::respond::Reply;
-use crate::jobs::{Claim, JobSpec, Jobs, Work};
+use crate::jobs::{ActivitySpec, Claim, JobSpec, Jobs, Work};
 use crate::routes::{Action, ServiceRoutes};
 use crate::tokens::sha256_hex;
 use crate::upstream::forward::UpstreamCall;
@@ -62,7 +62,7 @@ pub async fn dispatch(
     .with_project_scope(call.project_scope.clone())
     .with_checked_record(call.checked_project.clone());
     let work = action.run(ctx.clone(), input);
-    let job = job_spec(
+    let mut job = job_spec(
         call,
         service.name,
         action.spec.version.into(),
@@ -71,6 +71,10 @@ pub async fn dispatch(
         idempotency_key,
         None,
     );
+    job.activity = action.spec.activity.map(|kind| ActivitySpec {
+        kind,
+        queue_key: call.scope_record.clone(),
+    });
     run(
         gateway,
         call,
@@ -165,6 +169,7 @@ fn job_spec(
         idempotency_key,
         trace: call.trace,
         upstream_call,
+        activity: None,
     }
 }
 

@@ -163,7 +163,11 @@ pub fn reply_for(gateway: &Gateway, ctx: &RequestCtx<'_>, row: &job::Model) -> R
             request_id,
             Timestamp::from_unix_ms(row.request_time),
             u64::try_from(row.poll_count).unwrap_or(0),
-            gateway.jobs().progress(&row.request_id),
+            // This node's figure is the freshest; another node's is stored.
+            gateway
+                .jobs()
+                .progress(&row.request_id)
+                .or_else(|| row.progress.and_then(|p| u8::try_from(p).ok())),
         ),
     }
 }

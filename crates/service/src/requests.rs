@@ -1,0 +1,66 @@
+//! What a handler may learn and ask of recorded requests (jobs) other than
+//! its own: how a running activity reports itself, and cancelling one.
+//!
+//! The job engine lives in the gateway, which a service never imports; it
+//! hands its side of this over at start ([`Engine::install`]).
+
+use std::sync::{Arc, OnceLock};
+
+use futures_util::future::BoxFuture;
+use sea_orm::DbErr;
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// One line a handler wrote with [`crate::Ctx::log`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LogLine {
+    pub at: Timestamp,
+    pub message: String,
+}
+
+/// What a run has reported since the gateway last stored it: its progress,
+/// its whole log so far, its description.
+#[derive(Clone, Debug, Default)]
+pub struct RunReport {
+    pub progress: Option<u8>,
+    pub log: Vec<LogLine>,
+    pub description: Option<String>,
+}
+
+/// How a cancel went (the same as `POST /request/cancel`'s).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelState {
+    /// It was pending and is now cancelled.
+    Cancelled,
+    /// It is running; it stops at its next checkpoint.
+    Cancelling,
+    /// It had already finished, in this state (`succeeded`, `failed`,
+    /// `cancelled`).
+    Finished(String),
+    /// No such request (or it expired).
+    Unknown,
+}
+
+/// The job engine, as handlers see it.
+pub trait Requests: Send + Sync {
+    /// Cancels a recorded request. The caller has checked that its caller
+    /// may.
+    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<CancelState, DbErr>>;
+}
+
+/// Where the gateway puts its engine once it has started: every service's
+/// state holds the same one.
+#[derive(Default)]
+pub struct Engine(OnceLock<Arc<dyn Requests>>);
+
+impl Engine {
+    /// Hands the engine over; later calls are ignored.
+    pub fn install(&self, requests: Arc<dyn Requests>) {
+        let _ = self.0.set(requests);
+    }
+
+    pub(crate) fn get(&self) -> Option<&Arc<dyn Requests>> {
+        self.0.get()
+    }
+}
