@@ -297,6 +297,61 @@ async fn note(ctx: Ctx, input: Note) -> ActionResult<Notes> {
     Ok(Notes { bodies })
 }
 
+/// An environment of the deploy service, as the testkit's `hold` names
+/// it: the same kind, so the same serialization key as deploy's own
+/// operations on it.
+pub struct HeldEnvironment {
+    project_id: String,
+}
+
+impl actiongate_kit::Record for HeldEnvironment {
+    const KIND: &'static str = "environment";
+
+    async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Self>, DbErr> {
+        let row = db
+            .query_one(sea_orm::Statement::from_sql_and_values(
+                db.get_database_backend(),
+                match db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => {
+                        "SELECT project_id FROM environments WHERE id = $1"
+                    }
+                    _ => "SELECT project_id FROM environments WHERE id = ?",
+                },
+                [id.into()],
+            ))
+            .await?;
+        row.map(|row| row.try_get::<String>("", "project_id"))
+            .transpose()
+            .map(|project_id| project_id.map(|project_id| HeldEnvironment { project_id }))
+    }
+
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
+}
+
+/// Holds an environment's queue for `ms`, in 50 ms steps, each reported
+/// (progress and a log line) and a cancellation checkpoint.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Hold {
+    pub id: String,
+    pub ms: u64,
+}
+
+async fn hold(ctx: Ctx, input: Hold) -> ActionResult<Value> {
+    ctx.describe(format!("holding {} for {} ms", input.id, input.ms));
+    let steps = (input.ms / 50).max(1);
+    for step in 1..=steps {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ctx.checkpoint()?;
+        ctx.progress(u8::try_from(step * 100 / steps).unwrap_or(100));
+        if step == 1 || step == steps {
+            ctx.log(format!("step {step} of {steps}"));
+        }
+    }
+    Ok(json!({ "held": input.id }))
+}
+
 /// Test-only actions: slow ones for the async threshold, a failing one, one
 /// on a table of the service's own.
 pub fn testkit(name: &'static str) -> Service {
@@ -349,6 +404,13 @@ pub fn testkit(name: &'static str) -> Service {
             ActionSpec::asynchronous("v1", "steps/async", "Stepped in the background")
                 .role(Role::Viewer),
             steps,
+        )
+        .action(
+            ActionSpec::asynchronous("v1", "hold", "Held")
+                .role(Role::Member)
+                .scope(actiongate_kit::record::<HeldEnvironment>("id"))
+                .activity("environment.hold"),
+            hold,
         )
 }
 

@@ -2,6 +2,7 @@
 //! real SQLite file in a temporary directory, and talks to it over HTTP.
 
 mod access;
+mod activities;
 mod async_requests;
 mod auth;
 mod bad_input;

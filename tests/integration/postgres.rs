@@ -9,6 +9,7 @@ use actiongate_client::{Client, Status};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
+use crate::activities;
 use crate::common::{self, expect};
 use crate::jobs;
 use crate::nodes::{self, Node};
@@ -344,6 +345,37 @@ async fn projects_and_environments_on_postgresql() {
         let n: i64 = row.try_get("", "n").unwrap();
         assert_eq!(n, 0, "{table} emptied with its project");
     }
+}
+
+/// The lifecycle and its activities on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_on_postgresql() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    activities::branch_merge_and_sync(&gw).await;
+    activities::pause_and_resume(&gw).await;
+}
+
+/// Operations on one environment sent to two nodes run one at a time, in
+/// the order accepted, whichever node claims them; a poll on either node
+/// shows the progress of a job the other runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_run_an_environments_operations_in_order() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let lease = Duration::from_millis(1500);
+    let a = Node::start(dir_a.path(), Some(&url), lease);
+    let b = Node::start(dir_b.path(), Some(&url), lease);
+    let token = std::fs::read_to_string(dir_a.path().join("admin.token")).unwrap();
+    let (on_a, on_b) = (
+        Client::new(&a.url, token.trim()),
+        Client::new(&b.url, token.trim()),
+    );
+    activities::one_at_a_time(&on_a, &on_b).await;
 }
 
 /// Two gateway processes on one database: polls answered by either node,

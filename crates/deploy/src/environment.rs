@@ -1,6 +1,7 @@
 //! Environments: `environment/create|list|get|update|delete|set_default|clone`.
 
 use crate::entity::{environment, environment_variable};
+use crate::settings::{self, Settings, SettingsPatch};
 use actiongate_kit::fields::{
     self, duplicate_is_conflict, Color, Description, GitBranch, Name, Slug,
 };
@@ -18,7 +19,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-const ACTIVE: &str = "active";
+pub(crate) const ACTIVE: &str = "active";
+pub(crate) const PAUSED: &str = "paused";
 
 /// What an environment is for (seed 004).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -30,7 +32,7 @@ pub enum EnvironmentType {
 }
 
 impl EnvironmentType {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EnvironmentType::Production => "production",
             EnvironmentType::Staging => "staging",
@@ -51,9 +53,11 @@ pub struct Environment {
     pub color: Option<String>,
     pub git_branch: Option<String>,
     pub is_default: bool,
+    /// `active` or `paused`.
     pub status: String,
-    /// The environment this one was cloned from.
+    /// The environment this one was cloned or branched from.
     pub parent: Option<String>,
+    pub settings: Settings,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -72,6 +76,7 @@ impl From<environment::Model> for Environment {
             is_default: e.is_default,
             status: e.status,
             parent: e.parent_id,
+            settings: settings::parse(&e.settings),
             created_at: Timestamp::from_unix_ms(e.created_at),
             updated_at: Timestamp::from_unix_ms(e.updated_at),
         }
@@ -88,6 +93,7 @@ pub struct Create {
     pub description: Option<Description>,
     pub color: Option<Color>,
     pub git_branch: Option<GitBranch>,
+    pub settings: Option<SettingsPatch>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -124,6 +130,8 @@ pub struct Update {
     pub description: Option<Description>,
     pub color: Option<Color>,
     pub git_branch: Option<GitBranch>,
+    /// Keys to set; `null` removes one.
+    pub settings: Option<SettingsPatch>,
     pub if_updated_at: Option<Timestamp>,
 }
 
@@ -184,12 +192,28 @@ pub fn delete_in_projects(
     })
 }
 
-fn duplicate(name: &str) -> String {
+/// `ResourceInUse` for a paused environment: its variables and settings
+/// stay as they are until it is resumed.
+pub(crate) fn ensure_active(environment: &environment::Model) -> Result<(), ApiError> {
+    if environment.status == PAUSED {
+        return Err(ApiError::new(
+            Status::ResourceInUse,
+            format!(
+                "Environment {} is paused; resume it first (environment/resume)",
+                environment.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn duplicate(name: &str) -> String {
     format!("An environment named {name:?} already exists in this project")
 }
 
 pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
     let name = input.name.into_string();
+    let settings = settings::apply(&Settings::new(), input.settings.unwrap_or_default())?;
     let txn = ctx.begin_write().await?;
     // Locked: of two first environments made at once, one is the default.
     let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Member).await?;
@@ -218,6 +242,7 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
         parent_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        settings: Set(settings::store(&settings)),
     }
     .insert(&txn)
     .await
@@ -266,8 +291,16 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
         .await?
         .record;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
+    ensure_active(&current)?;
+    let patched = match input.settings {
+        Some(patch) => Some(settings::apply(&settings::parse(&current.settings), patch)?),
+        None => None,
+    };
     let conflict = name.as_deref().map(duplicate).unwrap_or_default();
     let mut active = current.into_active_model();
+    if let Some(patched) = patched {
+        active.settings = Set(settings::store(&patched));
+    }
     if let Some(v) = name {
         active.name = Set(v);
     }
@@ -375,50 +408,66 @@ pub async fn set_default(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environ
 
 /// Variables copied per statement; progress is reported, and cancellation
 /// honoured, between batches.
-const CLONE_BATCH: usize = 200;
+const COPY_BATCH: usize = 200;
 
-/// Copies an environment and its variables into a new environment. Runs
-/// as a job; the copy commits with the job's result, all at once.
-pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
-    let name = input.name.into_string();
-    ctx.progress(0);
-    // Read inside the write transaction, so the copy is of one moment:
-    // nothing written to the source meanwhile is half in it.
-    let txn = ctx.begin_write().await?;
-    let source = load::<environment::Model>(&ctx, &txn, &input.id, Role::Member)
-        .await?
-        .record;
-    let variables = environment_variable::Entity::find()
-        .filter(environment_variable::Column::EnvironmentId.eq(&source.id))
-        .order_by_asc(environment_variable::Column::Name)
-        .all(&txn)
-        .await?;
+/// What a new environment made from another (a clone, a branch) takes
+/// from its caller; the rest comes from its source.
+pub(crate) struct Derived {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub r#type: Option<EnvironmentType>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub git_branch: Option<String>,
+}
+
+/// Makes a child of `source` in `txn`: its fields from `derived` or the
+/// source, the source's settings, and copies of the source's variables
+/// when `with_variables`. Progress goes from 10 to 95 as it copies.
+pub(crate) async fn make_child(
+    ctx: &Ctx,
+    txn: &WriteTxn,
+    source: environment::Model,
+    derived: Derived,
+    with_variables: bool,
+) -> ActionResult<environment::Model> {
+    let variables = if with_variables {
+        environment_variable::Entity::find()
+            .filter(environment_variable::Column::EnvironmentId.eq(&source.id))
+            .order_by_asc(environment_variable::Column::Name)
+            .all(txn)
+            .await?
+    } else {
+        Vec::new()
+    };
     ctx.progress(10);
     ctx.checkpoint()?;
     let now = fields::now();
+    let name = derived.name;
     let created = environment::ActiveModel {
         id: Set(new_id("env")),
         project_id: Set(source.project_id.clone()),
         name: Set(name.clone()),
-        display_name: Set(input.display_name.map(String::from).or(source.display_name)),
-        r#type: Set(input
+        display_name: Set(derived.display_name.or(source.display_name)),
+        r#type: Set(derived
             .r#type
             .map_or(source.r#type, |t| t.as_str().to_owned())),
-        description: Set(input.description.map(String::from).or(source.description)),
-        color: Set(input.color.map(String::from).or(source.color)),
-        git_branch: Set(input.git_branch.map(String::from).or(source.git_branch)),
+        description: Set(derived.description.or(source.description)),
+        color: Set(derived.color.or(source.color)),
+        git_branch: Set(derived.git_branch.or(source.git_branch)),
         is_default: Set(false),
         status: Set(ACTIVE.to_owned()),
         parent_id: Set(Some(source.id.clone())),
         created_at: Set(now),
         updated_at: Set(now),
+        settings: Set(source.settings),
     }
-    .insert(&txn)
+    .insert(txn)
     .await
     .map_err(duplicate_is_conflict(&duplicate(&name), "/name"))?;
     let total = variables.len().max(1);
     let mut copied = 0;
-    for batch in variables.chunks(CLONE_BATCH) {
+    for batch in variables.chunks(COPY_BATCH) {
         ctx.checkpoint()?;
         let rows = batch.iter().map(|v| environment_variable::ActiveModel {
             id: Set(new_id("var")),
@@ -431,12 +480,43 @@ pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
             updated_at: Set(now),
         });
         environment_variable::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
         copied += batch.len();
         let percent = 10 + copied * 85 / total;
         ctx.progress(u8::try_from(percent).unwrap_or(95));
     }
+    if with_variables {
+        ctx.log(format!("Copied {copied} variables from {}", source.name));
+    }
+    Ok(created)
+}
+
+/// Copies an environment and its variables into a new environment. Runs
+/// as an `environment.clone` activity; the copy commits with its result,
+/// all at once.
+pub async fn clone(ctx: Ctx, input: Clone) -> ActionResult<Environment> {
+    ctx.progress(0);
+    // Read inside the write transaction, so the copy is of one moment:
+    // nothing written to the source meanwhile is half in it.
+    let txn = ctx.begin_write().await?;
+    let source = load::<environment::Model>(&ctx, &txn, &input.id, Role::Member)
+        .await?
+        .record;
+    let derived = Derived {
+        name: input.name.into_string(),
+        display_name: input.display_name.map(String::from),
+        r#type: input.r#type,
+        description: input.description.map(String::from),
+        color: input.color.map(String::from),
+        git_branch: input.git_branch.map(String::from),
+    };
+    let actor = actiongate_kit::actor::name(&ctx, &txn).await?;
+    ctx.describe(format!(
+        "{actor} cloned {} into {}",
+        source.name, derived.name
+    ));
+    let created = make_child(&ctx, &txn, source, derived, true).await?;
     txn.commit_for(&created.id).await?;
     ctx.progress(100);
     Ok(created.into())

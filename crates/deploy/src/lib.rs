@@ -1,21 +1,28 @@
-//! The deploy service: a project's environments (seed 004, domain
-//! "deploy") and the variables they hold.
+//! The deploy service: a project's environments, their lifecycle, the
+//! variables they hold, and the activities that change them (seeds 004
+//! and 002, domain "deploy").
 //!
-//! - `environment/create|list|get|update|delete|set_default|clone`. One
-//!   default per project, the first environment created; deleting the
-//!   default or a non-empty environment needs `force: true`. `clone` is
-//!   asynchronous: it copies the environment and its variables into a new
-//!   one, reports progress to polls, and commits the copy at once when
-//!   done, so the clone is never seen half made.
-//! - `variable/create|list|get|update|delete`, per environment.
+//! - `environment/create|list|get|update|delete|set_default`. One default
+//!   per project, the first environment created; deleting the default or a
+//!   non-empty environment needs `force: true`.
+//! - `environment/clone|branch|merge|sync|pause|resume`: activities, one
+//!   at a time per environment ([`lifecycle`]). Each commits all at once
+//!   with its result, so a copy is never seen half made.
+//! - `variable/create|list|get|update|delete`, per environment; a paused
+//!   environment's are frozen.
+//! - `activity/list|get|cancel` ([`activity`]).
 //!
 //! Roles are the caller's in the environment's project
 //! (`actiongate_kit::scope`): viewers read, members create and change
-//! environments and variables, admins delete environments and choose the
-//! default.
+//! environments and variables and run the lifecycle, admins delete
+//! environments and choose the default.
 
+mod activity;
 mod entity;
 mod environment;
+mod lifecycle;
+mod schema;
+mod settings;
 mod variable;
 
 use actiongate_kit::record;
@@ -29,7 +36,8 @@ pub fn service() -> Service {
     let environment = record::<entity::environment::Model>("id");
     let in_environment = record::<entity::environment::Model>("environment_id");
     let variable = record::<variable::InProject>("id");
-    Service::new("deploy")
+    let activity = record::<activity::ActivityRow>("id");
+    let service = Service::new("deploy")
         .on_projects_deleted(environment::delete_in_projects)
         .action(
             A::sync("v1", "environment/create", "Environment created")
@@ -70,8 +78,52 @@ pub fn service() -> Service {
         .action(
             A::asynchronous("v1", "environment/clone", "Environment cloned")
                 .role(Member)
-                .scope(environment),
+                .scope(environment)
+                .activity("environment.clone"),
             environment::clone,
+        )
+        .action(
+            A::asynchronous("v1", "environment/branch", "Environment branched")
+                .role(Member)
+                .scope(environment)
+                .activity("environment.branch"),
+            lifecycle::branch,
+        )
+        .action(
+            A::asynchronous(
+                "v1",
+                "environment/merge",
+                "Environment merged into its parent",
+            )
+            .role(Member)
+            .scope(environment)
+            .activity("environment.merge"),
+            lifecycle::merge,
+        )
+        .action(
+            A::asynchronous(
+                "v1",
+                "environment/sync",
+                "Environment synced from its parent",
+            )
+            .role(Member)
+            .scope(environment)
+            .activity("environment.sync"),
+            lifecycle::sync,
+        )
+        .action(
+            A::asynchronous("v1", "environment/pause", "Environment paused")
+                .role(Member)
+                .scope(environment)
+                .activity("environment.pause"),
+            lifecycle::pause,
+        )
+        .action(
+            A::asynchronous("v1", "environment/resume", "Environment resumed")
+                .role(Member)
+                .scope(environment)
+                .activity("environment.resume"),
+            lifecycle::resume,
         )
         .action(
             A::sync("v1", "variable/create", "Variable created")
@@ -102,5 +154,25 @@ pub fn service() -> Service {
                 .role(Member)
                 .scope(variable),
             variable::delete,
+        );
+    let service = service
+        .action(
+            A::sync("v1", "activity/list", "Activities listed")
+                .role(Viewer)
+                .scope(project),
+            activity::list,
         )
+        .action(
+            A::sync("v1", "activity/get", "Activity found")
+                .role(Viewer)
+                .scope(activity),
+            activity::get,
+        )
+        .action(
+            A::sync("v1", "activity/cancel", "Activity cancelled")
+                .role(Member)
+                .scope(activity),
+            activity::cancel,
+        );
+    schema::register(service)
 }

@@ -13,6 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{environment, environment_variable};
+use crate::environment::ensure_active;
 
 /// The longest value taken, in bytes.
 const VALUE_MAX: usize = 64 * 1024;
@@ -160,6 +161,20 @@ async fn visible(
     Ok(load::<InProject>(ctx, db, id, least).await?.record.variable)
 }
 
+/// `ResourceInUse` if the variable's environment is paused.
+async fn ensure_environment_active(
+    db: &impl ConnectionTrait,
+    environment_id: &str,
+) -> ActionResult<()> {
+    if let Some(env) = environment::Entity::find_by_id(environment_id)
+        .one(db)
+        .await?
+    {
+        ensure_active(&env)?;
+    }
+    Ok(())
+}
+
 pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Variable> {
     let name = name("/name", &input.name)?;
     value(&input.value, input.is_json)?;
@@ -167,6 +182,7 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Variable> {
     let env = load::<environment::Model>(&ctx, &txn, &input.environment_id, Role::Member)
         .await?
         .record;
+    ensure_active(&env)?;
     let now = fields::now();
     let created = environment_variable::ActiveModel {
         id: Set(new_id("var")),
@@ -208,6 +224,7 @@ pub async fn get(ctx: Ctx, input: VariableId) -> ActionResult<Variable> {
 pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Variable> {
     let txn = ctx.begin_write().await?;
     let current = visible(&ctx, &txn, &input.id, Role::Member).await?;
+    ensure_environment_active(&txn, &current.environment_id).await?;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
     let is_json = input.is_json.unwrap_or(current.is_json);
     value(input.value.as_deref().unwrap_or(&current.value), is_json)?;
@@ -223,6 +240,7 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Variable> {
 pub async fn delete(ctx: Ctx, input: VariableId) -> ActionResult<Variable> {
     let txn = ctx.begin_write().await?;
     let found = visible(&ctx, &txn, &input.id, Role::Member).await?;
+    ensure_environment_active(&txn, &found.environment_id).await?;
     environment_variable::Entity::delete_by_id(&found.id)
         .exec(&txn)
         .await?;

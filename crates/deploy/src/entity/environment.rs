@@ -18,12 +18,14 @@ pub struct Model {
     pub color: Option<String>,
     pub git_branch: Option<String>,
     pub is_default: bool,
-    /// `active`.
+    /// `active` or `paused`.
     pub status: String,
-    /// The environment this one was cloned from.
+    /// The environment this one was cloned or branched from.
     pub parent_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A JSON object (see `crate::settings`).
+    pub settings: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,255 @@
+//! Activities (seed 002): `activity/list|get|cancel`.
+//!
+//! An activity is the asynchronous request that started it, read from the
+//! job table: its id is the request id, its state the job's, its progress,
+//! log and description what the run reported (stored by the gateway, so
+//! any node shows them). Actions declare themselves activities at
+//! registration (`ActionSpec::activity`).
+
+use actiongate_entity::job;
+use actiongate_kit::page::{self, Page};
+use actiongate_kit::{load, Record};
+use actiongate_service::{
+    ActionResult, ApiError, CancelState, Ctx, LogLine, Role, Status, Timestamp,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use job::{CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED};
+
+/// Where an activity stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    InProgress,
+    Complete,
+    Cancelled,
+}
+
+impl State {
+    /// The job states this state covers.
+    fn job_states(self) -> &'static [&'static str] {
+        match self {
+            State::Pending => &[QUEUED],
+            State::InProgress => &[RUNNING],
+            State::Complete => &[SUCCEEDED, FAILED],
+            State::Cancelled => &[CANCELLED],
+        }
+    }
+
+    fn of(job_state: &str) -> State {
+        match job_state {
+            QUEUED => State::Pending,
+            RUNNING => State::InProgress,
+            CANCELLED => State::Cancelled,
+            _ => State::Complete,
+        }
+    }
+}
+
+/// How a complete activity ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+/// An activity as the API shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Activity {
+    /// The id of the request that started it.
+    pub id: String,
+    /// `environment.branch`, `environment.pause`, ...
+    pub r#type: String,
+    pub project_id: String,
+    /// The environment it was started on, and the one it made, if any.
+    pub environment_ids: Vec<String>,
+    /// Its input.
+    pub parameters: Value,
+    pub state: State,
+    /// Set once complete.
+    pub result: Option<Outcome>,
+    pub completion_percent: u8,
+    pub description: String,
+    pub log: Vec<LogLine>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
+}
+
+impl From<job::Model> for Activity {
+    fn from(row: job::Model) -> Self {
+        let kind = row.activity_type.unwrap_or_default();
+        let state = State::of(&row.state);
+        let mut environment_ids: Vec<String> = row
+            .queue_key
+            .as_deref()
+            .and_then(|key| key.strip_prefix("environment:"))
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        // What a branch or a clone made.
+        if let Some(made) = made_environment(row.response.as_deref()) {
+            if !environment_ids.contains(&made) {
+                environment_ids.push(made);
+            }
+        }
+        let finished = row.finished_at.map(Timestamp::from_unix_ms);
+        Activity {
+            id: row.request_id,
+            description: row
+                .description
+                .unwrap_or_else(|| format!("{kind}, waiting to start")),
+            r#type: kind,
+            project_id: row.activity_project_id.unwrap_or_default(),
+            environment_ids,
+            parameters: serde_json::from_slice(&row.input).unwrap_or(Value::Null),
+            state,
+            result: match row.state.as_str() {
+                SUCCEEDED => Some(Outcome::Success),
+                FAILED => Some(Outcome::Failure),
+                _ => None,
+            },
+            completion_percent: if row.state == SUCCEEDED {
+                100
+            } else {
+                row.progress.and_then(|p| u8::try_from(p).ok()).unwrap_or(0)
+            },
+            log: row
+                .log
+                .as_deref()
+                .and_then(|log| serde_json::from_str(log).ok())
+                .unwrap_or_default(),
+            created_at: Timestamp::from_unix_ms(row.request_time),
+            started_at: row.started_at.map(Timestamp::from_unix_ms),
+            completed_at: finished.filter(|_| state == State::Complete),
+            cancelled_at: finished.filter(|_| state == State::Cancelled),
+        }
+    }
+}
+
+/// The environment a successful activity's result names, when it is
+/// another environment (a branch's or a clone's new one).
+fn made_environment(response: Option<&str>) -> Option<String> {
+    let envelope: Value = serde_json::from_str(response?).ok()?;
+    let id = envelope.pointer("/result/id")?.as_str()?;
+    id.starts_with("env_").then(|| id.to_owned())
+}
+
+/// An activity's job row, as a record of its project.
+pub struct ActivityRow(job::Model);
+
+impl Record for ActivityRow {
+    const KIND: &'static str = "activity";
+
+    async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Self>, DbErr> {
+        Ok(job::Entity::find_by_id(id)
+            .filter(job::Column::ActivityProjectId.is_not_null())
+            .one(db)
+            .await?
+            .map(ActivityRow))
+    }
+
+    fn project_id(&self) -> &str {
+        self.0.activity_project_id.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ListActivities")]
+pub struct List {
+    pub project_id: String,
+    /// Only the activities started on this environment.
+    pub environment_id: Option<String>,
+    /// Any of these types.
+    pub r#type: Option<Vec<String>>,
+    /// Any of these states.
+    pub state: Option<Vec<State>>,
+    /// Only complete activities that ended so.
+    pub result: Option<Outcome>,
+    /// Only those created at or after this time.
+    pub since: Option<Timestamp>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ActivityId {
+    pub id: String,
+}
+
+/// A project's activities, newest first.
+pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Activity>> {
+    let (offset, limit) = page::bounds(input.offset, input.limit)?;
+    // The scope was checked by the gateway: the project exists and the
+    // caller sees it.
+    let mut query = job::Entity::find()
+        .filter(job::Column::ActivityProjectId.eq(&input.project_id))
+        .order_by_desc(job::Column::RequestId);
+    if let Some(environment_id) = &input.environment_id {
+        query = query.filter(job::Column::QueueKey.eq(format!("environment:{environment_id}")));
+    }
+    if let Some(types) = input.r#type {
+        query = query.filter(job::Column::ActivityType.is_in(types));
+    }
+    if let Some(states) = input.state {
+        let states = states.iter().flat_map(|s| s.job_states().iter().copied());
+        query = query.filter(job::Column::State.is_in(states));
+    }
+    if let Some(result) = input.result {
+        let state = match result {
+            Outcome::Success => SUCCEEDED,
+            Outcome::Failure => FAILED,
+        };
+        query = query.filter(job::Column::State.eq(state));
+    }
+    if let Some(since) = input.since {
+        query = query.filter(job::Column::RequestTime.gte(since.unix_ms()));
+    }
+    page::fetch(&ctx, query, offset, limit).await
+}
+
+pub async fn get(ctx: Ctx, input: ActivityId) -> ActionResult<Activity> {
+    let row = load::<ActivityRow>(&ctx, ctx.read(), &input.id, Role::Viewer)
+        .await?
+        .record;
+    Ok(row.0.into())
+}
+
+/// Cancels a pending activity at once, a running one at its next
+/// checkpoint; a finished one is `Conflict`.
+pub async fn cancel(ctx: Ctx, input: ActivityId) -> ActionResult<Activity> {
+    let row = load::<ActivityRow>(&ctx, ctx.read(), &input.id, Role::Member)
+        .await?
+        .record;
+    let finished = |state: &str| {
+        ApiError::new(
+            Status::Conflict,
+            format!(
+                "Activity {} has already finished ({state}); it can no longer be cancelled",
+                input.id
+            ),
+        )
+        .at("/id", "AlreadyFinished")
+    };
+    if row.0.response.is_some() {
+        return Err(finished(&row.0.state).into());
+    }
+    match ctx.requests().cancel(&input.id).await? {
+        CancelState::Cancelled | CancelState::Cancelling => {}
+        CancelState::Finished(state) => return Err(finished(&state).into()),
+        CancelState::Unknown => return Err(ApiError::not_found("activity", &input.id).into()),
+    }
+    // Files the cancel in the audit trail, like any change.
+    let txn = ctx.begin_write().await?;
+    txn.commit_for(&input.id).await?;
+    let now = job::Entity::find_by_id(input.id.as_str())
+        .one(ctx.read())
+        .await?
+        .ok_or_else(|| ApiError::not_found("activity", &input.id))?;
+    Ok(now.into())
+}

@@ -1,0 +1,12 @@
+//! The deploy service's own migrations, added to the core's by name (see
+//! `actiongate-migration`). Its first tables were made by the core's
+//! early migrations, before services owned their schema.
+
+mod m20261127_000012_environment_settings;
+
+use actiongate_service::Service;
+
+/// Registers every migration of the service's, oldest first.
+pub fn register(service: Service) -> Service {
+    service.migration(m20261127_000012_environment_settings::Migration)
+}

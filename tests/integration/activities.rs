@@ -1,0 +1,635 @@
+//! Activities and the environment lifecycle: branch, merge, sync, pause
+//! and resume as activities, read back with `activity/list|get`, cancelled
+//! with `activity/cancel`; operations on one environment one at a time in
+//! the order accepted. The scenarios run on SQLite here and on PostgreSQL
+//! in `postgres.rs`, and across two nodes there too.
+
+use std::time::Duration;
+
+use actiongate_client::{Client, Reply, Status};
+use serde_json::{json, Value};
+
+use crate::common::{self, expect, expect_at, TestGateway};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Sends an asynchronous call and expects its 202.
+pub async fn accepted(client: &Client, path: &str, body: Value) -> Reply {
+    let reply = client.call(path, &body).await.unwrap();
+    expect(&reply, 202, Status::Accepted);
+    reply
+}
+
+/// Sends an asynchronous call and polls it to its end.
+pub async fn run(client: &Client, path: &str, body: Value) -> Reply {
+    let reply = accepted(client, path, body).await;
+    client.wait(reply, WAIT).await.expect("polled to the end")
+}
+
+pub async fn activity(client: &Client, id: &str) -> Value {
+    let reply = client
+        .call("deploy/v1/activity/get", &json!({ "id": id }))
+        .await
+        .unwrap();
+    expect(&reply, 200, Status::Success);
+    reply.envelope.result
+}
+
+/// Polls `activity/get` until `done` holds of it.
+pub async fn activity_until(client: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let found = activity(client, id).await;
+        if done(&found) {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "activity {id} never got there: {found:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn ok(client: &Client, path: &str, body: Value) -> Value {
+    let reply = client.call(path, &body).await.unwrap();
+    expect(&reply, 200, Status::Success);
+    reply.envelope.result
+}
+
+/// The variables of an environment, by name.
+async fn variables(client: &Client, environment: &Value) -> Vec<(String, String)> {
+    let listed = ok(
+        client,
+        "deploy/v1/variable/list",
+        json!({ "environment_id": environment, "limit": 100 }),
+    )
+    .await;
+    listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_owned(),
+                v["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn set_variable(client: &Client, environment: &Value, name: &str, value: &str) {
+    let existing = ok(
+        client,
+        "deploy/v1/variable/list",
+        json!({ "environment_id": environment, "limit": 100 }),
+    )
+    .await;
+    let found = existing["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .cloned();
+    match found {
+        Some(v) => {
+            ok(
+                client,
+                "deploy/v1/variable/update",
+                json!({ "id": v["id"], "value": value }),
+            )
+            .await;
+        }
+        None => {
+            ok(
+                client,
+                "deploy/v1/variable/create",
+                json!({ "environment_id": environment, "name": name, "value": value }),
+            )
+            .await;
+        }
+    }
+}
+
+/// Branch, merge and sync, each followed as a 202 and read back as an
+/// activity; the bad inputs each refused with the field named.
+pub async fn branch_merge_and_sync(gw: &TestGateway) {
+    let client = gw.client("");
+    let project = gw.project("lifecycle").await["id"].clone();
+    let production = ok(
+        &client,
+        "deploy/v1/environment/create",
+        json!({ "project_id": project, "name": "production", "type": "production",
+                "settings": { "enable_smtp": true } }),
+    )
+    .await;
+    let prod_id = production["id"].clone();
+    assert_eq!(production["settings"], json!({ "enable_smtp": true }));
+    set_variable(&client, &prod_id, "A", "1").await;
+    set_variable(&client, &prod_id, "B", "2").await;
+
+    // Branch: a child holding a copy of the parent's variables and settings.
+    let branched = accepted(
+        &client,
+        "deploy/v1/environment/branch",
+        json!({ "id": prod_id, "name": "feature-x" }),
+    )
+    .await;
+    let branch_id = branched.envelope.request_id.to_string();
+    let done = client.wait(branched, WAIT).await.unwrap();
+    expect(&done, 200, Status::Success);
+    let child = done.envelope.result.clone();
+    let child_id = child["id"].clone();
+    assert_eq!(child["parent"], prod_id);
+    assert_eq!(
+        child["type"], "development",
+        "a branch of production develops"
+    );
+    assert_eq!(child["settings"], json!({ "enable_smtp": true }));
+    assert_eq!(
+        variables(&client, &child_id).await,
+        pairs(&[("A", "1"), ("B", "2")])
+    );
+
+    let branch = activity(&client, &branch_id).await;
+    assert_eq!(branch["id"], branch_id.as_str());
+    assert_eq!(branch["type"], "environment.branch");
+    assert_eq!(branch["project_id"], project);
+    assert_eq!(branch["state"], "complete");
+    assert_eq!(branch["result"], "success");
+    assert_eq!(branch["completion_percent"], 100);
+    assert_eq!(branch["environment_ids"], json!([prod_id, child_id]));
+    assert_eq!(
+        branch["parameters"],
+        json!({ "id": prod_id, "name": "feature-x" })
+    );
+    assert_eq!(
+        branch["description"],
+        "admin@localhost branched production into feature-x"
+    );
+    assert!(
+        branch["log"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Copied 2 variables"),
+        "{branch:#}"
+    );
+    assert!(branch["started_at"].is_string() && branch["completed_at"].is_string());
+    assert!(branch["cancelled_at"].is_null());
+
+    // A branch without the parent's data; one to a taken name.
+    let bare = run(
+        &client,
+        "deploy/v1/environment/branch",
+        json!({ "id": prod_id, "name": "bare", "clone_data": false, "type": "staging" }),
+    )
+    .await;
+    expect(&bare, 200, Status::Success);
+    assert_eq!(bare.envelope.result["type"], "staging");
+    assert!(variables(&client, &bare.envelope.result["id"])
+        .await
+        .is_empty());
+    let taken = run(
+        &client,
+        "deploy/v1/environment/branch",
+        json!({ "id": prod_id, "name": "feature-x" }),
+    )
+    .await;
+    expect_at(&taken, 409, Status::Conflict, "/name");
+    let production_branch = client
+        .call(
+            "deploy/v1/environment/branch",
+            &json!({ "id": prod_id, "name": "prod-2", "type": "production" }),
+        )
+        .await
+        .unwrap();
+    let production_branch = client.wait(production_branch, WAIT).await.unwrap();
+    expect_at(&production_branch, 400, Status::ValidationError, "/type");
+
+    // Diverge, then merge the child into its parent: the child's overwrite
+    // same-named ones, the parent's others stay.
+    set_variable(&client, &child_id, "A", "10").await;
+    set_variable(&client, &child_id, "C", "3").await;
+    set_variable(&client, &prod_id, "D", "4").await;
+    ok(
+        &client,
+        "deploy/v1/environment/update",
+        json!({ "id": child_id, "settings": { "restrict_robots": true, "enable_smtp": null } }),
+    )
+    .await;
+    let merged = run(
+        &client,
+        "deploy/v1/environment/merge",
+        json!({ "id": child_id }),
+    )
+    .await;
+    expect(&merged, 200, Status::Success);
+    assert_eq!(merged.envelope.result["id"], prod_id, "answers the parent");
+    assert_eq!(
+        merged.envelope.result["settings"],
+        json!({ "enable_smtp": true, "restrict_robots": true })
+    );
+    assert_eq!(
+        variables(&client, &prod_id).await,
+        pairs(&[("A", "10"), ("B", "2"), ("C", "3"), ("D", "4")])
+    );
+
+    // Nothing to merge into, or sync from, without a parent.
+    let orphan = run(
+        &client,
+        "deploy/v1/environment/merge",
+        json!({ "id": prod_id }),
+    )
+    .await;
+    expect_at(&orphan, 409, Status::Conflict, "/id");
+    assert!(orphan.envelope.summary.contains("no parent"));
+    let orphan = run(
+        &client,
+        "deploy/v1/environment/sync",
+        json!({ "id": prod_id }),
+    )
+    .await;
+    expect_at(&orphan, 409, Status::Conflict, "/id");
+
+    // Sync: the parent's into the child; settings only when asked.
+    set_variable(&client, &prod_id, "B", "20").await;
+    set_variable(&client, &child_id, "E", "5").await;
+    ok(
+        &client,
+        "deploy/v1/environment/update",
+        json!({ "id": prod_id, "settings": { "http_access": "open" } }),
+    )
+    .await;
+    let synced = run(
+        &client,
+        "deploy/v1/environment/sync",
+        json!({ "id": child_id }),
+    )
+    .await;
+    expect(&synced, 200, Status::Success);
+    assert_eq!(
+        synced.envelope.result["settings"],
+        json!({ "restrict_robots": true }),
+        "settings stay unless asked"
+    );
+    assert_eq!(
+        variables(&client, &child_id).await,
+        pairs(&[("A", "10"), ("B", "20"), ("C", "3"), ("D", "4"), ("E", "5")])
+    );
+    let synced = run(
+        &client,
+        "deploy/v1/environment/sync",
+        json!({ "id": child_id, "variables": false, "settings": true }),
+    )
+    .await;
+    assert_eq!(
+        synced.envelope.result["settings"],
+        json!({ "enable_smtp": true, "restrict_robots": true, "http_access": "open" })
+    );
+
+    // The project's activities, newest first, and filtered.
+    let listed = ok(
+        &client,
+        "deploy/v1/activity/list",
+        json!({ "project_id": project }),
+    )
+    .await;
+    let types: Vec<&str> = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "environment.sync",
+            "environment.sync",
+            "environment.sync",
+            "environment.merge",
+            "environment.merge",
+            "environment.branch",
+            "environment.branch",
+            "environment.branch",
+            "environment.branch",
+        ]
+    );
+    assert_eq!(listed["count"], 9);
+    let count = |filter: Value| {
+        let client = client.clone();
+        let mut body = json!({ "project_id": project });
+        body.as_object_mut()
+            .unwrap()
+            .extend(filter.as_object().unwrap().clone());
+        async move { ok(&client, "deploy/v1/activity/list", body).await["count"].clone() }
+    };
+    assert_eq!(count(json!({ "type": ["environment.merge"] })).await, 2);
+    assert_eq!(count(json!({ "result": "failure" })).await, 4);
+    assert_eq!(count(json!({ "state": ["complete"] })).await, 9);
+    assert_eq!(
+        count(json!({ "state": ["pending", "in_progress"] })).await,
+        0
+    );
+    assert_eq!(
+        count(json!({ "environment_id": child_id })).await,
+        3,
+        "the merge and the two syncs were started on the child"
+    );
+    let first = listed["results"][0]["created_at"].as_str().unwrap();
+    assert_eq!(count(json!({ "since": first })).await, 1);
+    let bad = client
+        .call(
+            "deploy/v1/activity/list",
+            &json!({ "project_id": project, "state": ["done"] }),
+        )
+        .await
+        .unwrap();
+    expect_at(&bad, 400, Status::ValidationError, "/state/0");
+}
+
+/// A paused environment refuses changes to its variables and settings
+/// until it is resumed.
+pub async fn pause_and_resume(gw: &TestGateway) {
+    let client = gw.client("");
+    let project = gw.project("sleepy").await["id"].clone();
+    let env = ok(
+        &client,
+        "deploy/v1/environment/create",
+        json!({ "project_id": project, "name": "dev" }),
+    )
+    .await;
+    let env_id = env["id"].clone();
+    set_variable(&client, &env_id, "KEEP", "1").await;
+    let variable = ok(
+        &client,
+        "deploy/v1/variable/list",
+        json!({ "environment_id": env_id }),
+    )
+    .await["results"][0]
+        .clone();
+
+    let paused = run(
+        &client,
+        "deploy/v1/environment/pause",
+        json!({ "id": env_id }),
+    )
+    .await;
+    expect(&paused, 200, Status::Success);
+    assert_eq!(paused.envelope.result["status"], "paused");
+    let again = run(
+        &client,
+        "deploy/v1/environment/pause",
+        json!({ "id": env_id }),
+    )
+    .await;
+    expect_at(&again, 409, Status::Conflict, "/id");
+
+    for (path, body) in [
+        (
+            "deploy/v1/variable/create",
+            json!({ "environment_id": env_id, "name": "NEW", "value": "x" }),
+        ),
+        (
+            "deploy/v1/variable/update",
+            json!({ "id": variable["id"], "value": "2" }),
+        ),
+        ("deploy/v1/variable/delete", json!({ "id": variable["id"] })),
+        (
+            "deploy/v1/environment/update",
+            json!({ "id": env_id, "settings": { "enable_smtp": true } }),
+        ),
+    ] {
+        let refused = client.call(path, &body).await.unwrap();
+        expect(&refused, 409, Status::ResourceInUse);
+        assert!(
+            refused.envelope.summary.contains("resume it first"),
+            "{path}: {}",
+            refused.envelope.summary
+        );
+    }
+    assert_eq!(variables(&client, &env_id).await, pairs(&[("KEEP", "1")]));
+
+    let resumed = run(
+        &client,
+        "deploy/v1/environment/resume",
+        json!({ "id": env_id }),
+    )
+    .await;
+    expect(&resumed, 200, Status::Success);
+    assert_eq!(resumed.envelope.result["status"], "active");
+    set_variable(&client, &env_id, "NEW", "x").await;
+    assert_eq!(
+        variables(&client, &env_id).await,
+        pairs(&[("KEEP", "1"), ("NEW", "x")])
+    );
+    let listed = ok(
+        &client,
+        "deploy/v1/activity/list",
+        json!({ "project_id": project, "environment_id": env_id }),
+    )
+    .await;
+    let descriptions: Vec<&str> = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["description"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        descriptions,
+        [
+            "admin@localhost resumed dev",
+            "admin@localhost paused dev",
+            "admin@localhost paused dev",
+        ]
+    );
+}
+
+/// Two operations on one environment: the second waits `pending` behind
+/// the first, while an operation on another environment runs beside it.
+/// `first` and `second` may be clients of different nodes.
+pub async fn one_at_a_time(first: &Client, second: &Client) {
+    let client = first;
+    let project = ok(
+        client,
+        "console/v1/project/create",
+        json!({ "name": "queue", "geo": "us" }),
+    )
+    .await["id"]
+        .clone();
+    let create = |name: &str| {
+        ok(
+            client,
+            "deploy/v1/environment/create",
+            json!({ "project_id": project, "name": name }),
+        )
+    };
+    let busy = create("busy").await["id"].clone();
+    let other = create("other").await["id"].clone();
+
+    let held = accepted(first, "testkit/v1/hold", json!({ "id": busy, "ms": 1500 })).await;
+    let held_id = held.envelope.request_id.to_string();
+    let paused = accepted(second, "deploy/v1/environment/pause", json!({ "id": busy })).await;
+    let paused_id = paused.envelope.request_id.to_string();
+    let resumed = accepted(first, "deploy/v1/environment/resume", json!({ "id": busy })).await;
+    let resumed_id = resumed.envelope.request_id.to_string();
+    let elsewhere = accepted(
+        second,
+        "deploy/v1/environment/pause",
+        json!({ "id": other }),
+    )
+    .await;
+
+    // The hold runs, and reports progress that any node reads from the
+    // job table; the pause waits behind it.
+    let running = activity_until(second, &held_id, |a| {
+        a["state"] == "in_progress" && a["completion_percent"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    assert_eq!(running["type"], "environment.hold");
+    assert_eq!(
+        running["description"],
+        format!("holding {} for 1500 ms", busy.as_str().unwrap())
+    );
+    assert_eq!(activity(second, &paused_id).await["state"], "pending");
+    let polled = second.get(&format!("request/{paused_id}")).await.unwrap();
+    expect(&polled, 202, Status::Accepted);
+
+    // Another environment's operation is not held back.
+    let elsewhere = second.wait(elsewhere, WAIT).await.unwrap();
+    expect(&elsewhere, 200, Status::Success);
+    assert_eq!(activity(second, &held_id).await["state"], "in_progress");
+    assert_eq!(activity(second, &paused_id).await["state"], "pending");
+
+    for reply in [held, paused, resumed] {
+        let done = first.wait(reply, WAIT).await.unwrap();
+        expect(&done, 200, Status::Success);
+    }
+    let [hold, pause, resume] = [&held_id, &paused_id, &resumed_id].map(|id| {
+        let second = second.clone();
+        let id = id.clone();
+        async move { activity(&second, &id).await }
+    });
+    let (hold, pause, resume) = (hold.await, pause.await, resume.await);
+    let at = |a: &Value, field: &str| a[field].as_str().unwrap().to_owned();
+    assert!(
+        at(&hold, "completed_at") <= at(&pause, "started_at"),
+        "the pause started after the hold: {hold:#} {pause:#}"
+    );
+    assert!(at(&pause, "completed_at") <= at(&resume, "started_at"));
+    assert_eq!(hold["completion_percent"], 100);
+    assert_eq!(
+        hold["log"].as_array().unwrap().len(),
+        2,
+        "the first and last step: {hold:#}"
+    );
+    let env = ok(client, "deploy/v1/environment/get", json!({ "id": busy })).await;
+    assert_eq!(env["status"], "active", "the resume ran last");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branch_merge_and_sync_are_activities() {
+    let gw = common::start().await;
+    branch_merge_and_sync(&gw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_environment_refuses_changes_until_resumed() {
+    let gw = common::start().await;
+    pause_and_resume(&gw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_on_one_environment_run_one_at_a_time_in_order() {
+    let gw = common::start().await;
+    let client = gw.client("");
+    one_at_a_time(&client, &client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
+    let gw = common::start().await;
+    let client = gw.client("");
+    let project = gw.project("cancels").await["id"].clone();
+    let env = ok(
+        &client,
+        "deploy/v1/environment/create",
+        json!({ "project_id": project, "name": "dev" }),
+    )
+    .await["id"]
+        .clone();
+    let held = accepted(
+        &client,
+        "testkit/v1/hold",
+        json!({ "id": env, "ms": 20000 }),
+    )
+    .await;
+    let held_id = held.envelope.request_id.to_string();
+    let paused = accepted(&client, "deploy/v1/environment/pause", json!({ "id": env })).await;
+    let paused_id = paused.envelope.request_id.to_string();
+    activity_until(&client, &held_id, |a| a["state"] == "in_progress").await;
+
+    // Pending: cancelled at once.
+    let cancelled = ok(
+        &client,
+        "deploy/v1/activity/cancel",
+        json!({ "id": paused_id }),
+    )
+    .await;
+    assert_eq!(cancelled["state"], "cancelled");
+    assert!(cancelled["cancelled_at"].is_string());
+    assert!(cancelled["result"].is_null());
+    // Running: it stops at its next checkpoint.
+    let cancelling = ok(
+        &client,
+        "deploy/v1/activity/cancel",
+        json!({ "id": held_id }),
+    )
+    .await;
+    assert_eq!(cancelling["id"], held_id.as_str());
+    let stopped = activity_until(&client, &held_id, |a| a["state"] == "cancelled").await;
+    assert!(stopped["completed_at"].is_null());
+    let polled = client.wait(held, WAIT).await.unwrap();
+    expect(&polled, 409, Status::Cancelled);
+
+    // Finished: refused, saying why.
+    let again = client
+        .call("deploy/v1/activity/cancel", &json!({ "id": held_id }))
+        .await
+        .unwrap();
+    expect_at(&again, 409, Status::Conflict, "/id");
+    assert!(again.envelope.summary.contains("already finished"));
+    let unknown = client
+        .call(
+            "deploy/v1/activity/cancel",
+            &json!({ "id": "prq_01J00000000000000000000000" }),
+        )
+        .await
+        .unwrap();
+    expect(&unknown, 404, Status::ResourceNotFound);
+
+    // The environment was never paused: the pause was cancelled.
+    let found = ok(&client, "deploy/v1/environment/get", json!({ "id": env })).await;
+    assert_eq!(found["status"], "active");
+
+    // A viewer reads activities but may not cancel them.
+    let viewer = gw.person("watcher", "viewer").await;
+    let seen = viewer
+        .client
+        .call("deploy/v1/activity/get", &json!({ "id": held_id }))
+        .await
+        .unwrap();
+    expect(&seen, 200, Status::Success);
+    let refused = viewer
+        .client
+        .call("deploy/v1/activity/cancel", &json!({ "id": held_id }))
+        .await
+        .unwrap();
+    expect(&refused, 403, Status::Forbidden);
+}
