@@ -18,6 +18,8 @@ struct Records {
     environment: String,
     variable: String,
     invite: String,
+    /// A finished activity: the pause of an environment of its own.
+    activity: String,
 }
 
 async fn records(gw: &TestGateway, n: usize) -> Records {
@@ -47,11 +49,28 @@ async fn records(gw: &TestGateway, n: usize) -> Records {
             json!({ "project_id": project, "email": format!("invitee{n}@example.com"), "role": "viewer" }),
         )
         .await);
+    let paused = ok(gw
+        .call(
+            "deploy/v1/environment/create",
+            json!({ "project_id": project, "name": "paused" }),
+        )
+        .await);
+    let pause = gw
+        .call("deploy/v1/environment/pause", json!({ "id": paused }))
+        .await;
+    expect(&pause, 202, Status::Accepted);
+    let activity = pause.envelope.request_id.to_string();
+    let done = gw
+        .client("")
+        .wait(pause, std::time::Duration::from_secs(30))
+        .await;
+    expect(&done.unwrap(), 200, Status::Success);
     Records {
         project,
         environment,
         variable,
         invite,
+        activity,
     }
 }
 
@@ -65,6 +84,7 @@ fn body(scope: &Scope, records: &Records) -> Value {
             "environment" => &records.environment,
             "variable" => &records.variable,
             "invite" => &records.invite,
+            "activity" => &records.activity,
             other => panic!("the role matrix has no {other} record yet: add one to `records`"),
         };
         body.insert(field.to_owned(), json!(id));
