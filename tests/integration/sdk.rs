@@ -74,7 +74,7 @@ async fn pangea_python_sdk_drives_the_console() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["staging", "staging-v2"]);
+    assert_eq!(names, ["feature-x", "staging", "staging-v2"]);
 }
 
 /// The public Pangea Node.js SDK (pangea-node-sdk, pinned in

@@ -110,8 +110,9 @@ def main():
 
 def environments(client):
     """Environments through the SDK: a call, an asynchronous clone the SDK
-    polls to its end, a field error, and a file upload as the SDK sends
-    files (multipart, with a `request` part)."""
+    polls to its end, a branch read back as an activity, a field error, and
+    a file upload as the SDK sends files (multipart, with a `request`
+    part)."""
     project_id = client.call("v1/project/create", name="sdk-environments").result.id
     config = PangeaConfig(base_url_template=URL + "/{SERVICE_NAME}", poll_result_timeout=20)
     deploy = Deploy(TOKEN, config=config)
@@ -130,6 +131,19 @@ def environments(client):
 
     listed = deploy.call("v1/environment/list", project_id=project_id)
     assert listed.result.count == 2, listed.result
+
+    # A branch is an activity: the SDK follows its 202, and the activity is
+    # read back by the request id that started it.
+    branched = deploy.call("v1/environment/branch", id=staging.result.id, name="feature-x")
+    assert branched.success and branched.http_status == 200, branched.status
+    assert branched.result.parent == staging.result.id, branched.result
+    activity = deploy.call("v1/activity/get", id=branched.request_id)
+    assert activity.result.id == branched.request_id, activity.result
+    assert activity.result.type == "environment.branch", activity.result
+    assert activity.result.state == "complete", activity.result
+    assert activity.result.result == "success", activity.result
+    assert activity.result.completion_percent == 100, activity.result
+    assert activity.result.environment_ids[0] == staging.result.id, activity.result
 
     err = expect_raises(
         pe.ValidationException,
