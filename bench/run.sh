@@ -169,10 +169,10 @@ finish_gateway() {
     fi
 }
 
-# One wrk run: "req/s p50_us p99_us".
+# One wrk run: "req/s p50_us p99_us"; $4 overrides CONNECTIONS.
 measure() {
     local out
-    out=$(BENCH_BODY="$2" BENCH_TOKEN="$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$1")
+    out=$(BENCH_BODY="$2" BENCH_TOKEN="$3" wrk -t"$THREADS" -c"${4:-$CONNECTIONS}" -d"$DURATION" --latency -s bench/post.lua "$1")
     if grep -q "Non-2xx" <<<"$out"; then
         echo "unexpected non-2xx responses from $1:" >&2
         echo "$out" >&2
@@ -192,10 +192,11 @@ print(rps, p50, p99)
 PY
 }
 
-# The bare server alone: its req/s, p50 and p99 right now.
+# The bare server alone: its req/s, p50 and p99 right now ($1: with that
+# many connections).
 measure_bare() {
     start_bare
-    measure "http://$addr/" '{}' ''
+    measure "http://$addr/" '{}' '' "${1:-}"
     stop_server
 }
 
@@ -208,18 +209,31 @@ case_body() {
                 -H "Authorization: Bearer $token" -d '{"name": "bench"}' |
                 python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["id"])')
             echo "{\"id\": \"$project\"}" ;;
+        activity/list)
+            # A project holding 100,000 activities, one in ten on the
+            # environment listed.
+            local made project environment
+            made=$(curl -s -XPOST "http://$addr/console/v1/project/create" \
+                -H "Authorization: Bearer $token" -d '{"name": "bench"}')
+            project=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["result"]["id"])' "$made")
+            made=$(curl -s -XPOST "http://$addr/deploy/v1/environment/create" \
+                -H "Authorization: Bearer $token" -d "{\"project_id\": \"$project\", \"name\": \"production\"}")
+            environment=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["result"]["id"])' "$made")
+            python3 bench/seed-activities.py "$data/actiongate.db" "$project" "$environment" 100000
+            echo "{\"project_id\": \"$project\", \"environment_id\": \"$environment\"}" ;;
         hello*) echo '{"name": "bench"}' ;;
         *) echo '{}' ;;
     esac
 }
 
-# name|database|path|body kind|authenticated|settings
+# name|database|path|body kind|authenticated|settings|connections
 cases=(
     "greeter/v1/hello (sync, no database)|sqlite|greeter/v1/hello|hello|yes"
     "greeter/v1/hello, metrics off|sqlite|greeter/v1/hello|hello|yes|ACTIONGATE_METRICS=false"
     "greeter/v1/hello/open (no auth, no limit)|sqlite|greeter/v1/hello/open|hello|"
     "console/v1/project/get (SQLite)|sqlite|console/v1/project/get|project/get|yes"
     "greeter/v1/report (designated async, 202)|sqlite|greeter/v1/report|report|yes"
+    "deploy/v1/activity/list, 100k activities, 32 conns|sqlite|deploy/v1/activity/list|activity/list|yes||32"
 )
 if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ]; then
     cases+=("greeter/v1/report on PostgreSQL (202)|postgres|greeter/v1/report|report|yes")
@@ -256,14 +270,14 @@ proxy_results="$work/proxy-results"
 : >"$proxy_results"
 for round in $(seq 1 "$ROUNDS"); do
     for entry in "${cases[@]}"; do
-        IFS='|' read -r name database path kind authenticated settings <<<"$entry"
+        IFS='|' read -r name database path kind authenticated settings connections <<<"$entry"
         grep -Eq -- "$CASES" <<<"$name" || continue
         for build in "${builds[@]}"; do
             IFS='|' read -r label gateway_bin <<<"$build"
-            bare=$(measure_bare) || exit 1
+            bare=$(measure_bare "$connections") || exit 1
             start_gateway "$database" "$settings"
             body=$(case_body "$kind")
-            figures=$(measure "http://$addr/$path" "$body" "${authenticated:+$token}") || exit 1
+            figures=$(measure "http://$addr/$path" "$body" "${authenticated:+$token}" "$connections") || exit 1
             finish_gateway
             echo "$name$label|$figures|$bare" >>"$results"
         done
