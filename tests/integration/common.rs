@@ -67,6 +67,8 @@ pub struct TestGateway {
     pub metrics_url: Option<String>,
     pub token: String,
     pub org_id: String,
+    /// Set when it runs on PostgreSQL, for the CLI.
+    pub database_url: Option<String>,
     running: Option<RunningGateway>,
     // Dropped last: the database lives here.
     pub dir: tempfile::TempDir,
@@ -108,6 +110,7 @@ pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestGateway {
         metrics_url: running.metrics_addr.map(|addr| format!("http://{addr}")),
         token,
         org_id: boot.org_id.clone(),
+        database_url: config.database_url.clone(),
         running: Some(running),
         dir,
     }
@@ -436,7 +439,11 @@ impl TestGateway {
 
     /// Runs the `actiongate` binary against this gateway's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        cli(self.dir.path(), args)
+        let mut command = cli_command(self.dir.path(), args);
+        if let Some(url) = &self.database_url {
+            command.env("ACTIONGATE_DATABASE_URL", url);
+        }
+        command.output().expect("running actiongate")
     }
 
     /// Creates a token with the CLI and returns its secret.
@@ -548,14 +555,20 @@ impl Person {
 }
 
 pub fn cli(data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_actiongate"))
+    cli_command(data_dir, args)
+        .output()
+        .expect("running actiongate")
+}
+
+fn cli_command(data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_actiongate"));
+    command
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         // The tests' settings are the defaults, whatever the working copy holds.
-        .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml")
-        .output()
-        .expect("running actiongate")
+        .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml");
+    command
 }
 
 /// Asserts a failed reply's HTTP code and status, and that its field

@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::openapi::Documents;
 use crate::rate_limits::RateLimits;
 use crate::routes::{RouteTable, RESERVED};
+use crate::sweeper;
 use crate::tokens::TokenVerifier;
 use crate::upstream::identity::Identity;
 use crate::upstream::table::UpstreamTable;
@@ -172,7 +173,14 @@ impl Gateway {
         )
         .await;
         routes.install_engine(jobs.clone());
+        let sweeps = std::iter::once((
+            "finished job results",
+            jobs::store::sweep_expired as actiongate_service::SweepExpired,
+        ))
+        .chain(routes.sweeps().iter().copied())
+        .collect();
         let mut background = vec![
+            sweeper::spawn(db.write.clone(), sweeps, config.result_sweep_interval),
             tokens.spawn_last_used_writer(config.token_last_used_interval),
             rate_limits.spawn_shrinker(Duration::from_secs(60)),
             spawn_metrics_upkeep(metrics.clone()),

@@ -26,6 +26,7 @@ pub mod rate_limits;
 pub mod routes;
 pub mod server;
 pub mod sqlite_reader;
+mod sweeper;
 pub mod telemetry;
 pub mod tokens;
 pub mod trace;

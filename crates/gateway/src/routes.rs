@@ -9,7 +9,7 @@ use std::panic::AssertUnwindSafe;
 
 use actiongate_service::{
     Access, ActionError, ActionName, ActionSpec, ApiError, Ctx, DecodedInput, Engine, ErasedAction,
-    Hooks, Mode, Requests, Scope, Service,
+    Hooks, Mode, Requests, Scope, Service, SweepExpired,
 };
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -91,6 +91,8 @@ pub struct RouteTable {
     by_path: HashMap<Box<str>, Vec<usize>>,
     /// Where the job engine is handed to handlers once it has started.
     engine: Arc<Engine>,
+    /// What the services' records that expire are, and how to sweep them.
+    sweeps: Vec<(&'static str, SweepExpired)>,
 }
 
 /// A problem with the set of services, found at start.
@@ -179,6 +181,7 @@ impl RouteTable {
             by_name: HashMap::new(),
             by_path: HashMap::new(),
             engine: Arc::default(),
+            sweeps: Vec::new(),
         };
         // Every call can reach every service's hooks (a project deleted by
         // one service takes the others' records with it).
@@ -186,6 +189,7 @@ impl RouteTable {
         for mut service in services {
             service.state.insert(hooks.clone());
             service.state.insert(table.engine.clone());
+            table.sweeps.extend(service.sweeps.iter().copied());
             let index = table.services.len();
             for name in service.names() {
                 if RESERVED.contains(&name) {
@@ -260,6 +264,11 @@ impl RouteTable {
 
     pub fn services(&self) -> &[ServiceRoutes] {
         &self.services
+    }
+
+    /// Every service's expiring records and their sweeps.
+    pub fn sweeps(&self) -> &[(&'static str, SweepExpired)] {
+        &self.sweeps
     }
 
     /// Hands the started job engine to every service's handlers.

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use actiongate_service::{ActionResult, ApiError, Ctx, Role, Scope, Status};
+use actiongate_service::{ActionResult, ApiError, Ctx, RecordPlace, Role, Scope, Status};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::scope::{self, ProjectScope};
@@ -26,6 +26,12 @@ pub trait Record: Sized + Send + 'static {
 
     /// The project it belongs to.
     fn project_id(&self) -> &str;
+
+    /// The serialization key of the activities on it, when it is not the
+    /// record's own `kind:id` (see [`actiongate_service::RecordPlace`]).
+    fn queue_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A record and the caller's place in its project.
@@ -88,7 +94,12 @@ pub fn record<R: Record>(field: &'static str) -> Scope {
         field,
         kind: R::KIND,
         project_of: |db, id| {
-            Box::pin(async move { Ok(R::find(db, id).await?.map(|r| r.project_id().to_owned())) })
+            Box::pin(async move {
+                Ok(R::find(db, id).await?.map(|r| RecordPlace {
+                    project_id: r.project_id().to_owned(),
+                    queue_key: r.queue_key().unwrap_or_else(|| format!("{}:{id}", R::KIND)),
+                }))
+            })
         },
     }
 }

@@ -10,7 +10,7 @@
 
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::SelectStatement;
-use sea_orm::DbErr;
+use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::WriteTxn;
 
@@ -18,6 +18,12 @@ use crate::WriteTxn;
 /// ids), inside the deleting call's transaction.
 pub type OnProjectsDeleted =
     for<'a> fn(&'a WriteTxn, SelectStatement) -> BoxFuture<'a, Result<(), DbErr>>;
+
+/// Deletes up to `limit` of a service's records whose time ran out before
+/// `now` (Unix ms), and says how many. The gateway calls it every sweep
+/// interval, again while it deletes a full batch.
+pub type SweepExpired =
+    for<'a> fn(&'a DatabaseConnection, i64, u64) -> BoxFuture<'a, Result<u64, DbErr>>;
 
 /// Every registered service's hooks, shared by all calls.
 #[derive(Clone, Default)]

@@ -10,9 +10,21 @@
 use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 
-/// Finds the project a record belongs to, by the record's id.
-pub type ProjectOf =
-    for<'a> fn(&'a DatabaseConnection, &'a str) -> BoxFuture<'a, Result<Option<String>, DbErr>>;
+/// Finds where a record is, by the record's id.
+pub type ProjectOf = for<'a> fn(
+    &'a DatabaseConnection,
+    &'a str,
+) -> BoxFuture<'a, Result<Option<RecordPlace>, DbErr>>;
+
+/// Where a record is: its project, and the queue its activities run in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordPlace {
+    pub project_id: String,
+    /// The serialization key of the actions on it that are activities:
+    /// `kind:id` of the record itself, or of the one it belongs to (a
+    /// backup's restores queue with its environment's operations).
+    pub queue_key: String,
+}
 
 /// The scope an action's least role is checked in.
 #[derive(Clone, Copy)]

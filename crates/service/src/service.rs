@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::action::{ActionSpec, ErasedAction, Typed};
-use crate::hooks::OnProjectsDeleted;
+use crate::hooks::{OnProjectsDeleted, SweepExpired};
 use crate::{ActionError, Ctx};
 
 /// A service as the gateway sees it.
@@ -22,6 +22,8 @@ pub struct Service {
     /// them with the core's, in the order of their names.
     pub migrations: Vec<Box<dyn MigrationTrait>>,
     pub(crate) projects_deleted: Vec<OnProjectsDeleted>,
+    /// What of its own expires, for the gateway's sweeper.
+    pub sweeps: Vec<(&'static str, SweepExpired)>,
 }
 
 impl Service {
@@ -33,6 +35,7 @@ impl Service {
             state: http::Extensions::new(),
             migrations: Vec::new(),
             projects_deleted: Vec::new(),
+            sweeps: Vec::new(),
         }
     }
 
@@ -61,6 +64,13 @@ impl Service {
     /// [`crate::Hooks`]).
     pub fn on_projects_deleted(mut self, hook: OnProjectsDeleted) -> Self {
         self.projects_deleted.push(hook);
+        self
+    }
+
+    /// Has the gateway delete this service's expired `what` (`backups`)
+    /// in batches, every sweep interval (see [`SweepExpired`]).
+    pub fn sweep_expired(mut self, what: &'static str, sweep: SweepExpired) -> Self {
+        self.sweeps.push((what, sweep));
         self
     }
 

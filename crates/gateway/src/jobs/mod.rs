@@ -83,7 +83,6 @@ pub struct Settings {
     pub activity_ttl: Duration,
     pub idempotency_ttl: Duration,
     pub poll_limit: u32,
-    pub sweep_interval: Duration,
     /// For the PostgreSQL listener's own connection.
     pub database_url: String,
 }
@@ -98,7 +97,6 @@ impl Settings {
             activity_ttl: config.activity_ttl,
             idempotency_ttl: config.idempotency_ttl,
             poll_limit: config.poll_limit,
-            sweep_interval: config.result_sweep_interval,
             database_url: config.database_url(),
         }
     }
@@ -227,7 +225,6 @@ impl Jobs {
         let mut tasks = vec![
             jobs.clone().spawn_claimer(),
             jobs.clone().spawn_lease_keeper(),
-            jobs.clone().spawn_sweeper(),
             jobs.clone().spawn_reporter(),
         ];
         let database_url = jobs.settings.database_url.clone();

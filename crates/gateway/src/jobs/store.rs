@@ -425,6 +425,15 @@ pub async fn set_upstream_call(
         .map(|_| ())
 }
 
+/// [`sweep`], as the sweeper calls it.
+pub fn sweep_expired(
+    conn: &sea_orm::DatabaseConnection,
+    now: i64,
+    limit: u64,
+) -> futures_util::future::BoxFuture<'_, Result<u64, DbErr>> {
+    Box::pin(sweep(conn, now, limit))
+}
+
 /// Deletes up to `limit` expired rows; how many.
 pub async fn sweep(conn: &impl ConnectionTrait, now: i64, limit: u64) -> Result<u64, DbErr> {
     let pick = Query::select()

@@ -34,9 +34,6 @@ pub type Work = BoxFuture<'static, Outcome>;
 
 /// The most jobs one claim takes.
 const CLAIM_BATCH: usize = 128;
-/// The most expired results one sweep statement deletes, so that the
-/// writer is never held for long.
-const SWEEP_BATCH: u64 = 500;
 
 impl Jobs {
     /// Runs `work` in a task of its own and settles it; the receiver gets
@@ -261,37 +258,6 @@ impl Jobs {
                         }
                     }
                     Err(err) => tracing::warn!(error = %err, "renewing job leases failed"),
-                }
-            }
-        })
-    }
-
-    /// Deletes expired results in bounded batches, pausing between them.
-    pub(super) fn spawn_sweeper(self: Arc<Self>) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = self.stopping.cancelled() => return,
-                    () = tokio::time::sleep(self.settings.sweep_interval) => {}
-                }
-                let mut removed = 0;
-                loop {
-                    match store::sweep(&self.db.write, Timestamp::now_ms(), SWEEP_BATCH).await {
-                        Ok(n) => {
-                            removed += n;
-                            if n < SWEEP_BATCH {
-                                break;
-                            }
-                        }
-                        Err(err) => {
-                            tracing::warn!(error = %err, "sweeping expired job results failed");
-                            break;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                if removed > 0 {
-                    tracing::debug!(removed, "expired job results removed");
                 }
             }
         })

@@ -48,12 +48,15 @@ pub async fn check(
             _ => err,
         }
     };
-    let project_id = match spec.scope {
-        Scope::Record { project_of, .. } => project_of(db, &id)
-            .await
-            .map_err(|err| unavailable_db(ctx.request_id, &err))?
-            .ok_or_else(not_found)?,
-        _ => id.clone(),
+    let (project_id, record_key) = match spec.scope {
+        Scope::Record { project_of, .. } => {
+            let place = project_of(db, &id)
+                .await
+                .map_err(|err| unavailable_db(ctx.request_id, &err))?
+                .ok_or_else(not_found)?;
+            (place.project_id, Some(place.queue_key))
+        }
+        _ => (id.clone(), None),
     };
     let principal = &ctx.grant().principal;
     // Whoever sees a project is at least a viewer there.
@@ -68,9 +71,7 @@ pub async fn check(
         .map_err(|err| unavailable_db(ctx.request_id, &err))?
         .ok_or_else(not_found)?;
     scope::require(&project.id, role, least)?;
-    if let Scope::Record { kind, .. } = spec.scope {
-        ctx.scope_record = Some(format!("{kind}:{id}"));
-    }
+    ctx.scope_record = record_key;
     ctx.project_scope = Some(project.id.as_str().into());
     ctx.checked_project = Some(std::sync::Arc::new(project));
     Ok(())
