@@ -10,7 +10,7 @@ import sqlite3
 import sys
 import time
 
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 def request_id(ms, n):

@@ -29,7 +29,10 @@ enum Jobs {
     Description,
 }
 
-const INDEXES: [(&str, &str); 2] = [
+/// The claim's look at a key's queue; a project's activities, newest
+/// first; one environment's (its key), newest first and counted from the
+/// index alone.
+const INDEXES: [(&str, &str); 3] = [
     (
         "jobs_queue_key",
         "CREATE INDEX jobs_queue_key ON jobs (queue_key, request_id) \
@@ -38,6 +41,11 @@ const INDEXES: [(&str, &str); 2] = [
     (
         "jobs_activity_project",
         "CREATE INDEX jobs_activity_project ON jobs (activity_project_id, request_id) \
+         WHERE activity_project_id IS NOT NULL",
+    ),
+    (
+        "jobs_activity_queue",
+        "CREATE INDEX jobs_activity_queue ON jobs (activity_project_id, queue_key, request_id) \
          WHERE activity_project_id IS NOT NULL",
     ),
 ];
