@@ -250,6 +250,13 @@ pub async fn branch_merge_and_sync(gw: &TestGateway) {
     .await;
     expect_at(&orphan, 409, Status::Conflict, "/id");
     assert!(orphan.envelope.summary.contains("no parent"));
+    let failed = activity(&client, &orphan.envelope.request_id.to_string()).await;
+    assert_eq!(failed["state"], "complete");
+    assert_eq!(failed["result"], "failure");
+    assert_eq!(
+        failed["description"],
+        "admin@localhost merged production into its parent"
+    );
     let orphan = run(
         &client,
         "deploy/v1/environment/sync",
@@ -632,4 +639,273 @@ async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
         .await
         .unwrap();
     expect(&refused, 403, Status::Forbidden);
+}
+
+/// Backups: taken safe and live as activities, listed, restored into
+/// their environment and into new ones, outliving their environment,
+/// deleted; each bad input refused with its field named.
+pub async fn backups(gw: &TestGateway) {
+    let client = gw.client("");
+    let project = gw.project("backed-up").await["id"].clone();
+    let prod = ok(
+        &client,
+        "deploy/v1/environment/create",
+        json!({ "project_id": project, "name": "prod", "settings": { "enable_smtp": true } }),
+    )
+    .await["id"]
+        .clone();
+    set_variable(&client, &prod, "A", "1").await;
+    set_variable(&client, &prod, "B", "2").await;
+
+    let taken = accepted(
+        &client,
+        "deploy/v1/backup/create",
+        json!({ "environment_id": prod }),
+    )
+    .await;
+    let taken_id = taken.envelope.request_id.to_string();
+    let taken = client.wait(taken, WAIT).await.unwrap();
+    expect(&taken, 200, Status::Success);
+    let safe = taken.envelope.result.clone();
+    assert_eq!(safe["safe"], true);
+    assert_eq!(safe["status"], "complete");
+    assert_eq!(safe["restorable"], true);
+    assert_eq!(safe["variables"], 2);
+    assert_eq!(safe["environment_name"], "prod");
+    assert!(safe["size"].as_i64().unwrap() > 0);
+    assert!(safe["expires_at"].as_str().unwrap() > safe["created_at"].as_str().unwrap());
+    let backup_activity = activity(&client, &taken_id).await;
+    assert_eq!(backup_activity["type"], "environment.backup");
+    assert_eq!(backup_activity["environment_ids"], json!([prod]));
+    assert_eq!(
+        backup_activity["description"],
+        "admin@localhost took a safe backup of prod"
+    );
+
+    set_variable(&client, &prod, "A", "1-live").await;
+    let live = run(
+        &client,
+        "deploy/v1/backup/create",
+        json!({ "environment_id": prod, "safe": false }),
+    )
+    .await;
+    expect(&live, 200, Status::Success);
+    assert_eq!(live.envelope.result["safe"], false);
+
+    let listed = ok(
+        &client,
+        "deploy/v1/backup/list",
+        json!({ "environment_id": prod }),
+    )
+    .await;
+    assert_eq!(listed["count"], 2);
+    assert_eq!(
+        listed["results"][0]["id"], live.envelope.result["id"],
+        "newest first"
+    );
+    let got = ok(&client, "deploy/v1/backup/get", json!({ "id": safe["id"] })).await;
+    assert_eq!(got["id"], safe["id"]);
+    assert!(
+        got.get("contents").is_none(),
+        "a backup's contents are not shown"
+    );
+
+    // Diverge, then restore the safe backup over the environment.
+    set_variable(&client, &prod, "C", "3").await;
+    ok(
+        &client,
+        "deploy/v1/environment/update",
+        json!({ "id": prod, "settings": { "enable_smtp": false, "restrict_robots": true } }),
+    )
+    .await;
+    let restored = run(
+        &client,
+        "deploy/v1/backup/restore",
+        json!({ "id": safe["id"] }),
+    )
+    .await;
+    expect(&restored, 200, Status::Success);
+    assert_eq!(restored.envelope.result["id"], prod);
+    assert_eq!(
+        restored.envelope.result["settings"],
+        json!({ "enable_smtp": true })
+    );
+    assert_eq!(
+        variables(&client, &prod).await,
+        pairs(&[("A", "1"), ("B", "2")])
+    );
+    let restore = activity(&client, &restored.envelope.request_id.to_string()).await;
+    assert_eq!(restore["type"], "environment.restore");
+    assert_eq!(restore["environment_ids"], json!([prod]));
+
+    // Into a new environment: a child of the backed-up one, or of another.
+    let copy = run(
+        &client,
+        "deploy/v1/backup/restore",
+        json!({ "id": live.envelope.result["id"], "environment_name": "prod-copy" }),
+    )
+    .await;
+    expect(&copy, 200, Status::Success);
+    let copy = copy.envelope.result;
+    assert_eq!(copy["name"], "prod-copy");
+    assert_eq!(copy["parent"], prod);
+    assert_eq!(
+        variables(&client, &copy["id"]).await,
+        pairs(&[("A", "1-live"), ("B", "2")])
+    );
+    let taken_name = run(
+        &client,
+        "deploy/v1/backup/restore",
+        json!({ "id": safe["id"], "environment_name": "prod-copy" }),
+    )
+    .await;
+    expect_at(&taken_name, 409, Status::Conflict, "/environment_name");
+    let elsewhere = gw.project("elsewhere").await["id"].clone();
+    let foreign = ok(
+        &client,
+        "deploy/v1/environment/create",
+        json!({ "project_id": elsewhere, "name": "foreign" }),
+    )
+    .await["id"]
+        .clone();
+    let foreign_parent = run(
+        &client,
+        "deploy/v1/backup/restore",
+        json!({ "id": safe["id"], "environment_name": "twin", "branch_from": foreign }),
+    )
+    .await;
+    expect_at(
+        &foreign_parent,
+        404,
+        Status::ResourceNotFound,
+        "/branch_from",
+    );
+
+    // The backups outlive their environment.
+    let deleted = client
+        .call(
+            "deploy/v1/environment/delete",
+            &json!({ "id": prod, "force": true }),
+        )
+        .await
+        .unwrap();
+    expect(&deleted, 200, Status::Success);
+    let listed = ok(
+        &client,
+        "deploy/v1/backup/list",
+        json!({ "environment_id": prod }),
+    )
+    .await;
+    assert_eq!(listed["count"], 2, "listed by the deleted environment's id");
+    let gone = run(
+        &client,
+        "deploy/v1/backup/restore",
+        json!({ "id": safe["id"] }),
+    )
+    .await;
+    expect_at(&gone, 409, Status::Conflict, "/environment_name");
+    let reborn = run(
+        &client,
+        "deploy/v1/backup/restore",
+        json!({ "id": safe["id"], "environment_name": "prod" }),
+    )
+    .await;
+    expect(&reborn, 200, Status::Success);
+    assert!(reborn.envelope.result["parent"].is_null());
+    assert_eq!(
+        variables(&client, &reborn.envelope.result["id"]).await,
+        pairs(&[("A", "1"), ("B", "2")])
+    );
+
+    // A member takes backups but neither deletes nor restores them.
+    let member = gw.person("backer", "viewer").await;
+    gw.add_member(project.as_str().unwrap(), &member, "member")
+        .await;
+    for path in ["deploy/v1/backup/delete", "deploy/v1/backup/restore"] {
+        let refused = member
+            .client
+            .call(path, &json!({ "id": safe["id"] }))
+            .await
+            .unwrap();
+        expect(&refused, 403, Status::Forbidden);
+    }
+    let removed = ok(
+        &client,
+        "deploy/v1/backup/delete",
+        json!({ "id": safe["id"] }),
+    )
+    .await;
+    assert_eq!(removed["id"], safe["id"]);
+    let missing = client
+        .call("deploy/v1/backup/get", &json!({ "id": safe["id"] }))
+        .await
+        .unwrap();
+    expect(&missing, 404, Status::ResourceNotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_are_taken_listed_restored_and_outlive_their_environment() {
+    let gw = common::start().await;
+    backups(&gw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_backup_is_refused_then_swept() {
+    let gw = common::start_with(|config| {
+        config.result_sweep_interval = Duration::from_millis(200);
+        config.services.insert(
+            "deploy".into(),
+            figment::value::Value::from(figment::value::Dict::from([(
+                "backup_ttl".to_owned(),
+                figment::value::Value::from("1s"),
+            )])),
+        );
+    })
+    .await;
+    let client = gw.client("");
+    let project = gw.project("short-lived").await["id"].clone();
+    let env = ok(
+        &client,
+        "deploy/v1/environment/create",
+        json!({ "project_id": project, "name": "dev" }),
+    )
+    .await["id"]
+        .clone();
+    let backup = run(
+        &client,
+        "deploy/v1/backup/create",
+        json!({ "environment_id": env }),
+    )
+    .await;
+    expect(&backup, 200, Status::Success);
+    let id = backup.envelope.result["id"].clone();
+    // Refused once expired, before or after the sweep takes it.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let restore = run(&client, "deploy/v1/backup/restore", json!({ "id": id })).await;
+        match restore.envelope.status {
+            Status::Success => {}
+            Status::Conflict => {
+                expect_at(&restore, 409, Status::Conflict, "/id");
+                assert!(restore.envelope.summary.contains("expired"));
+                break;
+            }
+            Status::ResourceNotFound => break,
+            other => panic!("restoring an expiring backup: {other:?}"),
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = client
+            .call("deploy/v1/backup/get", &json!({ "id": id }))
+            .await
+            .unwrap();
+        if got.envelope.status == Status::ResourceNotFound {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never swept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -356,6 +356,7 @@ async fn activities_on_postgresql() {
     let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
     activities::branch_merge_and_sync(&gw).await;
     activities::pause_and_resume(&gw).await;
+    activities::backups(&gw).await;
 }
 
 /// Operations on one environment sent to two nodes run one at a time, in

@@ -20,6 +20,8 @@ struct Records {
     invite: String,
     /// A finished activity: the pause of an environment of its own.
     activity: String,
+    /// A backup of `environment`.
+    backup: String,
 }
 
 async fn records(gw: &TestGateway, n: usize) -> Records {
@@ -65,12 +67,25 @@ async fn records(gw: &TestGateway, n: usize) -> Records {
         .wait(pause, std::time::Duration::from_secs(30))
         .await;
     expect(&done.unwrap(), 200, Status::Success);
+    let backup = gw
+        .call(
+            "deploy/v1/backup/create",
+            json!({ "environment_id": environment }),
+        )
+        .await;
+    let backup = gw
+        .client("")
+        .wait(backup, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let backup = ok(backup);
     Records {
         project,
         environment,
         variable,
         invite,
         activity,
+        backup,
     }
 }
 
@@ -85,6 +100,7 @@ fn body(scope: &Scope, records: &Records) -> Value {
             "variable" => &records.variable,
             "invite" => &records.invite,
             "activity" => &records.activity,
+            "backup" => &records.backup,
             other => panic!("the role matrix has no {other} record yet: add one to `records`"),
         };
         body.insert(field.to_owned(), json!(id));

@@ -99,11 +99,16 @@ impl From<job::Model> for Activity {
             }
         }
         let finished = row.finished_at.map(Timestamp::from_unix_ms);
+        // Until its handler describes it (or if it failed before it could).
+        let description = row
+            .description
+            .unwrap_or_else(|| match environment_ids.first() {
+                Some(environment) => format!("{kind} of {environment}"),
+                None => kind.clone(),
+            });
         Activity {
             id: row.request_id,
-            description: row
-                .description
-                .unwrap_or_else(|| format!("{kind}, waiting to start")),
+            description,
             r#type: kind,
             project_id: row.activity_project_id.unwrap_or_default(),
             environment_ids,

@@ -1,5 +1,6 @@
 //! The deploy service's own tables, as sea-orm entities (the schema is in
 //! `actiongate-migration`).
 
+pub mod backup;
 pub mod environment;
 pub mod environment_variable;

@@ -2,6 +2,7 @@
 
 use crate::entity::{environment, environment_variable};
 use crate::settings::{self, Settings, SettingsPatch};
+use crate::variable::Carried;
 use actiongate_kit::fields::{
     self, duplicate_is_conflict, Color, Description, GitBranch, Name, Slug,
 };
@@ -15,7 +16,7 @@ use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -168,8 +169,8 @@ pub struct Deleted {
 
 actiongate_kit::project_record!(environment, "environment");
 
-/// The deploy service's records in deleted projects: their environments
-/// and the variables those hold (see `actiongate_service::Hooks`).
+/// The deploy service's records in deleted projects: their environments,
+/// the variables those hold, and their backups (see `actiongate_service::Hooks`).
 pub fn delete_in_projects(
     txn: &WriteTxn,
     ids: SelectStatement,
@@ -185,10 +186,10 @@ pub fn delete_in_projects(
             .exec(txn)
             .await?;
         environment::Entity::delete_many()
-            .filter(environment::Column::ProjectId.in_subquery(ids))
+            .filter(environment::Column::ProjectId.in_subquery(ids.clone()))
             .exec(txn)
             .await?;
-        Ok(())
+        crate::backup::delete_in_projects(txn, ids).await
     })
 }
 
@@ -205,6 +206,25 @@ pub(crate) fn ensure_active(environment: &environment::Model) -> Result<(), ApiE
         ));
     }
     Ok(())
+}
+
+/// Environment `id` for a change to its variables or settings, in `txn`:
+/// `ResourceInUse` if it is paused. On PostgreSQL its row is share-locked
+/// until the transaction ends, so a safe backup (which takes the row for
+/// update) and the change wait for one another.
+pub(crate) async fn writable(
+    txn: &impl sea_orm::ConnectionTrait,
+    id: &str,
+) -> ActionResult<Option<environment::Model>> {
+    let mut query = environment::Entity::find_by_id(id);
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_shared();
+    }
+    let found = query.one(txn).await?;
+    if let Some(found) = &found {
+        ensure_active(found)?;
+    }
+    Ok(found)
 }
 
 pub(crate) fn duplicate(name: &str) -> String {
@@ -291,7 +311,7 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Environment> {
         .await?
         .record;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
-    ensure_active(&current)?;
+    writable(&txn, &current.id).await?;
     let patched = match input.settings {
         Some(patch) => Some(settings::apply(&settings::parse(&current.settings), patch)?),
         None => None,
@@ -469,16 +489,9 @@ pub(crate) async fn make_child(
     let mut copied = 0;
     for batch in variables.chunks(COPY_BATCH) {
         ctx.checkpoint()?;
-        let rows = batch.iter().map(|v| environment_variable::ActiveModel {
-            id: Set(new_id("var")),
-            environment_id: Set(created.id.clone()),
-            name: Set(v.name.clone()),
-            value: Set(v.value.clone()),
-            is_json: Set(v.is_json),
-            inheritable: Set(v.inheritable),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
+        let rows = batch
+            .iter()
+            .map(|v| Carried::from(v).into_row(&created.id, now));
         environment_variable::Entity::insert_many(rows)
             .exec_without_returning(txn)
             .await?;

@@ -10,14 +10,19 @@
 //!   with its result, so a copy is never seen half made.
 //! - `variable/create|list|get|update|delete`, per environment; a paused
 //!   environment's are frozen.
+//! - `backup/create|list|get|delete|restore` ([`backup`]): snapshots of an
+//!   environment's settings and variables, kept for `backup_ttl`.
 //! - `activity/list|get|cancel` ([`activity`]).
 //!
 //! Roles are the caller's in the environment's project
 //! (`actiongate_kit::scope`): viewers read, members create and change
-//! environments and variables and run the lifecycle, admins delete
-//! environments and choose the default.
+//! environments and variables, run the lifecycle and take backups; admins
+//! delete environments, choose the default, and delete and restore
+//! backups.
 
 mod activity;
+mod backup;
+mod config;
 mod entity;
 mod environment;
 mod lifecycle;
@@ -28,8 +33,11 @@ mod variable;
 use actiongate_kit::record;
 use actiongate_service::{ActionSpec, Role, Scope, Service};
 
-/// The deploy service, ready to register with the gateway.
-pub fn service() -> Service {
+pub use config::Settings;
+
+/// The deploy service with its `[services.deploy]` settings, ready to
+/// register with the gateway.
+pub fn service(settings: Settings) -> Service {
     use ActionSpec as A;
     use Role::{Admin, Member, Viewer};
     let project = Scope::project("project_id");
@@ -37,7 +45,11 @@ pub fn service() -> Service {
     let in_environment = record::<entity::environment::Model>("environment_id");
     let variable = record::<variable::InProject>("id");
     let activity = record::<activity::ActivityRow>("id");
+    let a_backup = record::<entity::backup::Model>("id");
+    let backed_up = record::<backup::BackedUpEnvironment>("environment_id");
     let service = Service::new("deploy")
+        .state(settings)
+        .sweep_expired("backups", backup::sweep_expired)
         .on_projects_deleted(environment::delete_in_projects)
         .action(
             A::sync("v1", "environment/create", "Environment created")
@@ -173,6 +185,39 @@ pub fn service() -> Service {
                 .role(Member)
                 .scope(activity),
             activity::cancel,
+        );
+    let service = service
+        .action(
+            A::asynchronous("v1", "backup/create", "Backup taken")
+                .role(Member)
+                .scope(in_environment)
+                .activity("environment.backup"),
+            backup::create,
+        )
+        .action(
+            A::sync("v1", "backup/list", "Backups listed")
+                .role(Viewer)
+                .scope(backed_up),
+            backup::list,
+        )
+        .action(
+            A::sync("v1", "backup/get", "Backup found")
+                .role(Viewer)
+                .scope(a_backup),
+            backup::get,
+        )
+        .action(
+            A::sync("v1", "backup/delete", "Backup deleted")
+                .role(Admin)
+                .scope(a_backup),
+            backup::delete,
+        )
+        .action(
+            A::asynchronous("v1", "backup/restore", "Backup restored")
+                .role(Admin)
+                .scope(a_backup)
+                .activity("environment.restore"),
+            backup::restore,
         );
     schema::register(service)
 }

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use actiongate_kit::fields::{self, Name, Slug};
 use actiongate_kit::{actor, load};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, WriteTxn};
-use actiongate_wire::new_id;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
@@ -21,6 +20,7 @@ use crate::environment::{
     ensure_active, make_child, Derived, Environment, EnvironmentId, EnvironmentType, ACTIVE, PAUSED,
 };
 use crate::settings;
+use crate::variable::Carried;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[schemars(rename = "BranchEnvironment")]
@@ -140,9 +140,10 @@ pub async fn merge(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> 
     let child = load::<environment::Model>(&ctx, &txn, &input.id, Role::Member)
         .await?
         .record;
+    let actor = actor::name(&ctx, &txn).await?;
+    ctx.describe(format!("{actor} merged {} into its parent", child.name));
     let parent = parent_of(&txn, &child, "merge into").await?;
     ensure_active(&parent)?;
-    let actor = actor::name(&ctx, &txn).await?;
     ctx.describe(format!(
         "{actor} merged {} into {}",
         child.name, parent.name
@@ -173,9 +174,10 @@ pub async fn sync(ctx: Ctx, input: Sync) -> ActionResult<Environment> {
     let child = load::<environment::Model>(&ctx, &txn, &input.id, Role::Member)
         .await?
         .record;
+    let actor = actor::name(&ctx, &txn).await?;
+    ctx.describe(format!("{actor} synced {} from its parent", child.name));
     let parent = parent_of(&txn, &child, "sync from").await?;
     ensure_active(&child)?;
-    let actor = actor::name(&ctx, &txn).await?;
     ctx.describe(format!(
         "{actor} synced {} from {}",
         child.name, parent.name
@@ -250,18 +252,10 @@ async fn carry_variables(ctx: &Ctx, txn: &WriteTxn, from: &str, to: &str) -> Act
                 active.update(txn).await?;
             }
             None => {
-                environment_variable::ActiveModel {
-                    id: Set(new_id("var")),
-                    environment_id: Set(to.to_owned()),
-                    name: Set(variable.name.clone()),
-                    value: Set(variable.value.clone()),
-                    is_json: Set(variable.is_json),
-                    inheritable: Set(variable.inheritable),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                }
-                .insert(txn)
-                .await?;
+                Carried::from(variable)
+                    .into_row(to, now)
+                    .insert(txn)
+                    .await?;
             }
         }
         ctx.progress(u8::try_from(10 + (done + 1) * 85 / total).unwrap_or(95));

@@ -3,10 +3,13 @@
 //! early migrations, before services owned their schema.
 
 mod m20261127_000012_environment_settings;
+mod m20261127_000013_backups;
 
 use actiongate_service::Service;
 
 /// Registers every migration of the service's, oldest first.
 pub fn register(service: Service) -> Service {
-    service.migration(m20261127_000012_environment_settings::Migration)
+    service
+        .migration(m20261127_000012_environment_settings::Migration)
+        .migration(m20261127_000013_backups::Migration)
 }

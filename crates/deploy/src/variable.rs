@@ -13,7 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::entity::{environment, environment_variable};
-use crate::environment::ensure_active;
+use crate::environment::writable;
 
 /// The longest value taken, in bytes.
 const VALUE_MAX: usize = 64 * 1024;
@@ -120,6 +120,46 @@ fn value(value: &str, is_json: bool) -> ActionResult<()> {
     Ok(())
 }
 
+/// What a copy of a variable carries into another environment (a clone,
+/// branch, merge, sync or restore).
+pub(crate) struct Carried<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+    pub is_json: bool,
+    pub inheritable: bool,
+}
+
+impl<'a> From<&'a environment_variable::Model> for Carried<'a> {
+    fn from(v: &'a environment_variable::Model) -> Self {
+        Carried {
+            name: &v.name,
+            value: &v.value,
+            is_json: v.is_json,
+            inheritable: v.inheritable,
+        }
+    }
+}
+
+impl Carried<'_> {
+    /// A new variable of `environment_id` holding it.
+    pub(crate) fn into_row(
+        self,
+        environment_id: &str,
+        now: i64,
+    ) -> environment_variable::ActiveModel {
+        environment_variable::ActiveModel {
+            id: Set(new_id("var")),
+            environment_id: Set(environment_id.to_owned()),
+            name: Set(self.name.to_owned()),
+            value: Set(self.value.to_owned()),
+            is_json: Set(self.is_json),
+            inheritable: Set(self.inheritable),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }
+}
+
 /// A variable with the project of its environment, which is where roles
 /// over it are checked.
 pub struct InProject {
@@ -161,20 +201,6 @@ async fn visible(
     Ok(load::<InProject>(ctx, db, id, least).await?.record.variable)
 }
 
-/// `ResourceInUse` if the variable's environment is paused.
-async fn ensure_environment_active(
-    db: &impl ConnectionTrait,
-    environment_id: &str,
-) -> ActionResult<()> {
-    if let Some(env) = environment::Entity::find_by_id(environment_id)
-        .one(db)
-        .await?
-    {
-        ensure_active(&env)?;
-    }
-    Ok(())
-}
-
 pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Variable> {
     let name = name("/name", &input.name)?;
     value(&input.value, input.is_json)?;
@@ -182,7 +208,7 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Variable> {
     let env = load::<environment::Model>(&ctx, &txn, &input.environment_id, Role::Member)
         .await?
         .record;
-    ensure_active(&env)?;
+    writable(&txn, &env.id).await?;
     let now = fields::now();
     let created = environment_variable::ActiveModel {
         id: Set(new_id("var")),
@@ -224,7 +250,7 @@ pub async fn get(ctx: Ctx, input: VariableId) -> ActionResult<Variable> {
 pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Variable> {
     let txn = ctx.begin_write().await?;
     let current = visible(&ctx, &txn, &input.id, Role::Member).await?;
-    ensure_environment_active(&txn, &current.environment_id).await?;
+    writable(&txn, &current.environment_id).await?;
     fields::check_unchanged(input.if_updated_at, current.updated_at)?;
     let is_json = input.is_json.unwrap_or(current.is_json);
     value(input.value.as_deref().unwrap_or(&current.value), is_json)?;
@@ -240,7 +266,7 @@ pub async fn update(ctx: Ctx, input: Update) -> ActionResult<Variable> {
 pub async fn delete(ctx: Ctx, input: VariableId) -> ActionResult<Variable> {
     let txn = ctx.begin_write().await?;
     let found = visible(&ctx, &txn, &input.id, Role::Member).await?;
-    ensure_environment_active(&txn, &found.environment_id).await?;
+    writable(&txn, &found.environment_id).await?;
     environment_variable::Entity::delete_by_id(&found.id)
         .exec(&txn)
         .await?;

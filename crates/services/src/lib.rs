@@ -11,7 +11,7 @@ pub fn builtin(config: &Config) -> anyhow::Result<Vec<Service>> {
     Ok(vec![
         actiongate_console::service(settings(config, "console")?),
         actiongate_access::service(settings(config, "access")?),
-        actiongate_deploy::service(),
+        actiongate_deploy::service(settings(config, "deploy")?),
     ])
 }
 
