@@ -385,6 +385,26 @@ async fn slow_and_designated_async_calls_become_jobs_the_caller_polls() {
     let reply = client.call("v1/slow/10", &json!({})).await.unwrap();
     expect(&reply, 200, Status::Success);
     assert_eq!(gateway.count_jobs().await, jobs);
+    // Each job's run is timed under its path's settings: the listed path,
+    // or `*` for the others.
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", gateway.url))
+        .bearer_auth(&gateway.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for action in ["*", "slow/300"] {
+        let series = format!(
+            r#"actiongate_job_duration_seconds_count{{service="billing",action="{action}"}} 1"#
+        );
+        assert!(
+            metrics.lines().any(|line| line == series),
+            "{series} in {metrics}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -117,15 +117,7 @@ impl Jobs {
     /// Returns the outcome that stands, for a caller still waiting.
     pub async fn settle(&self, claim: &Claim, ctx: &Ctx, outcome: Outcome) -> Outcome {
         if let Some(ran) = self.untrack(&claim.fence.request_id) {
-            let action = &ctx.action;
-            let key = format!("{}/{}", action.version, action.path);
-            if let Some(route) = self
-                .routes
-                .service_named(action.service)
-                .and_then(|service| service.action(&key))
-            {
-                route.metrics.job_finished(ran);
-            }
+            self.record_duration(ctx, ran);
         }
         let request_id = claim.request_id;
         let cancelled = outcome.status() == Status::Cancelled || ctx.cancellation().is_cancelled();
@@ -210,6 +202,25 @@ impl Jobs {
                     "The request was taken over by another node; poll it for the result",
                 )
                 .into()
+            }
+        }
+    }
+
+    /// Feeds a run's time on this node to its route's job-duration
+    /// histogram: a local action's, or an upstream path's.
+    fn record_duration(&self, ctx: &Ctx, ran: Duration) {
+        let action = &ctx.action;
+        let key = format!("{}/{}", action.version, action.path);
+        let local = self
+            .routes
+            .service_named(action.service)
+            .and_then(|service| service.action(&key));
+        match local {
+            Some(route) => route.metrics.job_finished(ran),
+            None => {
+                if let Some(service) = self.upstreams.current().service_named(action.service) {
+                    service.action(&key).metrics.job_finished(ran);
+                }
             }
         }
     }
