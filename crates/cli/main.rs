@@ -4,7 +4,8 @@
 //! `migrate` brings the database schema up to date; `token` creates, lists
 //! and revokes service tokens; `user` creates users; `call` and `status`
 //! ask a running gateway; `config check` checks the settings; `identity
-//! rotate` adds a key for upstream identities. Settings come
+//! rotate` adds a key for upstream identities; `secrets rotate-key`
+//! reseals sensitive values under a new key. Settings come
 //! from `config/actiongate.toml`, `ACTIONGATE_*` variables and the flags
 //! below, each overriding the one before.
 
@@ -79,6 +80,17 @@ enum Command {
     /// Manage the keys that sign identities sent to upstream services.
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// Manage the keyring that seals sensitive values.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Add a new key to the keyring file, make it the one that seals, and
+    /// seal every sensitive value again under it; the old keys stay in the
+    /// file.
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -223,6 +235,36 @@ async fn open_migrated(config: &Config) -> anyhow::Result<actiongate_service::Db
     Ok(db)
 }
 
+/// `secrets rotate-key`: the keyring file gains its new primary key first,
+/// so that a failure afterwards leaves every value sealed by a key the
+/// file still holds; then every service reseals its values, in one
+/// transaction.
+async fn rotate_secrets_key(config: &Config) -> anyhow::Result<()> {
+    use sea_orm::TransactionTrait;
+    let mut services = actiongate_services::builtin(config)?;
+    let db = db::connect(config).await?;
+    db::migrate(&db.write, &mut services).await?;
+    let keyring = actiongate_gateway::secrets::rotate(config)?;
+    let txn = db.write.begin().await?;
+    let mut counts = Vec::new();
+    for service in &services {
+        for (what, reseal) in &service.reseals {
+            counts.push((service.name, *what, reseal(&txn, &keyring).await?));
+        }
+    }
+    txn.commit().await?;
+    println!(
+        "{}: the new key {} seals from now on",
+        actiongate_gateway::secrets::key_file(config).display(),
+        keyring.primary()
+    );
+    for (service, what, count) in counts {
+        println!("  {service}: {count} {what} sealed again");
+    }
+    println!("Copy the file to every gateway of this database, then restart them.");
+    Ok(())
+}
+
 /// Where `call` and `status` find the gateway and a token when not told.
 fn client_defaults(config: &Config) -> call::Defaults {
     call::Defaults {
@@ -255,6 +297,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "New signing key {kid}; every gateway signs with it within {} s, and the old keys stay published until their tokens expire",
                 actiongate_gateway::upstream::identity::REFRESH.as_secs()
             );
+        }
+        Command::Secrets(SecretsCommand::RotateKey) => {
+            let config = load_config(&cli, None)?;
+            rotate_secrets_key(&config).await?;
         }
         Command::Migrate => {
             open_migrated(&load_config(&cli, None)?).await?;

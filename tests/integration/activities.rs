@@ -9,7 +9,7 @@ use std::time::Duration;
 use actiongate_client::{Client, Reply, Status};
 use serde_json::{json, Value};
 
-use crate::common::{self, expect, expect_at, TestGateway};
+use crate::common::{self, expect, expect_at, succeeded, TestGateway};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -51,15 +51,9 @@ pub async fn activity_until(client: &Client, id: &str, done: impl Fn(&Value) -> 
     }
 }
 
-async fn ok(client: &Client, path: &str, body: Value) -> Value {
-    let reply = client.call(path, &body).await.unwrap();
-    expect(&reply, 200, Status::Success);
-    reply.envelope.result
-}
-
 /// The variables of an environment, by name.
 async fn variables(client: &Client, environment: &Value) -> Vec<(String, String)> {
-    let listed = ok(
+    let listed = succeeded(
         client,
         "deploy/v1/variable/list",
         json!({ "environment_id": environment, "limit": 100 }),
@@ -86,7 +80,7 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 async fn set_variable(client: &Client, environment: &Value, name: &str, value: &str) {
-    let existing = ok(
+    let existing = succeeded(
         client,
         "deploy/v1/variable/list",
         json!({ "environment_id": environment, "limit": 100 }),
@@ -100,7 +94,7 @@ async fn set_variable(client: &Client, environment: &Value, name: &str, value: &
         .cloned();
     match found {
         Some(v) => {
-            ok(
+            succeeded(
                 client,
                 "deploy/v1/variable/update",
                 json!({ "id": v["id"], "value": value }),
@@ -108,7 +102,7 @@ async fn set_variable(client: &Client, environment: &Value, name: &str, value: &
             .await;
         }
         None => {
-            ok(
+            succeeded(
                 client,
                 "deploy/v1/variable/create",
                 json!({ "environment_id": environment, "name": name, "value": value }),
@@ -123,7 +117,7 @@ async fn set_variable(client: &Client, environment: &Value, name: &str, value: &
 pub async fn branch_merge_and_sync(gw: &TestGateway) {
     let client = gw.client("");
     let project = gw.project("lifecycle").await["id"].clone();
-    let production = ok(
+    let production = succeeded(
         &client,
         "deploy/v1/environment/create",
         json!({ "project_id": project, "name": "production", "type": "production",
@@ -218,7 +212,7 @@ pub async fn branch_merge_and_sync(gw: &TestGateway) {
     set_variable(&client, &child_id, "A", "10").await;
     set_variable(&client, &child_id, "C", "3").await;
     set_variable(&client, &prod_id, "D", "4").await;
-    ok(
+    succeeded(
         &client,
         "deploy/v1/environment/update",
         json!({ "id": child_id, "settings": { "restrict_robots": true, "enable_smtp": null } }),
@@ -268,7 +262,7 @@ pub async fn branch_merge_and_sync(gw: &TestGateway) {
     // Sync: the parent's into the child; settings only when asked.
     set_variable(&client, &prod_id, "B", "20").await;
     set_variable(&client, &child_id, "E", "5").await;
-    ok(
+    succeeded(
         &client,
         "deploy/v1/environment/update",
         json!({ "id": prod_id, "settings": { "http_access": "open" } }),
@@ -302,7 +296,7 @@ pub async fn branch_merge_and_sync(gw: &TestGateway) {
     );
 
     // The project's activities, newest first, and filtered.
-    let listed = ok(
+    let listed = succeeded(
         &client,
         "deploy/v1/activity/list",
         json!({ "project_id": project }),
@@ -335,7 +329,7 @@ pub async fn branch_merge_and_sync(gw: &TestGateway) {
         body.as_object_mut()
             .unwrap()
             .extend(filter.as_object().unwrap().clone());
-        async move { ok(&client, "deploy/v1/activity/list", body).await["count"].clone() }
+        async move { succeeded(&client, "deploy/v1/activity/list", body).await["count"].clone() }
     };
     assert_eq!(count(json!({ "type": ["environment.merge"] })).await, 2);
     assert_eq!(count(json!({ "result": "failure" })).await, 4);
@@ -366,7 +360,7 @@ pub async fn branch_merge_and_sync(gw: &TestGateway) {
 pub async fn pause_and_resume(gw: &TestGateway) {
     let client = gw.client("");
     let project = gw.project("sleepy").await["id"].clone();
-    let env = ok(
+    let env = succeeded(
         &client,
         "deploy/v1/environment/create",
         json!({ "project_id": project, "name": "dev" }),
@@ -374,7 +368,7 @@ pub async fn pause_and_resume(gw: &TestGateway) {
     .await;
     let env_id = env["id"].clone();
     set_variable(&client, &env_id, "KEEP", "1").await;
-    let variable = ok(
+    let variable = succeeded(
         &client,
         "deploy/v1/variable/list",
         json!({ "environment_id": env_id }),
@@ -436,7 +430,7 @@ pub async fn pause_and_resume(gw: &TestGateway) {
         variables(&client, &env_id).await,
         pairs(&[("KEEP", "1"), ("NEW", "x")])
     );
-    let listed = ok(
+    let listed = succeeded(
         &client,
         "deploy/v1/activity/list",
         json!({ "project_id": project, "environment_id": env_id }),
@@ -463,7 +457,7 @@ pub async fn pause_and_resume(gw: &TestGateway) {
 /// `first` and `second` may be clients of different nodes.
 pub async fn one_at_a_time(first: &Client, second: &Client) {
     let client = first;
-    let project = ok(
+    let project = succeeded(
         client,
         "console/v1/project/create",
         json!({ "name": "queue", "geo": "us" }),
@@ -471,7 +465,7 @@ pub async fn one_at_a_time(first: &Client, second: &Client) {
     .await["id"]
         .clone();
     let create = |name: &str| {
-        ok(
+        succeeded(
             client,
             "deploy/v1/environment/create",
             json!({ "project_id": project, "name": name }),
@@ -536,7 +530,7 @@ pub async fn one_at_a_time(first: &Client, second: &Client) {
         2,
         "the first and last step: {hold:#}"
     );
-    let env = ok(client, "deploy/v1/environment/get", json!({ "id": busy })).await;
+    let env = succeeded(client, "deploy/v1/environment/get", json!({ "id": busy })).await;
     assert_eq!(env["status"], "active", "the resume ran last");
 }
 
@@ -563,14 +557,7 @@ async fn operations_on_one_environment_run_one_at_a_time_in_order() {
 async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
     let gw = common::start().await;
     let client = gw.client("");
-    let project = gw.project("cancels").await["id"].clone();
-    let env = ok(
-        &client,
-        "deploy/v1/environment/create",
-        json!({ "project_id": project, "name": "dev" }),
-    )
-    .await["id"]
-        .clone();
+    let (_, env) = gw.project_with_environment("cancels", "dev").await;
     let held = accepted(
         &client,
         "testkit/v1/hold",
@@ -583,7 +570,7 @@ async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
     activity_until(&client, &held_id, |a| a["state"] == "in_progress").await;
 
     // Pending: cancelled at once.
-    let cancelled = ok(
+    let cancelled = succeeded(
         &client,
         "deploy/v1/activity/cancel",
         json!({ "id": paused_id }),
@@ -593,7 +580,7 @@ async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
     assert!(cancelled["cancelled_at"].is_string());
     assert!(cancelled["result"].is_null());
     // Running: it stops at its next checkpoint.
-    let cancelling = ok(
+    let cancelling = succeeded(
         &client,
         "deploy/v1/activity/cancel",
         json!({ "id": held_id }),
@@ -622,7 +609,7 @@ async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
     expect(&unknown, 404, Status::ResourceNotFound);
 
     // The environment was never paused: the pause was cancelled.
-    let found = ok(&client, "deploy/v1/environment/get", json!({ "id": env })).await;
+    let found = succeeded(&client, "deploy/v1/environment/get", json!({ "id": env })).await;
     assert_eq!(found["status"], "active");
 
     // A viewer reads activities but may not cancel them.
@@ -647,7 +634,7 @@ async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
 pub async fn backups(gw: &TestGateway) {
     let client = gw.client("");
     let project = gw.project("backed-up").await["id"].clone();
-    let prod = ok(
+    let prod = succeeded(
         &client,
         "deploy/v1/environment/create",
         json!({ "project_id": project, "name": "prod", "settings": { "enable_smtp": true } }),
@@ -692,7 +679,7 @@ pub async fn backups(gw: &TestGateway) {
     expect(&live, 200, Status::Success);
     assert_eq!(live.envelope.result["safe"], false);
 
-    let listed = ok(
+    let listed = succeeded(
         &client,
         "deploy/v1/backup/list",
         json!({ "environment_id": prod }),
@@ -703,7 +690,7 @@ pub async fn backups(gw: &TestGateway) {
         listed["results"][0]["id"], live.envelope.result["id"],
         "newest first"
     );
-    let got = ok(&client, "deploy/v1/backup/get", json!({ "id": safe["id"] })).await;
+    let got = succeeded(&client, "deploy/v1/backup/get", json!({ "id": safe["id"] })).await;
     assert_eq!(got["id"], safe["id"]);
     assert!(
         got.get("contents").is_none(),
@@ -712,7 +699,7 @@ pub async fn backups(gw: &TestGateway) {
 
     // Diverge, then restore the safe backup over the environment.
     set_variable(&client, &prod, "C", "3").await;
-    ok(
+    succeeded(
         &client,
         "deploy/v1/environment/update",
         json!({ "id": prod, "settings": { "enable_smtp": false, "restrict_robots": true } }),
@@ -761,7 +748,7 @@ pub async fn backups(gw: &TestGateway) {
     .await;
     expect_at(&taken_name, 409, Status::Conflict, "/environment_name");
     let elsewhere = gw.project("elsewhere").await["id"].clone();
-    let foreign = ok(
+    let foreign = succeeded(
         &client,
         "deploy/v1/environment/create",
         json!({ "project_id": elsewhere, "name": "foreign" }),
@@ -790,7 +777,7 @@ pub async fn backups(gw: &TestGateway) {
         .await
         .unwrap();
     expect(&deleted, 200, Status::Success);
-    let listed = ok(
+    let listed = succeeded(
         &client,
         "deploy/v1/backup/list",
         json!({ "environment_id": prod }),
@@ -829,7 +816,7 @@ pub async fn backups(gw: &TestGateway) {
             .unwrap();
         expect(&refused, 403, Status::Forbidden);
     }
-    let removed = ok(
+    let removed = succeeded(
         &client,
         "deploy/v1/backup/delete",
         json!({ "id": safe["id"] }),
@@ -863,14 +850,7 @@ async fn an_expired_backup_is_refused_then_swept() {
     })
     .await;
     let client = gw.client("");
-    let project = gw.project("short-lived").await["id"].clone();
-    let env = ok(
-        &client,
-        "deploy/v1/environment/create",
-        json!({ "project_id": project, "name": "dev" }),
-    )
-    .await["id"]
-        .clone();
+    let (_, env) = gw.project_with_environment("short-lived", "dev").await;
     let backup = run(
         &client,
         "deploy/v1/backup/create",

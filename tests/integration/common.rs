@@ -459,6 +459,23 @@ impl TestGateway {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
+    /// A new project and one environment in it: their ids.
+    pub async fn project_with_environment(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> (Value, Value) {
+        let project = self.project(project).await["id"].clone();
+        let environment = succeeded(
+            &self.client(""),
+            "deploy/v1/environment/create",
+            json!({ "project_id": project, "name": environment }),
+        )
+        .await["id"]
+            .clone();
+        (project, environment)
+    }
+
     /// Creates a project in the bootstrap organization.
     pub async fn project(&self, name: &str) -> Value {
         let reply = self
@@ -569,6 +586,13 @@ fn cli_command(data_dir: &Path, args: &[&str]) -> Command {
         // The tests' settings are the defaults, whatever the working copy holds.
         .env("ACTIONGATE_CONFIG", "/nonexistent/actiongate.toml");
     command
+}
+
+/// Calls `path` and expects it to succeed directly: its result.
+pub async fn succeeded(client: &Client, path: &str, body: Value) -> Value {
+    let reply = client.call(path, &body).await.unwrap();
+    expect(&reply, 200, Status::Success);
+    reply.envelope.result
 }
 
 /// Asserts a failed reply's HTTP code and status, and that its field

@@ -31,3 +31,4 @@ mod trace;
 mod upgrade;
 mod upstream;
 mod upstream_server;
+mod variables;

@@ -13,6 +13,7 @@ use crate::activities;
 use crate::common::{self, expect};
 use crate::jobs;
 use crate::nodes::{self, Node};
+use crate::variables;
 
 /// A new, empty database on the test server, or `None` (the test then
 /// skips, saying why) when no server was given: a plain `cargo test` has
@@ -329,7 +330,8 @@ async fn projects_and_environments_on_postgresql() {
     let db = Database::connect(&url).await.unwrap();
     for table in [
         "environments",
-        "environment_variables",
+        "variables",
+        "backups",
         "project_members",
         "invites",
         "project_icons",
@@ -347,7 +349,7 @@ async fn projects_and_environments_on_postgresql() {
     }
 }
 
-/// The lifecycle and its activities on PostgreSQL.
+/// The lifecycle and its activities, backups and variables on PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activities_on_postgresql() {
     let Some(url) = fresh_database().await else {
@@ -357,6 +359,8 @@ async fn activities_on_postgresql() {
     activities::branch_merge_and_sync(&gw).await;
     activities::pause_and_resume(&gw).await;
     activities::backups(&gw).await;
+    variables::inheritance(&gw).await;
+    variables::sensitive_values(&gw).await;
 }
 
 /// Operations on one environment sent to two nodes run one at a time, in

@@ -20,23 +20,24 @@ use actiongate_wire::new_id;
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{
-    AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::config::Settings as Config;
-use crate::entity::{backup, environment, environment_variable};
+use crate::entity::{backup, environment, variable};
 use crate::environment::{duplicate, writable, Environment, ACTIVE};
 use crate::settings::{self, Settings};
 use crate::variable::Carried;
+use actiongate_service::secrets::Keyring;
 
-/// What a backup holds.
+/// What a backup holds. Sensitive values stay sealed in it.
 #[derive(Debug, Serialize, Deserialize)]
 struct Contents {
     environment: Snapshot,
-    variables: Vec<VariableSnapshot>,
+    variables: Vec<Carried>,
 }
 
 /// The environment's own fields, as backed up.
@@ -49,14 +50,6 @@ struct Snapshot {
     color: Option<String>,
     git_branch: Option<String>,
     settings: Settings,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct VariableSnapshot {
-    name: String,
-    value: String,
-    is_json: bool,
-    inheritable: bool,
 }
 
 /// A backup as the API shows it (without its contents).
@@ -257,18 +250,13 @@ async fn snapshot(
     let Some(env) = query.one(db).await? else {
         return Ok(None);
     };
-    let variables = environment_variable::Entity::find()
-        .filter(environment_variable::Column::EnvironmentId.eq(environment_id))
-        .order_by_asc(environment_variable::Column::Name)
+    let variables = variable::Entity::find()
+        .filter(variable::Column::EnvironmentId.eq(environment_id))
+        .order_by_asc(variable::Column::Name)
         .all(db)
         .await?
-        .into_iter()
-        .map(|v| VariableSnapshot {
-            name: v.name,
-            value: v.value,
-            is_json: v.is_json,
-            inheritable: v.inheritable,
-        })
+        .iter()
+        .map(Carried::from)
         .collect();
     Ok(Some(Contents {
         environment: Snapshot {
@@ -405,11 +393,11 @@ async fn into_same(
         .at("/environment_name", "EnvironmentDeleted")
         .into());
     };
-    environment_variable::Entity::delete_many()
-        .filter(environment_variable::Column::EnvironmentId.eq(&env.id))
+    variable::Entity::delete_many()
+        .filter(variable::Column::EnvironmentId.eq(&env.id))
         .exec(txn)
         .await?;
-    insert_variables(txn, &env.id, &contents.variables).await?;
+    insert_variables(txn, &env, contents.variables).await?;
     let mut active: environment::ActiveModel = env.into();
     active.settings = Set(settings::store(&contents.environment.settings));
     active.updated_at = Set(fields::now());
@@ -448,31 +436,67 @@ async fn into_new(
         &duplicate(&name),
         "/environment_name",
     ))?;
-    insert_variables(txn, &created.id, &contents.variables).await?;
+    insert_variables(txn, &created, contents.variables).await?;
     Ok(created)
 }
 
 async fn insert_variables(
     txn: &WriteTxn,
-    environment_id: &str,
-    variables: &[VariableSnapshot],
+    env: &environment::Model,
+    variables: Vec<Carried>,
 ) -> Result<(), DbErr> {
     let now = fields::now();
     for batch in variables.chunks(200) {
-        let rows = batch.iter().map(|v| {
-            Carried {
-                name: &v.name,
-                value: &v.value,
-                is_json: v.is_json,
-                inheritable: v.inheritable,
-            }
-            .into_row(environment_id, now)
-        });
-        environment_variable::Entity::insert_many(rows)
+        let rows = batch
+            .iter()
+            .map(|v| v.clone().into_row(&env.project_id, &env.id, now));
+        variable::Entity::insert_many(rows)
             .exec_without_returning(txn)
             .await?;
     }
     Ok(())
+}
+
+/// Every backup holding a value sealed by another key than the primary,
+/// sealed again under it (see `Service::reseal_secrets`).
+pub fn reseal_secrets<'a>(
+    txn: &'a DatabaseTransaction,
+    keyring: &'a Keyring,
+) -> BoxFuture<'a, Result<u64, DbErr>> {
+    Box::pin(async move {
+        let mut resealed = 0;
+        let mut after = String::new();
+        loop {
+            // In pages by id: a backup can be large.
+            let page = backup::Entity::find()
+                .filter(backup::Column::Id.gt(after.as_str()))
+                .order_by_asc(backup::Column::Id)
+                .limit(100)
+                .all(txn)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(resealed);
+            };
+            after = last.id.clone();
+            for row in page {
+                let Ok(mut contents) = serde_json::from_str::<Contents>(&row.contents) else {
+                    continue;
+                };
+                let mut changed = false;
+                for variable in &mut contents.variables {
+                    changed |= variable.reseal(keyring)?;
+                }
+                if changed {
+                    let text = serde_json::to_string(&contents).expect("a backup serializes");
+                    let mut active: backup::ActiveModel = row.into();
+                    active.size = Set(i64::try_from(text.len()).unwrap_or(i64::MAX));
+                    active.contents = Set(text);
+                    active.update(txn).await?;
+                    resealed += 1;
+                }
+            }
+        }
+    })
 }
 
 /// Deletes up to `limit` expired backups (see `Service::sweep_expired`).

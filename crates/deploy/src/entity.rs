@@ -3,4 +3,4 @@
 
 pub mod backup;
 pub mod environment;
-pub mod environment_variable;
+pub mod variable;

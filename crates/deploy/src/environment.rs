@@ -1,6 +1,6 @@
 //! Environments: `environment/create|list|get|update|delete|set_default|clone`.
 
-use crate::entity::{environment, environment_variable};
+use crate::entity::{environment, variable};
 use crate::settings::{self, Settings, SettingsPatch};
 use crate::variable::Carried;
 use actiongate_kit::fields::{
@@ -13,7 +13,7 @@ use actiongate_kit::{load, load_for_update};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn};
 use actiongate_wire::new_id;
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::{Expr, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -176,13 +176,8 @@ pub fn delete_in_projects(
     ids: SelectStatement,
 ) -> BoxFuture<'_, Result<(), DbErr>> {
     Box::pin(async move {
-        let environments = Query::select()
-            .column(environment::Column::Id)
-            .from(environment::Entity)
-            .and_where(environment::Column::ProjectId.in_subquery(ids.clone()))
-            .to_owned();
-        environment_variable::Entity::delete_many()
-            .filter(environment_variable::Column::EnvironmentId.in_subquery(environments))
+        variable::Entity::delete_many()
+            .filter(variable::Column::ProjectId.in_subquery(ids.clone()))
             .exec(txn)
             .await?;
         environment::Entity::delete_many()
@@ -345,8 +340,8 @@ pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
     let found = load_for_update::<environment::Model>(&ctx, &txn, &input.id, Role::Admin)
         .await?
         .record;
-    let variables = environment_variable::Entity::find()
-        .filter(environment_variable::Column::EnvironmentId.eq(&found.id))
+    let variables = variable::Entity::find()
+        .filter(variable::Column::EnvironmentId.eq(&found.id))
         .count(&txn)
         .await?;
     if !input.force {
@@ -364,8 +359,8 @@ pub async fn delete(ctx: Ctx, input: Delete) -> ActionResult<Deleted> {
             .into());
         }
     }
-    environment_variable::Entity::delete_many()
-        .filter(environment_variable::Column::EnvironmentId.eq(&found.id))
+    variable::Entity::delete_many()
+        .filter(variable::Column::EnvironmentId.eq(&found.id))
         .exec(&txn)
         .await?;
     environment::Entity::delete_by_id(&found.id)
@@ -452,9 +447,9 @@ pub(crate) async fn make_child(
     with_variables: bool,
 ) -> ActionResult<environment::Model> {
     let variables = if with_variables {
-        environment_variable::Entity::find()
-            .filter(environment_variable::Column::EnvironmentId.eq(&source.id))
-            .order_by_asc(environment_variable::Column::Name)
+        variable::Entity::find()
+            .filter(variable::Column::EnvironmentId.eq(&source.id))
+            .order_by_asc(variable::Column::Name)
             .all(txn)
             .await?
     } else {
@@ -491,8 +486,8 @@ pub(crate) async fn make_child(
         ctx.checkpoint()?;
         let rows = batch
             .iter()
-            .map(|v| Carried::from(v).into_row(&created.id, now));
-        environment_variable::Entity::insert_many(rows)
+            .map(|v| Carried::from(v).into_row(&created.project_id, &created.id, now));
+        variable::Entity::insert_many(rows)
             .exec_without_returning(txn)
             .await?;
         copied += batch.len();

@@ -8,8 +8,10 @@
 //! - `environment/clone|branch|merge|sync|pause|resume`: activities, one
 //!   at a time per environment ([`lifecycle`]). Each commits all at once
 //!   with its result, so a copy is never seen half made.
-//! - `variable/create|list|get|update|delete`, per environment; a paused
-//!   environment's are frozen.
+//! - `variable/create|list|get|update|delete` for a project or an
+//!   environment (a paused environment's are frozen), sensitive values
+//!   sealed at rest and never shown; `variable/resolve`, an environment's
+//!   effective set ([`variable`]).
 //! - `backup/create|list|get|delete|restore` ([`backup`]): snapshots of an
 //!   environment's settings and variables, kept for `backup_ttl`.
 //! - `activity/list|get|cancel` ([`activity`]).
@@ -43,13 +45,17 @@ pub fn service(settings: Settings) -> Service {
     let project = Scope::project("project_id");
     let environment = record::<entity::environment::Model>("id");
     let in_environment = record::<entity::environment::Model>("environment_id");
-    let variable = record::<variable::InProject>("id");
+    let variable = record::<entity::variable::Model>("id");
+    // A variable lives in an environment or, without one, in a project.
+    let at_level = Scope::one_of(&[in_environment, project]);
     let activity = record::<activity::ActivityRow>("id");
     let a_backup = record::<entity::backup::Model>("id");
     let backed_up = record::<backup::BackedUpEnvironment>("environment_id");
     let service = Service::new("deploy")
         .state(settings)
         .sweep_expired("backups", backup::sweep_expired)
+        .reseal_secrets("sensitive variables", variable::reseal_secrets)
+        .reseal_secrets("sensitive values in backups", backup::reseal_secrets)
         .on_projects_deleted(environment::delete_in_projects)
         .action(
             A::sync("v1", "environment/create", "Environment created")
@@ -140,14 +146,20 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::sync("v1", "variable/create", "Variable created")
                 .role(Member)
-                .scope(in_environment),
+                .scope(at_level),
             variable::create,
         )
         .action(
             A::sync("v1", "variable/list", "Variables listed")
                 .role(Viewer)
-                .scope(in_environment),
+                .scope(at_level),
             variable::list,
+        )
+        .action(
+            A::sync("v1", "variable/resolve", "Variables resolved")
+                .role(Viewer)
+                .scope(in_environment),
+            variable::resolve,
         )
         .action(
             A::sync("v1", "variable/get", "Variable found")

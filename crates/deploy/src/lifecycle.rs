@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use serde::Deserialize;
 
-use crate::entity::{environment, environment_variable};
+use crate::entity::{environment, variable};
 use crate::environment::{
     ensure_active, make_child, Derived, Environment, EnvironmentId, EnvironmentType, ACTIVE, PAUSED,
 };
@@ -153,7 +153,7 @@ pub async fn merge(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> 
         &settings::parse(&child.settings),
     );
     ctx.progress(10);
-    let carried = carry_variables(&ctx, &txn, &child.id, &parent.id).await?;
+    let carried = carry_variables(&ctx, &txn, &child.id, &parent).await?;
     ctx.log(format!(
         "Merged {carried} variables and the settings of {} into {}",
         child.name, parent.name
@@ -184,7 +184,7 @@ pub async fn sync(ctx: Ctx, input: Sync) -> ActionResult<Environment> {
     ));
     ctx.progress(10);
     if input.variables {
-        let carried = carry_variables(&ctx, &txn, &parent.id, &child.id).await?;
+        let carried = carry_variables(&ctx, &txn, &parent.id, &child).await?;
         ctx.log(format!("Synced {carried} variables from {}", parent.name));
     }
     let mut active = child.clone().into_active_model();
@@ -223,16 +223,22 @@ async fn parent_of(
         .ok_or_else(no_parent)?)
 }
 
-/// Copies every variable of `from` into `to`, overwriting `to`'s
-/// same-named ones and keeping its others; how many were copied.
-async fn carry_variables(ctx: &Ctx, txn: &WriteTxn, from: &str, to: &str) -> ActionResult<usize> {
+/// Copies every variable of `from` into `to` (sealed values as they are),
+/// overwriting `to`'s same-named ones and keeping its others; how many
+/// were copied.
+async fn carry_variables(
+    ctx: &Ctx,
+    txn: &WriteTxn,
+    from: &str,
+    to: &environment::Model,
+) -> ActionResult<usize> {
     let by_name = |id: &str| {
-        environment_variable::Entity::find()
-            .filter(environment_variable::Column::EnvironmentId.eq(id))
-            .order_by_asc(environment_variable::Column::Name)
+        variable::Entity::find()
+            .filter(variable::Column::EnvironmentId.eq(id))
+            .order_by_asc(variable::Column::Name)
     };
     let incoming = by_name(from).all(txn).await?;
-    let mut existing: HashMap<String, environment_variable::Model> = by_name(to)
+    let mut existing: HashMap<String, variable::Model> = by_name(&to.id)
         .all(txn)
         .await?
         .into_iter()
@@ -245,15 +251,12 @@ async fn carry_variables(ctx: &Ctx, txn: &WriteTxn, from: &str, to: &str) -> Act
         match existing.remove(&variable.name) {
             Some(current) => {
                 let mut active = current.into_active_model();
-                active.value = Set(variable.value.clone());
-                active.is_json = Set(variable.is_json);
-                active.inheritable = Set(variable.inheritable);
-                active.updated_at = Set(now);
+                Carried::from(variable).apply_to(&mut active, now);
                 active.update(txn).await?;
             }
             None => {
                 Carried::from(variable)
-                    .into_row(to, now)
+                    .into_row(&to.project_id, &to.id, now)
                     .insert(txn)
                     .await?;
             }

@@ -4,6 +4,7 @@
 
 mod m20261127_000012_environment_settings;
 mod m20261127_000013_backups;
+mod m20261127_000014_variables;
 
 use actiongate_service::Service;
 
@@ -12,4 +13,5 @@ pub fn register(service: Service) -> Service {
     service
         .migration(m20261127_000012_environment_settings::Migration)
         .migration(m20261127_000013_backups::Migration)
+        .migration(m20261127_000014_variables::Migration)
 }

@@ -93,6 +93,13 @@ pub struct Config {
     /// where only the scraper reaches). Without it, `/metrics` is served on
     /// `listen` to an organization admin's token.
     pub metrics_listen: Option<SocketAddr>,
+    /// The keyring file that seals sensitive values (see
+    /// [`crate::secrets`]); unset, `secrets.key` in `data_dir`, made at
+    /// first start.
+    pub secrets_key_file: Option<PathBuf>,
+    /// One key (base64 of 32 bytes) instead of a keyring file, meant to
+    /// come from `ACTIONGATE_SECRETS_KEY`.
+    pub secrets_key: Option<SecretText>,
     /// Settings of each service, by service name.
     pub services: BTreeMap<String, figment::value::Value>,
     /// HTTP services the gateway forwards to, by the service name callers
@@ -129,9 +136,22 @@ const SETTINGS: &[&str] = &[
     "metrics",
     "metrics_listen",
     "otlp_endpoint",
+    "secrets_key_file",
+    "secrets_key",
     "services",
     "upstreams",
 ];
+
+/// A setting that is a secret: it never shows in `Debug` output.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -315,6 +335,8 @@ impl Default for Config {
             otlp_endpoint: None,
             metrics: true,
             metrics_listen: None,
+            secrets_key_file: None,
+            secrets_key: None,
             services: BTreeMap::new(),
             upstreams: BTreeMap::new(),
         }

@@ -19,12 +19,12 @@ use crate::metrics::Metrics;
 use crate::openapi::Documents;
 use crate::rate_limits::RateLimits;
 use crate::routes::{RouteTable, RESERVED};
-use crate::sweeper;
 use crate::tokens::TokenVerifier;
 use crate::upstream::identity::Identity;
 use crate::upstream::table::UpstreamTable;
 use crate::upstream::{self, Upstreams};
 use crate::{db, server, Config};
+use crate::{secrets, sweeper};
 
 /// Everything a request needs, shared by all of them.
 pub struct Gateway {
@@ -97,6 +97,7 @@ impl Gateway {
     /// route table, the upstreams and the rate limits.
     pub fn check_config(config: &Config, services: Vec<Service>) -> anyhow::Result<()> {
         config.check()?;
+        secrets::load(config, false)?;
         let metrics = Metrics::new(false);
         let routes = RouteTable::build(services, config, &metrics)?;
         upstream::config::check(&config.upstreams, &routes.all_names(), &RESERVED)?;
@@ -122,6 +123,11 @@ impl Gateway {
         let (db, sqlite_reader) = db::open_database(&config).await?;
         let migrations = db::migrate(&db.write, &mut services).await?;
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
+        // Every service's handlers seal and open with the same keyring.
+        let keyring = Arc::new(secrets::load(&config, true)?);
+        for service in &mut services {
+            service.state.insert(keyring.clone());
+        }
         let metrics = Arc::new(Metrics::new(config.metrics));
         let routes = Arc::new(RouteTable::build(services, &config, &metrics)?);
         let local_names = routes.all_names();

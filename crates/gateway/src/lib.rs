@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod pipeline;
 pub mod rate_limits;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 pub mod sqlite_reader;
 mod sweeper;

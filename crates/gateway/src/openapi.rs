@@ -169,6 +169,17 @@ fn description(action: &Action) -> String {
                 Scope::Record { field, kind, .. } => {
                     format!("Least role: {role} in the project of the {kind} named by `{field}`.")
                 }
+                Scope::OneOf(scopes) => {
+                    let fields: Vec<String> = scopes
+                        .iter()
+                        .filter_map(Scope::field)
+                        .map(|f| format!("`{f}`"))
+                        .collect();
+                    format!(
+                        "Least role: {role} in the project named by {}, whichever is given.",
+                        fields.join(" or ")
+                    )
+                }
             }
         }
     };

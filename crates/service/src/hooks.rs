@@ -25,6 +25,14 @@ pub type OnProjectsDeleted =
 pub type SweepExpired =
     for<'a> fn(&'a DatabaseConnection, i64, u64) -> BoxFuture<'a, Result<u64, DbErr>>;
 
+/// Seals again, under the keyring's primary key, every sensitive value a
+/// service keeps that another key sealed, in the rotation's transaction;
+/// how many it resealed.
+pub type ResealSecrets = for<'a> fn(
+    &'a sea_orm::DatabaseTransaction,
+    &'a crate::secrets::Keyring,
+) -> BoxFuture<'a, Result<u64, DbErr>>;
+
 /// Every registered service's hooks, shared by all calls.
 #[derive(Clone, Default)]
 pub struct Hooks {

@@ -40,6 +40,9 @@ pub enum Scope {
         kind: &'static str,
         project_of: ProjectOf,
     },
+    /// The first of these (none itself a `OneOf`) whose field the input
+    /// holds: a variable of an environment, or else of a project.
+    OneOf(&'static [Scope]),
 }
 
 impl Scope {
@@ -48,11 +51,35 @@ impl Scope {
         Scope::Project { field }
     }
 
-    /// The input field the scope is read from, if any.
+    /// [`Scope::OneOf`] these scopes. Made once, at registration: the list
+    /// lives as long as the process.
+    pub fn one_of(scopes: &[Scope]) -> Scope {
+        assert!(
+            !scopes
+                .iter()
+                .any(|s| matches!(s, Scope::OneOf(_) | Scope::Org)),
+            "a OneOf scope lists project and record scopes"
+        );
+        Scope::OneOf(Box::leak(scopes.to_vec().into_boxed_slice()))
+    }
+
+    /// The scope that applies to an input holding the fields `has` says it
+    /// holds: this one, or for a [`Scope::OneOf`] the first whose field is
+    /// there (`None` if none is).
+    pub fn applying(self, has: impl Fn(&str) -> bool) -> Option<Scope> {
+        match self {
+            Scope::OneOf(scopes) => scopes.iter().copied().find(|s| s.field().is_some_and(&has)),
+            scope => Some(scope),
+        }
+    }
+
+    /// The input field the scope is read from, if any (for a `OneOf`, its
+    /// first's).
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Scope::Org => None,
             Scope::Project { field } | Scope::Record { field, .. } => Some(field),
+            Scope::OneOf(scopes) => scopes.first().and_then(Scope::field),
         }
     }
 
@@ -62,6 +89,7 @@ impl Scope {
             Scope::Org => "organization",
             Scope::Project { .. } => "project",
             Scope::Record { kind, .. } => kind,
+            Scope::OneOf(scopes) => scopes.first().map_or("project", Scope::kind),
         }
     }
 }
@@ -72,6 +100,7 @@ impl std::fmt::Debug for Scope {
             Scope::Org => f.write_str("Org"),
             Scope::Project { field } => write!(f, "Project({field})"),
             Scope::Record { field, kind, .. } => write!(f, "Record({kind} at {field})"),
+            Scope::OneOf(scopes) => f.debug_list().entries(scopes.iter()).finish(),
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::action::{ActionSpec, ErasedAction, Typed};
-use crate::hooks::{OnProjectsDeleted, SweepExpired};
+use crate::hooks::{OnProjectsDeleted, ResealSecrets, SweepExpired};
 use crate::{ActionError, Ctx};
 
 /// A service as the gateway sees it.
@@ -24,6 +24,8 @@ pub struct Service {
     pub(crate) projects_deleted: Vec<OnProjectsDeleted>,
     /// What of its own expires, for the gateway's sweeper.
     pub sweeps: Vec<(&'static str, SweepExpired)>,
+    /// What of its own is sealed, for `actiongate secrets rotate-key`.
+    pub reseals: Vec<(&'static str, ResealSecrets)>,
 }
 
 impl Service {
@@ -36,6 +38,7 @@ impl Service {
             migrations: Vec::new(),
             projects_deleted: Vec::new(),
             sweeps: Vec::new(),
+            reseals: Vec::new(),
         }
     }
 
@@ -71,6 +74,13 @@ impl Service {
     /// in batches, every sweep interval (see [`SweepExpired`]).
     pub fn sweep_expired(mut self, what: &'static str, sweep: SweepExpired) -> Self {
         self.sweeps.push((what, sweep));
+        self
+    }
+
+    /// Has `actiongate secrets rotate-key` reseal this service's sealed
+    /// `what` (see [`ResealSecrets`]).
+    pub fn reseal_secrets(mut self, what: &'static str, reseal: ResealSecrets) -> Self {
+        self.reseals.push((what, reseal));
         self
     }
 

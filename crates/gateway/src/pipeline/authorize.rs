@@ -32,7 +32,13 @@ pub async fn check(
     let Access::Token(least) = spec.access else {
         return Ok(());
     };
-    let Some(field) = spec.scope.field() else {
+    let Some(scope) = spec
+        .scope
+        .applying(|field| string_field(body, field).is_some())
+    else {
+        return Ok(());
+    };
+    let Some(field) = scope.field() else {
         return Ok(());
     };
     let Some(id) = string_field(body, field) else {
@@ -42,13 +48,13 @@ pub async fn check(
     // A missing record names its field; a missing project is reported as
     // the console always has, like any record of another organization.
     let not_found = || {
-        let err = ApiError::not_found(spec.scope.kind(), &id);
-        match spec.scope {
+        let err = ApiError::not_found(scope.kind(), &id);
+        match scope {
             Scope::Record { .. } => err.at(format!("/{field}"), "NotFound"),
             _ => err,
         }
     };
-    let (project_id, record_key) = match spec.scope {
+    let (project_id, record_key) = match scope {
         Scope::Record { project_of, .. } => {
             let place = project_of(db, &id)
                 .await
