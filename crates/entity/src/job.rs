@@ -10,6 +10,17 @@ pub const SUCCEEDED: &str = "succeeded";
 pub const FAILED: &str = "failed";
 pub const CANCELLED: &str = "cancelled";
 
+/// The activity state a job's state shows as: `pending`, `in_progress`,
+/// `complete` (succeeded or failed) or `cancelled`.
+pub fn activity_state(job_state: &str) -> &'static str {
+    match job_state {
+        QUEUED => "pending",
+        RUNNING => "in_progress",
+        CANCELLED => "cancelled",
+        _ => "complete",
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "jobs")]
 pub struct Model {
@@ -77,6 +88,8 @@ pub struct Model {
     pub log: Option<String>,
     /// What the run does, in a sentence.
     pub description: Option<String>,
+    /// A queued job is not claimed before this time (Unix ms).
+    pub due_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

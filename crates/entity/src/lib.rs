@@ -10,6 +10,7 @@
 //! and compare the same on every database, which SQLite's text timestamps
 //! do not (`.1Z` sorts after `.12Z`). `actiongate_wire::Timestamp` converts.
 
+pub mod activity_event;
 pub mod audit_event;
 pub mod auth_epoch;
 pub mod job;

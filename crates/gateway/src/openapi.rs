@@ -159,6 +159,7 @@ fn description(action: &Action) -> String {
     let spec = &action.spec;
     let who = match spec.access {
         Access::Public => "Public: no token, no rate limit.".to_owned(),
+        Access::Internal => "Run only by the gateway itself.".to_owned(),
         Access::Token(role) => {
             let role = role.as_str();
             match spec.scope {

@@ -9,7 +9,7 @@ use std::panic::AssertUnwindSafe;
 
 use actiongate_service::{
     Access, ActionError, ActionName, ActionSpec, ApiError, Ctx, DecodedInput, Engine, ErasedAction,
-    Hooks, Mode, Requests, Scope, Service, SweepExpired,
+    Hooks, Mode, OnActivityEvents, Requests, Scope, Service, SweepExpired,
 };
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -71,11 +71,20 @@ pub struct ServiceRoutes {
     /// Calls to it refused by a rate limit.
     pub rate_limited: metrics::Counter,
     actions: HashMap<Box<str>, Action>,
+    /// Actions only run as jobs the service starts (`Access::Internal`):
+    /// never routed or described.
+    internal: HashMap<Box<str>, Action>,
 }
 
 impl ServiceRoutes {
+    /// A routable action.
     pub fn action(&self, key: &str) -> Option<&Action> {
         self.actions.get(key)
+    }
+
+    /// An action a job may run: a routable one, or an internal one.
+    pub fn runnable(&self, key: &str) -> Option<&Action> {
+        self.actions.get(key).or_else(|| self.internal.get(key))
     }
 
     pub fn actions(&self) -> impl Iterator<Item = &Action> {
@@ -93,6 +102,8 @@ pub struct RouteTable {
     engine: Arc<Engine>,
     /// What the services' records that expire are, and how to sweep them.
     sweeps: Vec<(&'static str, SweepExpired)>,
+    /// What services do when activities change state.
+    activity_hooks: Vec<OnActivityEvents>,
 }
 
 /// A problem with the set of services, found at start.
@@ -182,6 +193,7 @@ impl RouteTable {
             by_path: HashMap::new(),
             engine: Arc::default(),
             sweeps: Vec::new(),
+            activity_hooks: Vec::new(),
         };
         // Every call can reach every service's hooks (a project deleted by
         // one service takes the others' records with it).
@@ -190,6 +202,9 @@ impl RouteTable {
             service.state.insert(hooks.clone());
             service.state.insert(table.engine.clone());
             table.sweeps.extend(service.sweeps.iter().copied());
+            table
+                .activity_hooks
+                .extend(service.activity_events.iter().copied());
             let index = table.services.len();
             for name in service.names() {
                 if RESERVED.contains(&name) {
@@ -200,12 +215,13 @@ impl RouteTable {
                 }
             }
             let mut actions = HashMap::new();
+            let mut internal = HashMap::new();
             for (spec, handler) in service.actions {
                 let key: Box<str> = format!("{}/{}", spec.version, spec.path).into();
                 let threshold = spec
                     .threshold
                     .unwrap_or_else(|| config.threshold_for(service.name, spec.version, spec.path));
-                if actions.contains_key(&key) {
+                if actions.contains_key(&key) || internal.contains_key(&key) {
                     return Err(TableError::DuplicateAction(service.name, key.into()));
                 }
                 // A recorded request is polled by its caller's token; a
@@ -226,8 +242,18 @@ impl RouteTable {
                 } else {
                     threshold
                 };
-                table.by_path.entry(key.clone()).or_default().push(index);
                 let metrics = metrics.route(service.name, spec.version, spec.path);
+                if spec.access == Access::Internal {
+                    let action = Action {
+                        spec,
+                        handler,
+                        threshold,
+                        metrics,
+                    };
+                    internal.insert(key, action);
+                    continue;
+                }
+                table.by_path.entry(key.clone()).or_default().push(index);
                 actions.insert(
                     key,
                     Action {
@@ -243,6 +269,7 @@ impl RouteTable {
                 state: Arc::new(service.state),
                 rate_limited: metrics.rate_limited(service.name),
                 actions,
+                internal,
             });
         }
         Ok(table)
@@ -264,6 +291,11 @@ impl RouteTable {
 
     pub fn services(&self) -> &[ServiceRoutes] {
         &self.services
+    }
+
+    /// Every service's hook on activities' changes of state.
+    pub fn activity_hooks(&self) -> &[OnActivityEvents] {
+        &self.activity_hooks
     }
 
     /// Every service's expiring records and their sweeps.

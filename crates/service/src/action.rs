@@ -34,6 +34,10 @@ pub enum Access {
     Token(Role),
     /// Anyone, without a token or a rate limit: health checks and the like.
     Public,
+    /// Nobody over HTTP: run only as a job the service starts itself
+    /// ([`crate::NewJob`]), such as a webhook's delivery. Never routed,
+    /// never in the API description.
+    Internal,
 }
 
 /// Where an action lives and how it is run.
@@ -92,6 +96,12 @@ impl Draft {
     /// could poll a recorded result (the gateway refuses a public async one).
     pub const fn public(self) -> ActionSpec {
         self.with(Access::Public)
+    }
+
+    /// Run only as a job the service starts itself (see
+    /// [`Access::Internal`]).
+    pub const fn internal(self) -> ActionSpec {
+        self.with(Access::Internal)
     }
 
     const fn with(self, access: Access) -> ActionSpec {
@@ -165,11 +175,11 @@ impl ActionSpec {
         self
     }
 
-    /// The least role, or `None` for a public action.
+    /// The least role, or `None` for a public or internal action.
     pub fn least_role(&self) -> Option<Role> {
         match self.access {
             Access::Token(role) => Some(role),
-            Access::Public => None,
+            Access::Public | Access::Internal => None,
         }
     }
 }

@@ -33,6 +33,14 @@ pub type ResealSecrets = for<'a> fn(
     &'a crate::secrets::Keyring,
 ) -> BoxFuture<'a, Result<u64, DbErr>>;
 
+/// Acts on activities' changes of state, in the transaction that takes
+/// them from the outbox: what it writes and the jobs it returns commit
+/// with their removal, so each event is acted on once.
+pub type OnActivityEvents = for<'a> fn(
+    &'a sea_orm::DatabaseTransaction,
+    &'a [crate::ActivityEvent],
+) -> BoxFuture<'a, Result<Vec<crate::NewJob>, DbErr>>;
+
 /// Every registered service's hooks, shared by all calls.
 #[derive(Clone, Default)]
 pub struct Hooks {

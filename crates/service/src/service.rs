@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::action::{ActionSpec, ErasedAction, Typed};
-use crate::hooks::{OnProjectsDeleted, ResealSecrets, SweepExpired};
+use crate::hooks::{OnActivityEvents, OnProjectsDeleted, ResealSecrets, SweepExpired};
 use crate::{ActionError, Ctx};
 
 /// A service as the gateway sees it.
@@ -26,6 +26,8 @@ pub struct Service {
     pub sweeps: Vec<(&'static str, SweepExpired)>,
     /// What of its own is sealed, for `actiongate secrets rotate-key`.
     pub reseals: Vec<(&'static str, ResealSecrets)>,
+    /// What it does when activities change state.
+    pub activity_events: Vec<OnActivityEvents>,
 }
 
 impl Service {
@@ -39,6 +41,7 @@ impl Service {
             projects_deleted: Vec::new(),
             sweeps: Vec::new(),
             reseals: Vec::new(),
+            activity_events: Vec::new(),
         }
     }
 
@@ -81,6 +84,13 @@ impl Service {
     /// `what` (see [`ResealSecrets`]).
     pub fn reseal_secrets(mut self, what: &'static str, reseal: ResealSecrets) -> Self {
         self.reseals.push((what, reseal));
+        self
+    }
+
+    /// Acts on every activity's changes of state (see
+    /// [`OnActivityEvents`]).
+    pub fn on_activity_events(mut self, hook: OnActivityEvents) -> Self {
+        self.activity_events.push(hook);
         self
     }
 

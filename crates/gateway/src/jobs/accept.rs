@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use actiongate_entity::job;
-use actiongate_service::Ctx;
-use actiongate_wire::Timestamp;
-use sea_orm::{DbErr, Set};
+use actiongate_service::{Ctx, NewJob, Principal, Role};
+use actiongate_wire::{RequestId, Timestamp};
+use sea_orm::{DbErr, Set, TransactionTrait};
+
+use crate::tokens::sha256_hex;
+use crate::trace::TraceContext;
 
 use super::store::{self, Fence};
 use super::writer::Op;
-use super::{worker, Claim, JobSpec, Jobs, Retention, QUEUED, RUNNING};
+use super::{outbox, worker, Claim, JobSpec, Jobs, Retention, QUEUED, RUNNING};
 
 impl Jobs {
     pub(super) fn new_row(&self, spec: &JobSpec, state: &str) -> job::ActiveModel {
@@ -57,7 +60,40 @@ impl Jobs {
             progress: Set(None),
             log: Set(None),
             description: Set(None),
+            due_at: Set(None),
         }
+    }
+
+    /// The row of a job a service starts itself ([`NewJob`]): queued, due
+    /// when it says, on behalf of its user with no token (so no caller can
+    /// poll it), in a trace of its own.
+    pub(super) fn scheduled_row(&self, job: NewJob) -> (RequestId, job::ActiveModel) {
+        let request_id = RequestId::new();
+        let spec = JobSpec {
+            request_id,
+            request_time: Timestamp::now(),
+            principal: Arc::new(Principal {
+                token_id: String::new(),
+                user_id: job.user_id,
+                org_id: job.org_id,
+                role: Role::Viewer,
+                project_id: None,
+                role_cap: None,
+            }),
+            scope_project_id: None,
+            service: job.service,
+            version: job.version.into(),
+            action: job.action.into(),
+            input_hash: sha256_hex(&job.input),
+            input: job.input.into(),
+            idempotency_key: None,
+            trace: TraceContext::start(),
+            upstream_call: None,
+            activity: None,
+        };
+        let mut row = self.new_row(&spec, QUEUED);
+        row.due_at = Set(job.due_at);
+        (request_id, row)
     }
 
     pub(super) fn claim_of(&self, spec: &JobSpec) -> Claim {
@@ -100,9 +136,14 @@ impl Jobs {
         let state = if permit.is_some() { RUNNING } else { QUEUED };
         let row = self.new_row(spec, state);
         if spec.idempotency_key.is_some() {
-            if !store::insert_if_absent(&self.db.write, row).await? {
+            // An activity's first state is in the outbox with its row.
+            let txn = self.db.write.begin().await?;
+            let started = outbox::recorded(std::slice::from_ref(&row));
+            if !store::insert_if_absent(&txn, row).await? {
                 return Ok(false);
             }
+            outbox::record(&txn, started.iter().map(|(id, s)| (id.clone(), s.as_str()))).await?;
+            txn.commit().await?;
             if permit.is_none() {
                 store::notify(&self.db.write, "queued").await?;
             }

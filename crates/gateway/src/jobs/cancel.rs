@@ -2,13 +2,12 @@
 //! checkpoint, on whichever node runs it.
 
 use actiongate_entity::job;
-use actiongate_service::{CancelState, Requests};
+use actiongate_service::CancelState;
 use actiongate_wire::{RequestId, Timestamp};
-use futures_util::future::BoxFuture;
 use sea_orm::{DbErr, TransactionTrait};
 
 use super::store;
-use super::{Cancelled, Jobs, Retention, SUCCEEDED};
+use super::{outbox, Cancelled, Jobs, Retention, CANCELLED, SUCCEEDED};
 use crate::Outcome;
 
 impl Jobs {
@@ -29,6 +28,9 @@ impl Jobs {
         );
         let txn = self.db.write.begin().await?;
         if store::cancel_queued(&txn, &row.request_id, &end).await? {
+            if row.activity_type.is_some() {
+                outbox::record(&txn, [(row.request_id.clone(), CANCELLED)]).await?;
+            }
             store::notify(&txn, &format!("done:{}", row.request_id)).await?;
             txn.commit().await?;
             self.waiters.wake(&row.request_id);
@@ -51,7 +53,7 @@ impl Jobs {
 
     /// Cancels the live job `request_id`, for a handler (see
     /// [`actiongate_service::Requests`]).
-    async fn cancel_by_id(&self, request_id: &str) -> Result<CancelState, DbErr> {
+    pub(super) async fn cancel_by_id(&self, request_id: &str) -> Result<CancelState, DbErr> {
         let Some(row) = self.find_live(request_id).await? else {
             return Ok(CancelState::Unknown);
         };
@@ -67,11 +69,5 @@ impl Jobs {
         if let Some(running) = self.running.lock().expect("running lock").get(request_id) {
             running.ctx.cancellation().cancel();
         }
-    }
-}
-
-impl Requests for Jobs {
-    fn cancel<'a>(&'a self, request_id: &'a str) -> BoxFuture<'a, Result<CancelState, DbErr>> {
-        Box::pin(self.cancel_by_id(request_id))
     }
 }

@@ -27,6 +27,9 @@
 //!   at a time, in the order accepted, across nodes ([`store::claim`]).
 //!   graphile-worker's named queues are the model.
 //!
+//! - **Outbox.** Each state an activity enters is written with the job's
+//!   change and handed to the services' hooks once ([`outbox`]).
+//!
 //! One file a job: [`accept`] records a request, [`running`] is this
 //! node's registry, [`worker`] claims and runs, [`report`] stores what
 //! runs report, [`settle`] stores how a
@@ -37,7 +40,9 @@ mod accept;
 mod cancel;
 mod listener;
 mod lookup;
+mod outbox;
 mod report;
+mod requests;
 mod running;
 mod settle;
 pub mod store;
@@ -226,6 +231,7 @@ impl Jobs {
             jobs.clone().spawn_claimer(),
             jobs.clone().spawn_lease_keeper(),
             jobs.clone().spawn_reporter(),
+            jobs.clone().spawn_dispatcher(),
         ];
         let database_url = jobs.settings.database_url.clone();
         if let Some(task) = listener::spawn(jobs.clone(), &database_url).await {

@@ -9,6 +9,7 @@ use actiongate_service::Ctx;
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use sea_orm::{DatabaseTransaction, DbErr, Set};
 
+use super::outbox;
 use super::store::{self, Final};
 use super::writer::{Done, Op};
 use super::{
@@ -101,7 +102,12 @@ impl Jobs {
     /// the auth epoch moved on (here and, through the shared counter, in
     /// every process).
     async fn commit_with_effects(&self, txn: DatabaseTransaction, ctx: &Ctx) -> Result<(), DbErr> {
-        audit::record(&txn, ctx).await?;
+        // A job a service started itself (no token: a webhook delivery)
+        // is the gateway's own doing, recorded where it belongs, not in
+        // the callers' trail.
+        if !ctx.principal.token_id.is_empty() {
+            audit::record(&txn, ctx).await?;
+        }
         if ctx.tokens_invalidated() {
             auth_epoch::bump(&txn).await?;
         }
@@ -137,16 +143,19 @@ impl Jobs {
             self.run_again_later(claim).await;
             return outcome;
         }
-        let end = self.final_of(request_id, claim.request_time, claim.retention, &outcome);
         let report = ctx.report();
         let applied = match pending {
             Some(txn) => {
+                let end = self.final_of(request_id, claim.request_time, claim.retention, &outcome);
                 let committed = async {
                     if let Some(report) = &report {
                         store::save_report(&txn, &claim.fence, report).await?;
                     }
                     let applied = store::finish(&txn, &claim.fence, &end, true).await?;
                     if applied {
+                        if claim.retention.activity {
+                            outbox::record(&txn, [(request_id.to_string(), end.state)]).await?;
+                        }
                         store::notify(&txn, &format!("done:{request_id}")).await?;
                         self.commit_with_effects(txn, ctx).await?;
                     }
@@ -176,10 +185,7 @@ impl Jobs {
                 if let Some(report) = &report {
                     self.save_last_report(claim, report).await;
                 }
-                matches!(
-                    self.retry(Op::finish(claim.fence.clone(), end, true)).await,
-                    Done::Applied(true)
-                )
+                self.store_end(claim, &outcome, true).await
             }
         };
         if applied {
@@ -242,14 +248,26 @@ impl Jobs {
     /// answered directly.
     pub async fn finish_answered(&self, claim: &Claim, outcome: &Outcome) {
         self.untrack(&claim.fence.request_id);
+        self.store_end(claim, outcome, false).await;
+    }
+
+    /// Stores a run's final outcome through the writer, fenced by its
+    /// claim (and, if `unless_cancelled`, only if nobody cancelled it);
+    /// whether it applied.
+    async fn store_end(&self, claim: &Claim, outcome: &Outcome, unless_cancelled: bool) -> bool {
         let end = self.final_of(
             claim.request_id,
             claim.request_time,
             claim.retention,
             outcome,
         );
-        self.retry(Op::finish(claim.fence.clone(), end, false))
-            .await;
+        let op = Op::finish(
+            claim.fence.clone(),
+            end,
+            unless_cancelled,
+            claim.retention.activity,
+        );
+        matches!(self.retry(op).await, Done::Applied(true))
     }
 
     /// Stores a run's last report before its result: a lost one would
@@ -267,14 +285,7 @@ impl Jobs {
 
     pub(super) async fn end_cancelled(&self, claim: &Claim) -> Outcome {
         let outcome = Outcome::cancelled();
-        let end = self.final_of(
-            claim.request_id,
-            claim.request_time,
-            claim.retention,
-            &outcome,
-        );
-        self.retry(Op::finish(claim.fence.clone(), end, false))
-            .await;
+        self.store_end(claim, &outcome, false).await;
         outcome
     }
 

@@ -127,6 +127,8 @@ pub struct Finish {
     pub end: Final,
     /// Only if nobody asked to cancel the job.
     pub unless_cancelled: bool,
+    /// The job is an activity: its end goes to the outbox too.
+    pub activity: bool,
 }
 
 /// [`finish`] for many runs in one statement (`UPDATE ... FROM (VALUES
@@ -252,11 +254,19 @@ pub async fn claim(
     pick.column(job::Column::RequestId)
         .from(job::Entity)
         .cond_where(
-            Condition::any().add(job::Column::State.eq(QUEUED)).add(
-                Condition::all()
-                    .add(job::Column::State.eq(RUNNING))
-                    .add(job::Column::LeaseUntil.lt(now)),
-            ),
+            Condition::any()
+                .add(
+                    Condition::all().add(job::Column::State.eq(QUEUED)).add(
+                        Condition::any()
+                            .add(job::Column::DueAt.is_null())
+                            .add(job::Column::DueAt.lte(now)),
+                    ),
+                )
+                .add(
+                    Condition::all()
+                        .add(job::Column::State.eq(RUNNING))
+                        .add(job::Column::LeaseUntil.lt(now)),
+                ),
         )
         .cond_where(
             Condition::any()

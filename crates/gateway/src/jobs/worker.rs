@@ -10,11 +10,12 @@ use actiongate_service::{ActionName, Ctx, Principal, Role};
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use sea_orm::TransactionTrait;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 
 use super::store::{self, Fence};
-use super::{Claim, Jobs, Retention};
+use super::{outbox, Claim, Jobs, Retention, RUNNING};
 use crate::trace::TraceContext;
 use crate::upstream::forward::UpstreamCall;
 use crate::Outcome;
@@ -154,7 +155,7 @@ impl Jobs {
     ) -> Option<(Ctx, Work)> {
         let key = format!("{}/{}", row.version, row.action);
         let service = self.routes.service_named(&row.service)?;
-        let action = service.action(&key)?;
+        let action = service.runnable(&key)?;
         let ctx = Ctx::new(
             request_id,
             action.name(service.name),
@@ -216,13 +217,19 @@ impl Jobs {
                 return;
             }
             let now = Timestamp::now_ms();
-            let claimed = store::claim(
-                &self.db.write,
-                &self.node_id,
-                room as u64,
-                now,
-                self.lease_until(),
-            )
+            let claimed = async {
+                let txn = self.db.write.begin().await?;
+                let rows =
+                    store::claim(&txn, &self.node_id, room as u64, now, self.lease_until()).await?;
+                // An activity's first start is in the outbox with its claim.
+                let started = rows
+                    .iter()
+                    .filter(|row| row.activity_type.is_some() && row.attempts == 1)
+                    .map(|row| (row.request_id.clone(), RUNNING));
+                outbox::record(&txn, started).await?;
+                txn.commit().await?;
+                Ok::<_, sea_orm::DbErr>(rows)
+            }
             .await;
             let rows = match claimed {
                 Ok(rows) => rows,

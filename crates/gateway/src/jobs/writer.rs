@@ -17,6 +17,7 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::outbox;
 use super::store::{self, Fence, Final, Finish};
 use super::waiters::Waiters;
 
@@ -40,11 +41,12 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn finish(fence: Fence, end: Final, unless_cancelled: bool) -> Op {
+    pub fn finish(fence: Fence, end: Final, unless_cancelled: bool, activity: bool) -> Op {
         Op::Finish(Box::new(Finish {
             fence,
             end,
             unless_cancelled,
+            activity,
         }))
     }
 }
@@ -186,8 +188,18 @@ async fn apply(
     }
 
     let txn = write.begin().await?;
+    let started = outbox::recorded(&rows);
     store::insert(&txn, rows).await?;
     let finished = store::finish_many(&txn, &finishes).await?;
+    // Activities' new states, with the changes that made them.
+    let ended = finishes
+        .iter()
+        .filter(|f| f.activity && finished.contains(&f.fence.request_id))
+        .map(|f| (f.fence.request_id.clone(), f.end.state));
+    let started = started
+        .iter()
+        .map(|(id, state)| (id.clone(), state.as_str()));
+    outbox::record(&txn, started.chain(ended)).await?;
     let mut released = Vec::with_capacity(releases.len());
     // Picked up by the claim loop once due: nothing to wake now.
     for (fence, retry_at) in &releases {

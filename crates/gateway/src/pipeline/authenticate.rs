@@ -72,6 +72,13 @@ pub async fn for_action(
             return Ok(());
         }
         Access::Token(role) => role,
+        // Never routed; refused the same as an unknown path would be.
+        Access::Internal => {
+            return Err(ApiError::new(
+                Status::NotFound,
+                "No route for this path: it is run only by the gateway itself",
+            ))
+        }
     };
     let grant = bearer(gateway, ctx).await?;
     if !grant.allows(service) {
