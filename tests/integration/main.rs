@@ -32,3 +32,4 @@ mod upgrade;
 mod upstream;
 mod upstream_server;
 mod variables;
+mod webhooks;

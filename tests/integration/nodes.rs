@@ -19,6 +19,8 @@ const DATA_DIR: &str = "ACTIONGATE_CHILD_DATA_DIR";
 const DATABASE_URL: &str = "ACTIONGATE_CHILD_DATABASE_URL";
 const LEASE_MS: &str = "ACTIONGATE_CHILD_LEASE_MS";
 const CONCURRENCY: &str = "ACTIONGATE_CHILD_CONCURRENCY";
+/// Set: webhooks may be delivered to loopback (the tests' receivers).
+pub const PRIVATE_HOOKS: &str = "ACTIONGATE_CHILD_PRIVATE_HOOKS";
 
 /// Runs in the child: a gateway with the test services, configured from
 /// the environment, until the process is killed. Does nothing in a normal
@@ -33,7 +35,7 @@ async fn child_node() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: PathBuf::from(data_dir),
         database_url: std::env::var(DATABASE_URL).ok(),
@@ -45,6 +47,9 @@ async fn child_node() {
             .unwrap_or(256),
         ..Config::default()
     };
+    if std::env::var(PRIVATE_HOOKS).is_ok() {
+        common::allow_private_hooks(&mut config);
+    }
     let running = Gateway::start(config.clone(), common::services(&config))
         .await
         .expect("child gateway starts");
@@ -74,7 +79,19 @@ impl Node {
         lease: Duration,
         concurrency: usize,
     ) -> Node {
+        Node::start_configured(data_dir, database_url, lease, concurrency, &[])
+    }
+
+    /// [`Node::start_with`], with more of the child's variables.
+    pub fn start_configured(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        lease: Duration,
+        concurrency: usize,
+        env: &[(&str, &str)],
+    ) -> Node {
         let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+        command.envs(env.iter().copied());
         command
             .args(["--ignored", "--exact", "nodes::child_node", "--nocapture"])
             .env(DATA_DIR, data_dir)

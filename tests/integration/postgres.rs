@@ -14,6 +14,7 @@ use crate::common::{self, expect};
 use crate::jobs;
 use crate::nodes::{self, Node};
 use crate::variables;
+use crate::webhooks;
 
 /// A new, empty database on the test server, or `None` (the test then
 /// skips, saying why) when no server was given: a plain `cargo test` has
@@ -361,6 +362,20 @@ async fn activities_on_postgresql() {
     activities::backups(&gw).await;
     variables::inheritance(&gw).await;
     variables::sensitive_values(&gw).await;
+}
+
+/// Webhook deliveries, signed and retried, on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_on_postgresql() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| {
+        c.database_url = Some(url.clone());
+        common::allow_private_hooks(c);
+    })
+    .await;
+    webhooks::signed_and_retried(&gw).await;
 }
 
 /// Operations on one environment sent to two nodes run one at a time, in

@@ -22,6 +22,8 @@ struct Records {
     activity: String,
     /// A backup of `environment`.
     backup: String,
+    /// A webhook of `project`.
+    integration: String,
 }
 
 async fn records(gw: &TestGateway, n: usize) -> Records {
@@ -79,6 +81,13 @@ async fn records(gw: &TestGateway, n: usize) -> Records {
         .await
         .unwrap();
     let backup = ok(backup);
+    let integration = ok(gw
+        .call(
+            "deploy/v1/integration/create",
+            json!({ "project_id": project, "type": "webhook", "url": "http://127.0.0.1:9/hook",
+                    "events": ["activity.complete"] }),
+        )
+        .await);
     Records {
         project,
         environment,
@@ -86,6 +95,7 @@ async fn records(gw: &TestGateway, n: usize) -> Records {
         invite,
         activity,
         backup,
+        integration,
     }
 }
 
@@ -101,6 +111,7 @@ fn body(scope: &Scope, records: &Records) -> Value {
             "invite" => &records.invite,
             "activity" => &records.activity,
             "backup" => &records.backup,
+            "integration" => &records.integration,
             other => panic!("the role matrix has no {other} record yet: add one to `records`"),
         };
         body.insert(field.to_owned(), json!(id));
@@ -118,7 +129,8 @@ fn below(role: Role) -> Role {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_refuses_the_role_below_its_own_and_admits_its_own() {
-    let gw = common::start().await;
+    // Its webhooks point at loopback.
+    let gw = common::start_with(common::allow_private_hooks).await;
     let config = Config::default();
     // Organization roles; and two organization viewers whose project
     // memberships are set per action.

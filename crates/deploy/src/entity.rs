@@ -2,5 +2,8 @@
 //! `actiongate-migration`).
 
 pub mod backup;
+pub mod delivery;
+pub mod delivery_attempt;
 pub mod environment;
+pub mod integration;
 pub mod variable;

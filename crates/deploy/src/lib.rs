@@ -15,6 +15,9 @@
 //! - `backup/create|list|get|delete|restore` ([`backup`]): snapshots of an
 //!   environment's settings and variables, kept for `backup_ttl`.
 //! - `activity/list|get|cancel` ([`activity`]).
+//! - `integration/create|get|list|update|delete|deliveries`: webhooks
+//!   ([`integration`]), sent every activity change they take, signed,
+//!   durably and at least once ([`delivery`]).
 //!
 //! Roles are the caller's in the environment's project
 //! (`actiongate_kit::scope`): viewers read, members create and change
@@ -25,8 +28,10 @@
 mod activity;
 mod backup;
 mod config;
+mod delivery;
 mod entity;
 mod environment;
+mod integration;
 mod lifecycle;
 mod schema;
 mod settings;
@@ -50,12 +55,15 @@ pub fn service(settings: Settings) -> Service {
     let at_level = Scope::one_of(&[in_environment, project]);
     let activity = record::<activity::ActivityRow>("id");
     let a_backup = record::<entity::backup::Model>("id");
+    let an_integration = record::<entity::integration::Model>("id");
     let backed_up = record::<backup::BackedUpEnvironment>("environment_id");
     let service = Service::new("deploy")
         .state(settings)
         .sweep_expired("backups", backup::sweep_expired)
         .reseal_secrets("sensitive variables", variable::reseal_secrets)
         .reseal_secrets("sensitive values in backups", backup::reseal_secrets)
+        .reseal_secrets("webhook secrets", integration::reseal_secrets)
+        .on_activity_events(delivery::on_activity_events)
         .on_projects_deleted(environment::delete_in_projects)
         .action(
             A::sync("v1", "environment/create", "Environment created")
@@ -230,6 +238,47 @@ pub fn service(settings: Settings) -> Service {
                 .scope(a_backup)
                 .activity("environment.restore"),
             backup::restore,
+        );
+    let service = service
+        .action(
+            A::sync("v1", "integration/create", "Integration created")
+                .role(Admin)
+                .scope(project),
+            integration::create,
+        )
+        .action(
+            A::sync("v1", "integration/list", "Integrations listed")
+                .role(Viewer)
+                .scope(project),
+            integration::list,
+        )
+        .action(
+            A::sync("v1", "integration/get", "Integration found")
+                .role(Viewer)
+                .scope(an_integration),
+            integration::get,
+        )
+        .action(
+            A::sync("v1", "integration/update", "Integration updated")
+                .role(Admin)
+                .scope(an_integration),
+            integration::update,
+        )
+        .action(
+            A::sync("v1", "integration/delete", "Integration deleted")
+                .role(Admin)
+                .scope(an_integration),
+            integration::delete,
+        )
+        .action(
+            A::sync("v1", "integration/deliveries", "Deliveries listed")
+                .role(Viewer)
+                .scope(an_integration),
+            integration::deliveries,
+        )
+        .action(
+            A::asynchronous("v1", "integration/deliver", "Delivery attempted").internal(),
+            delivery::deliver,
         );
     schema::register(service)
 }

@@ -5,6 +5,7 @@
 mod m20261127_000012_environment_settings;
 mod m20261127_000013_backups;
 mod m20261127_000014_variables;
+mod m20261127_000016_integrations;
 
 use actiongate_service::Service;
 
@@ -14,4 +15,5 @@ pub fn register(service: Service) -> Service {
         .migration(m20261127_000012_environment_settings::Migration)
         .migration(m20261127_000013_backups::Migration)
         .migration(m20261127_000014_variables::Migration)
+        .migration(m20261127_000016_integrations::Migration)
 }
