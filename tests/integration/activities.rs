@@ -556,6 +556,12 @@ async fn operations_on_one_environment_run_one_at_a_time_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
     let gw = common::start().await;
+    cancels(&gw).await;
+}
+
+/// A pending activity cancelled at once, a running one at its next step,
+/// a finished one refused; a viewer reads but does not cancel.
+pub async fn cancels(gw: &TestGateway) {
     let client = gw.client("");
     let (_, env) = gw.project_with_environment("cancels", "dev").await;
     let held = accepted(

@@ -362,6 +362,11 @@ async fn activities_on_postgresql() {
     activities::backups(&gw).await;
     variables::inheritance(&gw).await;
     variables::sensitive_values(&gw).await;
+    activities::cancels(&gw).await;
+    // Its counts are of one database's values.
+    let other = fresh_database().await.expect("the same server");
+    let rotating = common::start_with(|c| c.database_url = Some(other)).await;
+    variables::rotation(&rotating).await;
 }
 
 /// Webhook deliveries, signed and retried, on PostgreSQL.
@@ -376,6 +381,9 @@ async fn webhooks_on_postgresql() {
     })
     .await;
     webhooks::signed_and_retried(&gw).await;
+    let other = fresh_database().await.expect("the same server");
+    let refusing = common::start_with(|c| c.database_url = Some(other)).await;
+    webhooks::refusals(&refusing).await;
 }
 
 /// Operations on one environment sent to two nodes run one at a time, in

@@ -446,8 +446,13 @@ async fn sensitive_values_are_sealed_and_never_shown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_the_key_reseals_every_value_and_keeps_the_old_key() {
     let gw = common::start().await;
+    rotation(&gw).await;
+}
+
+/// `actiongate secrets rotate-key` against a running gateway's database.
+pub async fn rotation(gw: &TestGateway) {
     let client = gw.client("");
-    let url = database_url(&gw);
+    let url = database_url(gw);
     let (_, env) = gw.project_with_environment("rotation", "prod").await;
     let created = succeeded(
         &client,
@@ -463,7 +468,7 @@ async fn rotating_the_key_reseals_every_value_and_keeps_the_old_key() {
     )
     .await;
     expect(&backup, 200, Status::Success);
-    let before = keyring_of(&gw);
+    let before = keyring_of(gw);
     let old_key = before.primary().to_owned();
     assert!(column_text(&url, "backups", "contents")
         .await
@@ -476,7 +481,7 @@ async fn rotating_the_key_reseals_every_value_and_keeps_the_old_key() {
         "{printed}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let after = keyring_of(&gw);
+    let after = keyring_of(gw);
     assert_ne!(after.primary(), old_key);
     assert!(printed.contains(after.primary()), "{printed}");
     assert!(

@@ -286,10 +286,27 @@ pub async fn claim(
             job::Column::Attempts,
             Expr::col(job::Column::Attempts).add(1),
         )
-        .col_expr(job::Column::StartedAt, Expr::value(now))
+        // The database's clock as the row is taken, not `now`: a job
+        // serialized behind another starts after that one's end, even when
+        // the end committed while this statement was on its way.
+        .col_expr(
+            job::Column::StartedAt,
+            database_now_ms(conn.get_database_backend()),
+        )
         .filter(job::Column::RequestId.in_subquery(pick))
         .exec_with_returning(conn)
         .await
+}
+
+/// The database's clock in Unix ms, read when the statement reaches the
+/// row.
+fn database_now_ms(backend: DbBackend) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => {
+            Expr::cust("CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)")
+        }
+        _ => Expr::cust("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"),
+    }
 }
 
 /// The jobs ahead of the outer query's job in its queue: others with its
