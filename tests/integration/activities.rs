@@ -895,3 +895,39 @@ async fn an_expired_backup_is_refused_then_swept() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// An operation sent twice with one `Idempotency-Key` is one activity:
+/// the repeat answers with the first request's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_operation_is_one_activity() {
+    let gw = common::start().await;
+    let client = gw.client("");
+    let (project, env) = gw.project_with_environment("keyed", "dev").await;
+    let send = || {
+        client.send(
+            client
+                .post("deploy/v1/environment/pause")
+                .header("Idempotency-Key", "pause-once")
+                .json(&json!({ "id": env })),
+        )
+    };
+    let first = send().await.unwrap();
+    expect(&first, 202, Status::Accepted);
+    let done = client.wait(first.clone(), WAIT).await.unwrap();
+    expect(&done, 200, Status::Success);
+    let again = send().await.unwrap();
+    assert_eq!(again.envelope.request_id, first.envelope.request_id);
+    expect(&again, 200, Status::Success);
+    let listed = succeeded(
+        &client,
+        "deploy/v1/activity/list",
+        json!({ "project_id": project }),
+    )
+    .await;
+    assert_eq!(listed["count"], 1);
+    assert_eq!(
+        listed["results"][0]["id"],
+        first.envelope.request_id.to_string()
+    );
+    assert_eq!(listed["results"][0]["state"], "complete");
+}

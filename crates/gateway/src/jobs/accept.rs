@@ -136,14 +136,21 @@ impl Jobs {
         let state = if permit.is_some() { RUNNING } else { QUEUED };
         let row = self.new_row(spec, state);
         if spec.idempotency_key.is_some() {
-            // An activity's first state is in the outbox with its row.
-            let txn = self.db.write.begin().await?;
             let started = outbox::recorded(std::slice::from_ref(&row));
-            if !store::insert_if_absent(&txn, row).await? {
-                return Ok(false);
+            if started.is_empty() {
+                if !store::insert_if_absent(&self.db.write, row).await? {
+                    return Ok(false);
+                }
+            } else {
+                // An activity's first state is in the outbox with its row.
+                let txn = self.db.write.begin().await?;
+                if !store::insert_if_absent(&txn, row).await? {
+                    return Ok(false);
+                }
+                let states = started.iter().map(|(id, s)| (id.clone(), s.as_str()));
+                outbox::record(&txn, states).await?;
+                txn.commit().await?;
             }
-            outbox::record(&txn, started.iter().map(|(id, s)| (id.clone(), s.as_str()))).await?;
-            txn.commit().await?;
             if permit.is_none() {
                 store::notify(&self.db.write, "queued").await?;
             }
