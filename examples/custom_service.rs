@@ -80,7 +80,11 @@ fn greeter() -> Service {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config: Config = Config::figment("config/actiongate.toml".as_ref()).extract()?;
+    // The same file the binary reads: ACTIONGATE_CONFIG, else the default.
+    let file = std::env::var_os("ACTIONGATE_CONFIG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "config/actiongate.toml".into());
+    let config: Config = Config::figment(&file).extract()?;
     let _log = logging::init(
         config.log_format,
         &config.log_level,
