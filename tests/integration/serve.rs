@@ -242,6 +242,14 @@ async fn the_first_start_shows_the_token_at_a_terminal() {
         .filter(|l| l.trim() == token.trim())
         .count();
     assert_eq!(shown, 1, "{:?}", lines.lock().unwrap());
+    // The gateway under script(1) outlives it: the hangup of the closing
+    // terminal is its reload signal. It is stopped by its data dir's name.
+    let stopped = Command::new("pkill")
+        .args(["-TERM", "-f", &dir.path().display().to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(stopped.success(), "the gateway under script(1) was found");
     child.kill().await.ok();
 }
 
