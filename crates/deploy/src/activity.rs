@@ -92,8 +92,11 @@ impl From<job::Model> for Activity {
             .map(str::to_owned)
             .into_iter()
             .collect();
-        // What a branch or a clone made.
-        if let Some(made) = made_environment(row.response.as_deref()) {
+        // What a branch, clone or restore made: only a success made one.
+        let made = (row.state == SUCCEEDED)
+            .then(|| made_environment(row.response.as_deref()))
+            .flatten();
+        if let Some(made) = made {
             if !environment_ids.contains(&made) {
                 environment_ids.push(made);
             }

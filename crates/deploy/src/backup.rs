@@ -12,7 +12,7 @@
 //! repeatable-read snapshot and holds nothing. On SQLite both read inside
 //! the one writer's transaction, so writes wait either way.
 
-use actiongate_kit::fields::{self, duplicate_is_conflict, Slug};
+use actiongate_kit::fields::{self, Slug};
 use actiongate_kit::page::{self, Page};
 use actiongate_kit::{actor, load, Record};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn};
@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Settings as Config;
 use crate::entity::{backup, environment, variable};
-use crate::environment::{duplicate, writable, Environment, ACTIVE};
+use crate::environment::{writable, Environment, NewEnvironment};
 use crate::settings::{self, Settings};
 use crate::variable::Carried;
 use actiongate_service::secrets::Keyring;
@@ -412,30 +412,21 @@ async fn into_new(
     name: String,
     parent: Option<String>,
 ) -> ActionResult<environment::Model> {
-    let now = fields::now();
     let snapshot = contents.environment;
-    let created = environment::ActiveModel {
-        id: Set(new_id("env")),
-        project_id: Set(found.project_id.clone()),
-        name: Set(name.clone()),
-        display_name: Set(snapshot.display_name),
-        r#type: Set(snapshot.r#type),
-        description: Set(snapshot.description),
-        color: Set(snapshot.color),
-        git_branch: Set(snapshot.git_branch),
-        is_default: Set(false),
-        status: Set(ACTIVE.to_owned()),
-        parent_id: Set(parent),
-        created_at: Set(now),
-        updated_at: Set(now),
-        settings: Set(settings::store(&snapshot.settings)),
+    let created = NewEnvironment {
+        project_id: found.project_id.clone(),
+        name,
+        display_name: snapshot.display_name,
+        r#type: snapshot.r#type,
+        description: snapshot.description,
+        color: snapshot.color,
+        git_branch: snapshot.git_branch,
+        is_default: false,
+        parent_id: parent,
+        settings: settings::store(&snapshot.settings),
     }
-    .insert(txn)
-    .await
-    .map_err(duplicate_is_conflict(
-        &duplicate(&name),
-        "/environment_name",
-    ))?;
+    .insert(txn, "/environment_name")
+    .await?;
     insert_variables(txn, &created, contents.variables).await?;
     Ok(created)
 }

@@ -226,6 +226,53 @@ pub(crate) fn duplicate(name: &str) -> String {
     format!("An environment named {name:?} already exists in this project")
 }
 
+/// An environment about to be made (created, cloned, branched or
+/// restored from a backup): active, and in its project by `name`.
+pub(crate) struct NewEnvironment {
+    pub project_id: String,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub r#type: String,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub git_branch: Option<String>,
+    pub is_default: bool,
+    pub parent_id: Option<String>,
+    /// Stored form (see `crate::settings`).
+    pub settings: String,
+}
+
+impl NewEnvironment {
+    /// Inserts it; a taken name is `Conflict` at `name_pointer`.
+    pub(crate) async fn insert(
+        self,
+        txn: &WriteTxn,
+        name_pointer: &str,
+    ) -> ActionResult<environment::Model> {
+        let now = fields::now();
+        let conflict = duplicate(&self.name);
+        environment::ActiveModel {
+            id: Set(new_id("env")),
+            project_id: Set(self.project_id),
+            name: Set(self.name),
+            display_name: Set(self.display_name),
+            r#type: Set(self.r#type),
+            description: Set(self.description),
+            color: Set(self.color),
+            git_branch: Set(self.git_branch),
+            is_default: Set(self.is_default),
+            status: Set(ACTIVE.to_owned()),
+            parent_id: Set(self.parent_id),
+            created_at: Set(now),
+            updated_at: Set(now),
+            settings: Set(self.settings),
+        }
+        .insert(txn)
+        .await
+        .map_err(duplicate_is_conflict(&conflict, name_pointer))
+    }
+}
+
 pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
     let name = input.name.into_string();
     let settings = settings::apply(&Settings::new(), input.settings.unwrap_or_default())?;
@@ -238,30 +285,24 @@ pub async fn create(ctx: Ctx, input: Create) -> ActionResult<Environment> {
         .count(&txn)
         .await?
         == 0;
-    let now = fields::now();
-    let created = environment::ActiveModel {
-        id: Set(new_id("env")),
-        project_id: Set(scope.project.id.clone()),
-        name: Set(name.clone()),
-        display_name: Set(input.display_name.map(String::from)),
-        r#type: Set(input
+    let created = NewEnvironment {
+        project_id: scope.project.id,
+        name,
+        display_name: input.display_name.map(String::from),
+        r#type: input
             .r#type
             .unwrap_or(EnvironmentType::Development)
             .as_str()
-            .to_owned()),
-        description: Set(input.description.map(String::from)),
-        color: Set(input.color.map(String::from)),
-        git_branch: Set(input.git_branch.map(String::from)),
-        is_default: Set(first),
-        status: Set(ACTIVE.to_owned()),
-        parent_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        settings: Set(settings::store(&settings)),
+            .to_owned(),
+        description: input.description.map(String::from),
+        color: input.color.map(String::from),
+        git_branch: input.git_branch.map(String::from),
+        is_default: first,
+        parent_id: None,
+        settings: settings::store(&settings),
     }
-    .insert(&txn)
-    .await
-    .map_err(duplicate_is_conflict(&duplicate(&name), "/name"))?;
+    .insert(&txn, "/name")
+    .await?;
     txn.commit_for(&created.id).await?;
     Ok(created.into())
 }
@@ -457,29 +498,23 @@ pub(crate) async fn make_child(
     };
     ctx.progress(10);
     ctx.checkpoint()?;
-    let now = fields::now();
-    let name = derived.name;
-    let created = environment::ActiveModel {
-        id: Set(new_id("env")),
-        project_id: Set(source.project_id.clone()),
-        name: Set(name.clone()),
-        display_name: Set(derived.display_name.or(source.display_name)),
-        r#type: Set(derived
+    let created = NewEnvironment {
+        project_id: source.project_id.clone(),
+        name: derived.name,
+        display_name: derived.display_name.or(source.display_name),
+        r#type: derived
             .r#type
-            .map_or(source.r#type, |t| t.as_str().to_owned())),
-        description: Set(derived.description.or(source.description)),
-        color: Set(derived.color.or(source.color)),
-        git_branch: Set(derived.git_branch.or(source.git_branch)),
-        is_default: Set(false),
-        status: Set(ACTIVE.to_owned()),
-        parent_id: Set(Some(source.id.clone())),
-        created_at: Set(now),
-        updated_at: Set(now),
-        settings: Set(source.settings),
+            .map_or(source.r#type, |t| t.as_str().to_owned()),
+        description: derived.description.or(source.description),
+        color: derived.color.or(source.color),
+        git_branch: derived.git_branch.or(source.git_branch),
+        is_default: false,
+        parent_id: Some(source.id.clone()),
+        settings: source.settings,
     }
-    .insert(txn)
-    .await
-    .map_err(duplicate_is_conflict(&duplicate(&name), "/name"))?;
+    .insert(txn, "/name")
+    .await?;
+    let now = fields::now();
     let total = variables.len().max(1);
     let mut copied = 0;
     for batch in variables.chunks(COPY_BATCH) {

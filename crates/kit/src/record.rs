@@ -97,7 +97,7 @@ pub fn record<R: Record>(field: &'static str) -> Scope {
             Box::pin(async move {
                 Ok(R::find(db, id).await?.map(|r| RecordPlace {
                     project_id: r.project_id().to_owned(),
-                    queue_key: r.queue_key().unwrap_or_else(|| format!("{}:{id}", R::KIND)),
+                    queue_key: r.queue_key(),
                 }))
             })
         },

@@ -20,10 +20,10 @@ pub type ProjectOf = for<'a> fn(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordPlace {
     pub project_id: String,
-    /// The serialization key of the actions on it that are activities:
-    /// `kind:id` of the record itself, or of the one it belongs to (a
-    /// backup's restores queue with its environment's operations).
-    pub queue_key: String,
+    /// The serialization key of the actions on it that are activities,
+    /// when it is another record's (a backup's restores queue with its
+    /// environment's operations); unset, the record's own `kind:id`.
+    pub queue_key: Option<String>,
 }
 
 /// The scope an action's least role is checked in.

@@ -55,12 +55,18 @@ pub async fn check(
         }
     };
     let (project_id, record_key) = match scope {
-        Scope::Record { project_of, .. } => {
+        Scope::Record {
+            project_of, kind, ..
+        } => {
             let place = project_of(db, &id)
                 .await
                 .map_err(|err| unavailable_db(ctx.request_id, &err))?
                 .ok_or_else(not_found)?;
-            (place.project_id, Some(place.queue_key))
+            // Only an activity runs in the record's queue.
+            let key = spec
+                .activity
+                .map(|_| place.queue_key.unwrap_or_else(|| format!("{kind}:{id}")));
+            (place.project_id, key)
         }
         _ => (id.clone(), None),
     };

@@ -46,8 +46,8 @@ pub struct RequestCtx<'a> {
     pub project_scope: Option<Arc<str>>,
     /// The project row `authorize` read, handed to the handler.
     pub checked_project: Option<Arc<dyn std::any::Any + Send + Sync>>,
-    /// Set by `authorize` for an action scoped to a record: the queue its
-    /// activities run in (`environment:env_...`).
+    /// Set by `authorize` for an activity scoped to a record: the queue it
+    /// runs in (`environment:env_...`).
     pub scope_record: Option<String>,
     /// The rate limit that applied to the call, for its headers.
     pub limit: Option<LimitState>,
