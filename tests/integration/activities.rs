@@ -112,6 +112,15 @@ async fn set_variable(client: &Client, environment: &Value, name: &str, value: &
     }
 }
 
+/// `activity/list` of `project`, with the fields of `filter`.
+async fn list_activities(client: &Client, project: &Value, filter: Value) -> Value {
+    let mut body = json!({ "project_id": project });
+    body.as_object_mut()
+        .unwrap()
+        .extend(filter.as_object().unwrap().clone());
+    succeeded(client, "deploy/v1/activity/list", body).await
+}
+
 /// Branch, merge and sync, each followed as a 202 and read back as an
 /// activity; the bad inputs each refused with the field named.
 pub async fn branch_merge_and_sync(gw: &TestGateway) {
@@ -325,11 +334,8 @@ pub async fn branch_merge_and_sync(gw: &TestGateway) {
     assert_eq!(listed["count"], 9);
     let count = |filter: Value| {
         let client = client.clone();
-        let mut body = json!({ "project_id": project });
-        body.as_object_mut()
-            .unwrap()
-            .extend(filter.as_object().unwrap().clone());
-        async move { succeeded(&client, "deploy/v1/activity/list", body).await["count"].clone() }
+        let project = project.clone();
+        async move { list_activities(&client, &project, filter).await["count"].clone() }
     };
     assert_eq!(count(json!({ "type": ["environment.merge"] })).await, 2);
     assert_eq!(count(json!({ "result": "failure" })).await, 4);
@@ -930,4 +936,72 @@ async fn a_keyed_operation_is_one_activity() {
         first.envelope.request_id.to_string()
     );
     assert_eq!(listed["results"][0]["state"], "complete");
+}
+
+/// Activities past `activity_ttl` are swept, and the list's `count` (read
+/// from the tallies the job table keeps, not counted) follows: it always
+/// equals the rows a filtered list counts one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_activities_leave_the_list_and_its_count() {
+    let gw = common::start_with(short_lived_activities).await;
+    expiry(&gw).await;
+}
+
+/// Activities kept 1.5 s, swept every 200 ms.
+pub fn short_lived_activities(config: &mut actiongate_gateway::Config) {
+    config.activity_ttl = Duration::from_millis(1500);
+    config.result_ttl = Duration::from_millis(1500);
+    config.result_sweep_interval = Duration::from_millis(200);
+}
+
+pub async fn expiry(gw: &TestGateway) {
+    let client = gw.client("");
+    let (project, env) = gw.project_with_environment("tallied", "dev").await;
+    let (_, other) = gw.project_with_environment("elsewhere", "dev").await;
+    for (path, id) in [
+        ("deploy/v1/environment/pause", &env),
+        ("deploy/v1/environment/resume", &env),
+        ("deploy/v1/environment/pause", &other),
+    ] {
+        let done = run(&client, path, json!({ "id": id })).await;
+        expect(&done, 200, Status::Success);
+    }
+    let counts = || async {
+        let list = |filter: Value| {
+            let client = client.clone();
+            let project = project.clone();
+            async move {
+                let listed = list_activities(&client, &project, filter).await;
+                (
+                    listed["count"].as_u64().unwrap(),
+                    listed["results"].as_array().unwrap().len() as u64,
+                )
+            }
+        };
+        [
+            list(json!({})).await,
+            list(json!({ "environment_id": env })).await,
+            // A filter the tallies do not keep: counted row by row.
+            list(json!({ "state": ["complete"] })).await,
+        ]
+    };
+    assert_eq!(
+        counts().await,
+        [(2, 2); 3],
+        "the other project's are not counted"
+    );
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while counts().await != [(0, 0); 3] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expired activities were never swept, or their count stayed: {:?}",
+            counts().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A new one counts from zero again.
+    let done = run(&client, "deploy/v1/environment/pause", json!({ "id": env })).await;
+    expect(&done, 200, Status::Success);
+    assert_eq!(counts().await, [(1, 1); 3]);
 }

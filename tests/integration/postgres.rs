@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use actiongate_client::{Client, Status};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::json;
 
 use crate::activities;
@@ -367,6 +367,115 @@ async fn activities_on_postgresql() {
     let other = fresh_database().await.expect("the same server");
     let rotating = common::start_with(|c| c.database_url = Some(other)).await;
     variables::rotation(&rotating).await;
+}
+
+/// Activities swept at their expiry, their counts following, on
+/// PostgreSQL (whose tallies are kept by a trigger function of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_counts_through_expiry_on_postgresql() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| {
+        c.database_url = Some(url.clone());
+        activities::short_lived_activities(c);
+    })
+    .await;
+    activities::expiry(&gw).await;
+}
+
+/// A safe backup holds its environment's writes back until it has its
+/// copy; a live one holds nothing. The test holds the backups table, so a
+/// backup stops between its read and its insert, keeping whatever it took;
+/// `pg_stat_activity` shows who waits on a lock. (On SQLite every write,
+/// a backup's too, is the one writer's: nothing runs beside it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_wait_for_a_safe_backup_and_not_for_a_live_one() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    let client = gw.client("");
+    let (_, env) = gw.project_with_environment("held", "prod").await;
+    let db = Database::connect(&url).await.unwrap();
+    let waiting = |like: &'static str| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one(sea_orm::Statement::from_sql_and_values(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                     WHERE wait_event_type = 'Lock' AND query ILIKE $1",
+                    [like.into()],
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap() > 0
+        }
+    };
+    let until = |like: &'static str| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !waiting(like).await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nothing ever waited on {like}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+
+    for safe in [true, false] {
+        let holder = db.begin().await.unwrap();
+        holder
+            .execute_unprepared("LOCK TABLE backups IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let backup = activities::accepted(
+            &client,
+            "deploy/v1/backup/create",
+            json!({ "environment_id": env, "safe": safe }),
+        )
+        .await;
+        until("INSERT INTO \"backups\"%").await;
+        let name = if safe { "DURING_SAFE" } else { "DURING_LIVE" };
+        let write = tokio::spawn({
+            let client = client.clone();
+            let env = env.clone();
+            async move {
+                let reply = client
+                    .call(
+                        "deploy/v1/variable/create",
+                        &json!({ "environment_id": env, "name": name, "value": "1" }),
+                    )
+                    .await
+                    .unwrap();
+                client.wait(reply, Duration::from_secs(30)).await.unwrap()
+            }
+        });
+        let write = if safe {
+            // The change waits on the environment's row.
+            until("%FROM \"environments\"%FOR SHARE%").await;
+            assert!(!write.is_finished(), "a write went past a safe backup");
+            holder.commit().await.unwrap();
+            write.await.unwrap()
+        } else {
+            let done = tokio::time::timeout(Duration::from_secs(20), write)
+                .await
+                .expect("a live backup held a write back")
+                .unwrap();
+            holder.commit().await.unwrap();
+            done
+        };
+        expect(&write, 200, Status::Success);
+        let taken = client.wait(backup, Duration::from_secs(30)).await.unwrap();
+        expect(&taken, 200, Status::Success);
+        // Neither copy has the variable written while it was taken: the
+        // safe one because the write waited, the live one because it read
+        // before the write.
+        let backed_up = taken.envelope.result["variables"].as_u64().unwrap();
+        assert_eq!(backed_up, if safe { 0 } else { 1 }, "safe: {safe}");
+    }
 }
 
 /// Webhook deliveries, signed and retried, on PostgreSQL.

@@ -6,13 +6,17 @@
 //! any node shows them). Actions declare themselves activities at
 //! registration (`ActionSpec::activity`).
 
-use actiongate_entity::job;
+use actiongate_entity::{activity_tally, job};
 use actiongate_kit::page::{self, Page};
 use actiongate_kit::{load, Record};
 use actiongate_service::{
     ActionResult, ApiError, CancelState, Ctx, LogLine, Role, Status, Timestamp,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, DerivePartialModel, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -81,8 +85,49 @@ pub struct Activity {
     pub cancelled_at: Option<Timestamp>,
 }
 
+/// The columns of a job an activity shows: a list reads these alone, not
+/// the whole row.
+#[derive(Debug, DerivePartialModel, FromQueryResult)]
+#[sea_orm(entity = "job::Entity")]
+pub struct ActivityColumns {
+    pub request_id: String,
+    pub activity_type: Option<String>,
+    pub activity_project_id: Option<String>,
+    pub queue_key: Option<String>,
+    pub input: Vec<u8>,
+    pub state: String,
+    pub response: Option<String>,
+    pub progress: Option<i32>,
+    pub log: Option<String>,
+    pub description: Option<String>,
+    pub request_time: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
 impl From<job::Model> for Activity {
     fn from(row: job::Model) -> Self {
+        ActivityColumns {
+            request_id: row.request_id,
+            activity_type: row.activity_type,
+            activity_project_id: row.activity_project_id,
+            queue_key: row.queue_key,
+            input: row.input,
+            state: row.state,
+            response: row.response,
+            progress: row.progress,
+            log: row.log,
+            description: row.description,
+            request_time: row.request_time,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+        }
+        .into()
+    }
+}
+
+impl From<ActivityColumns> for Activity {
+    fn from(row: ActivityColumns) -> Self {
         let kind = row.activity_type.unwrap_or_default();
         let state = State::of(&row.state);
         let mut environment_ids: Vec<String> = row
@@ -143,9 +188,20 @@ impl From<job::Model> for Activity {
 /// The environment a successful activity's result names, when it is
 /// another environment (a branch's or a clone's new one).
 fn made_environment(response: Option<&str>) -> Option<String> {
-    let envelope: Value = serde_json::from_str(response?).ok()?;
-    let id = envelope.pointer("/result/id")?.as_str()?;
-    id.starts_with("env_").then(|| id.to_owned())
+    // Only `result.id` is decoded: a list reads one answer per row.
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        result: Option<Made<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Made<'a> {
+        #[serde(borrow)]
+        id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let envelope: Envelope = serde_json::from_str(response?).ok()?;
+    let id = envelope.result?.id?;
+    id.starts_with("env_").then(|| id.into_owned())
 }
 
 /// An activity's job row, as a record of its project.
@@ -198,9 +254,18 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Activity>> {
     let mut query = job::Entity::find()
         .filter(job::Column::ActivityProjectId.eq(&input.project_id))
         .order_by_desc(job::Column::RequestId);
-    if let Some(environment_id) = &input.environment_id {
-        query = query.filter(job::Column::QueueKey.eq(format!("environment:{environment_id}")));
+    let queue_key = input
+        .environment_id
+        .as_ref()
+        .map(|environment_id| format!("environment:{environment_id}"));
+    if let Some(queue_key) = &queue_key {
+        query = query.filter(job::Column::QueueKey.eq(queue_key));
     }
+    // Beyond the project and environment, a filter the tallies do not keep.
+    let filtered = input.r#type.is_some()
+        || input.state.is_some()
+        || input.result.is_some()
+        || input.since.is_some();
     if let Some(types) = input.r#type {
         query = query.filter(job::Column::ActivityType.is_in(types));
     }
@@ -218,7 +283,53 @@ pub async fn list(ctx: Ctx, input: List) -> ActionResult<Page<Activity>> {
     if let Some(since) = input.since {
         query = query.filter(job::Column::RequestTime.gte(since.unix_ms()));
     }
-    page::fetch(&ctx, query, offset, limit).await
+    let count = if filtered {
+        query.clone().count(ctx.read()).await?
+    } else {
+        tally(&ctx, &input.project_id, queue_key.as_deref()).await?
+    };
+    let rows = query
+        .offset(offset)
+        .limit(limit)
+        .into_partial_model::<ActivityColumns>()
+        .all(ctx.read())
+        .await?;
+    Ok(Page {
+        results: rows.into_iter().map(Activity::from).collect(),
+        count,
+        offset,
+    })
+}
+
+/// How many activities a project holds, or one of its queues: read from
+/// the tallies the job table's triggers keep, not counted row by row.
+async fn tally(ctx: &Ctx, project_id: &str, queue_key: Option<&str>) -> Result<u64, DbErr> {
+    let db = ctx.read();
+    let backend = db.get_database_backend();
+    // A sum of bigints is a decimal on PostgreSQL; SQLite's reader hands
+    // back an integer of no declared type as 32 bits when it fits.
+    let sum = match backend {
+        DbBackend::Postgres => Expr::cust("CAST(COALESCE(SUM(count), 0) AS BIGINT)"),
+        _ => Expr::cust("COALESCE(SUM(count), 0)"),
+    };
+    let mut query = activity_tally::Entity::find()
+        .select_only()
+        .column_as(sum, "total")
+        .filter(activity_tally::Column::ProjectId.eq(project_id));
+    if let Some(queue_key) = queue_key {
+        query = query.filter(activity_tally::Column::QueueKey.eq(queue_key));
+    }
+    let Some(row) = db
+        .query_one(backend.build(&QueryTrait::into_query(query)))
+        .await?
+    else {
+        return Ok(0);
+    };
+    let sum = match row.try_get_by_index::<i64>(0) {
+        Ok(sum) => sum,
+        Err(_) => i64::from(row.try_get_by_index::<i32>(0)?),
+    };
+    Ok(sum.max(0) as u64)
 }
 
 pub async fn get(ctx: Ctx, input: ActivityId) -> ActionResult<Activity> {

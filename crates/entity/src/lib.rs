@@ -11,6 +11,7 @@
 //! do not (`.1Z` sorts after `.12Z`). `actiongate_wire::Timestamp` converts.
 
 pub mod activity_event;
+pub mod activity_tally;
 pub mod audit_event;
 pub mod auth_epoch;
 pub mod job;
