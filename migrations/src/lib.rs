@@ -30,6 +30,7 @@ mod m20261127_000010_job_upstream_call;
 mod m20261127_000011_job_activities;
 mod m20261127_000015_activity_events;
 mod m20261127_000017_activity_tallies;
+mod m20261127_000018_job_upstream_request_id;
 mod runner;
 
 pub use runner::{applied, up, Report};
@@ -49,5 +50,6 @@ pub fn core() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261127_000011_job_activities::Migration),
         Box::new(m20261127_000015_activity_events::Migration),
         Box::new(m20261127_000017_activity_tallies::Migration),
+        Box::new(m20261127_000018_job_upstream_request_id::Migration),
     ]
 }

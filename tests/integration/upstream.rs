@@ -168,6 +168,9 @@ async fn upstream_answers_map_to_the_envelope() {
         billing.timeout = Duration::from_millis(500);
         // A 500 is a failure of the target; here it stays in.
         billing.max_fails = 100;
+        billing
+            .actions
+            .insert("v1/envelope/later".into(), designated_async());
     })
     .await;
     let address = target.addr.to_string();
@@ -179,6 +182,32 @@ async fn upstream_answers_map_to_the_envelope() {
     assert_eq!(envelope["summary"], "Done upstream");
     assert_eq!(envelope["result"], json!({ "total": 42 }));
     assert_eq!(headers["x-upstream-request-id"], "up_1");
+    // A polled answer sends it too: it is stored with the job's result.
+    let (code, _, accepted) = post_raw(&gateway, "billing/v1/envelope/later", "{}").await;
+    assert_eq!(code, 202);
+    let poll = format!(
+        "{}/request/{}",
+        gateway.url,
+        accepted["request_id"].as_str().unwrap()
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let polled = loop {
+        let polled = reqwest::Client::new()
+            .get(&poll)
+            .bearer_auth(&gateway.token)
+            .send()
+            .await
+            .unwrap();
+        if polled.status() != 202 {
+            break polled;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never finished");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(polled.status(), 200);
+    assert_eq!(polled.headers()["x-upstream-request-id"], "up_1");
+    let finished: Value = polled.json().await.unwrap();
+    assert_eq!(finished["result"], json!({ "total": 42 }));
     assert_eq!(
         envelope["request_id"],
         headers["x-request-id"].to_str().unwrap()
@@ -403,6 +432,67 @@ async fn slow_and_designated_async_calls_become_jobs_the_caller_polls() {
         assert!(
             metrics.lines().any(|line| line == series),
             "{series} in {metrics}"
+        );
+    }
+}
+
+/// A successful upstream call is in the audit trail under its own path,
+/// whether answered directly, parked past its threshold or designated
+/// async; a failed one is not, nor a path marked `audit = false`.
+#[tokio::test]
+async fn successful_upstream_calls_are_audited_unless_marked_reads() {
+    let target = TestUpstream::start().await;
+    let gateway = gateway_with(&[target.url()], |billing| {
+        billing.response_threshold = Some(Duration::from_millis(200));
+        // The failing call must not take the one target out.
+        billing.max_fails = 10;
+        billing
+            .actions
+            .insert("v1/slow/300".into(), designated_async());
+        billing.actions.insert(
+            "v1/echo/read".into(),
+            ActionOverride {
+                audit: Some(false),
+                ..ActionOverride::default()
+            },
+        );
+    })
+    .await;
+    let client = gateway.client("billing");
+    let mut audited = Vec::new();
+    let mut not_audited = Vec::new();
+    for (path, code) in [
+        ("v1/echo/pay", 200),
+        ("v1/slow/800", 202),
+        ("v1/slow/300", 202),
+        ("v1/fail", 502),
+        ("v1/echo/read", 200),
+    ] {
+        let reply = client.call(path, &json!({ "amount": 5 })).await.unwrap();
+        assert_eq!(reply.http_status, code, "{path}: {:?}", reply.envelope);
+        let id = reply.envelope.request_id.to_string();
+        let done = client.wait(reply, WAIT).await.unwrap();
+        if done.envelope.status == Status::Success && path != "v1/echo/read" {
+            audited.push((id, format!("billing/{path}")));
+        } else {
+            not_audited.push(id);
+        }
+    }
+    assert_eq!(audited.len(), 3);
+    let trail = gateway
+        .call("access/v1/audit/list", json!({ "limit": 100 }))
+        .await;
+    expect(&trail, 200, Status::Success);
+    let events = trail.envelope.result["results"].as_array().unwrap().clone();
+    for (id, action) in &audited {
+        let found: Vec<&Value> = events.iter().filter(|e| e["request_id"] == **id).collect();
+        assert_eq!(found.len(), 1, "one event for {action}: {events:#?}");
+        assert_eq!(found[0]["action"], **action);
+    }
+    for id in &not_audited {
+        assert!(
+            events.iter().all(|e| e["request_id"] != **id),
+            "{id} was not a change: {events:#?}"
         );
     }
 }

@@ -187,7 +187,7 @@ async fn answer(state: &State, request: Request<Incoming>) -> Response<Full<Byte
                 "body": String::from_utf8_lossy(&body),
             }),
         ),
-        "/v1/envelope" => json_response(
+        p if p.starts_with("/v1/envelope") => json_response(
             200,
             &json!({
                 "request_id": "up_1",

@@ -76,6 +76,9 @@ pub struct Model {
     /// For a call forwarded to an upstream service: how to make it again
     /// (content type, forwarded headers, poll location), as JSON.
     pub upstream_call: Option<String>,
+    /// The upstream's own `request_id` in the stored answer, sent again as
+    /// `x-upstream-request-id` with it.
+    pub upstream_request_id: Option<String>,
     /// Jobs sharing a key run one at a time, in the order accepted.
     pub queue_key: Option<String>,
     /// Set when the job is an activity (`environment.branch`, ...).

@@ -18,6 +18,8 @@ pub(crate) struct CallState {
     pub(crate) tokens_invalidated: AtomicBool,
     /// Set by [`crate::Ctx::audit_target`].
     pub(crate) audit_target: Mutex<Option<String>>,
+    /// Set by [`crate::Ctx::audit_success_as`].
+    pub(crate) success_audit: OnceLock<String>,
     /// Set by [`crate::Ctx::progress`]; `NO_PROGRESS` until then.
     pub(crate) progress: AtomicU8,
     /// What [`crate::Ctx::log`] and [`crate::Ctx::describe`] reported.
@@ -43,6 +45,7 @@ impl Default for CallState {
             cancel: OnceLock::new(),
             tokens_invalidated: AtomicBool::new(false),
             audit_target: Mutex::new(None),
+            success_audit: OnceLock::new(),
             progress: AtomicU8::new(NO_PROGRESS),
             report: Mutex::default(),
             unsaved: AtomicBool::new(false),

@@ -234,6 +234,20 @@ impl Ctx {
             .clone()
     }
 
+    /// Declares that this call changes something when it succeeds, though
+    /// it writes nothing through the gateway (a call forwarded to an
+    /// upstream service: the gateway cannot see what it changed). Its
+    /// success is then recorded in the audit trail as `action`, with its
+    /// result. The first name given stands.
+    pub fn audit_success_as(&self, action: impl Into<String>) {
+        let _ = self.call.success_audit.set(action.into());
+    }
+
+    /// What [`Ctx::audit_success_as`] named.
+    pub fn success_audit(&self) -> Option<&str> {
+        self.call.success_audit.get().map(String::as_str)
+    }
+
     /// Reports how far a long call has come, in percent (capped at 100).
     /// Polls of a running job show it as `completion_percent`, on every
     /// node: the gateway stores it with the job.

@@ -51,6 +51,7 @@ impl Jobs {
                 .upstream_call
                 .as_ref()
                 .map(|call| serde_json::to_string(call).expect("an upstream call serializes"))),
+            upstream_request_id: Set(None),
             queue_key: Set(spec.activity.as_ref().and_then(|a| a.queue_key.clone())),
             activity_type: Set(spec.activity.as_ref().map(|a| a.kind.to_owned())),
             activity_project_id: Set(spec

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use actiongate_entity::auth_epoch;
+use actiongate_entity::{audit_event, auth_epoch};
 use actiongate_service::Ctx;
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use sea_orm::{DatabaseTransaction, DbErr, Set};
 
 use super::outbox;
-use super::store::{self, Final};
+use super::store::{self, Final, Finish};
 use super::writer::{Done, Op};
 use super::{
     millis, retry_delay, Claim, JobSpec, Jobs, Retention, CANCELLED, FAILED, RUNNING, SUCCEEDED,
@@ -55,6 +55,10 @@ impl Jobs {
             http_code: i32::from(outcome.http_code()),
             finished_at,
             expires_at,
+            upstream_request_id: match outcome {
+                Outcome::Relayed(relayed) => relayed.upstream_request_id.clone(),
+                _ => None,
+            },
         }
     }
 
@@ -86,6 +90,7 @@ impl Jobs {
         row.http_code = Set(Some(end.http_code));
         row.finished_at = Set(Some(end.finished_at));
         row.expires_at = Set(Some(end.expires_at));
+        row.upstream_request_id = Set(end.upstream_request_id);
         let committed = async {
             store::upsert_finished(&txn, row).await?;
             self.commit_with_effects(txn, ctx).await
@@ -95,6 +100,24 @@ impl Jobs {
             Ok(()) => outcome,
             Err(err) => Outcome::from_db_error(ctx.request_id, &err),
         }
+    }
+
+    /// How a synchronous call answered directly ends: what it wrote
+    /// committed with its outcome ([`Jobs::commit_sync`]), or, when its
+    /// success is its change (an upstream call), its audit event
+    /// group-committed before the answer.
+    pub async fn end_sync(&self, spec: &JobSpec, ctx: &Ctx, outcome: Outcome) -> Outcome {
+        if let Some(txn) = ctx.take_pending_write() {
+            return self.commit_sync(spec, txn, ctx, outcome).await;
+        }
+        if let Some(event) = audit::of_success(ctx, &outcome) {
+            // The change was made upstream and cannot be taken back: the
+            // caller gets its answer even if its record could not be kept.
+            if let Err(err) = self.writer.submit(Op::Audit(Box::new(event))).await {
+                tracing::error!(request_id = %ctx.request_id, error = %err, "the audit event of an upstream call was not recorded");
+            }
+        }
+        outcome
     }
 
     /// Commits a call's transaction with what every committed change
@@ -185,7 +208,8 @@ impl Jobs {
                 if let Some(report) = &report {
                     self.save_last_report(claim, report).await;
                 }
-                self.store_end(claim, &outcome, true).await
+                let audit = audit::of_success(ctx, &outcome);
+                self.store_end(claim, &outcome, true, audit).await
             }
         };
         if applied {
@@ -248,25 +272,33 @@ impl Jobs {
     /// answered directly.
     pub async fn finish_answered(&self, claim: &Claim, outcome: &Outcome) {
         self.untrack(&claim.fence.request_id);
-        self.store_end(claim, outcome, false).await;
+        // Its caller's answer already had its audit event (`end_sync`).
+        self.store_end(claim, outcome, false, None).await;
     }
 
     /// Stores a run's final outcome through the writer, fenced by its
     /// claim (and, if `unless_cancelled`, only if nobody cancelled it);
     /// whether it applied.
-    async fn store_end(&self, claim: &Claim, outcome: &Outcome, unless_cancelled: bool) -> bool {
+    async fn store_end(
+        &self,
+        claim: &Claim,
+        outcome: &Outcome,
+        unless_cancelled: bool,
+        audit: Option<audit_event::ActiveModel>,
+    ) -> bool {
         let end = self.final_of(
             claim.request_id,
             claim.request_time,
             claim.retention,
             outcome,
         );
-        let op = Op::finish(
-            claim.fence.clone(),
+        let op = Op::Finish(Box::new(Finish {
+            fence: claim.fence.clone(),
             end,
             unless_cancelled,
-            claim.retention.activity,
-        );
+            activity: claim.retention.activity,
+            audit: audit.map(Box::new),
+        }));
         matches!(self.retry(op).await, Done::Applied(true))
     }
 
@@ -285,7 +317,7 @@ impl Jobs {
 
     pub(super) async fn end_cancelled(&self, claim: &Claim) -> Outcome {
         let outcome = Outcome::cancelled();
-        self.store_end(claim, &outcome, false).await;
+        self.store_end(claim, &outcome, false, None).await;
         outcome
     }
 

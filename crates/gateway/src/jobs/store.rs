@@ -4,7 +4,7 @@
 //! it was made under (`node_id` and `attempts`): a node that lost its lease
 //! finds its writes match no row, and knows to discard its work.
 
-use actiongate_entity::job;
+use actiongate_entity::{audit_event, job};
 use actiongate_service::RunReport;
 use sea_orm::sea_query::{
     Alias, Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query, SelectStatement,
@@ -45,6 +45,8 @@ pub struct Final {
     pub http_code: i32,
     pub finished_at: i64,
     pub expires_at: i64,
+    /// An upstream's own request id, from its relayed envelope.
+    pub upstream_request_id: Option<String>,
 }
 
 pub async fn insert(conn: &impl ConnectionTrait, rows: Vec<job::ActiveModel>) -> Result<(), DbErr> {
@@ -113,6 +115,10 @@ pub async fn finish(
         .col_expr(job::Column::HttpCode, Expr::value(end.http_code))
         .col_expr(job::Column::FinishedAt, Expr::value(end.finished_at))
         .col_expr(job::Column::ExpiresAt, Expr::value(end.expires_at))
+        .col_expr(
+            job::Column::UpstreamRequestId,
+            Expr::value(end.upstream_request_id.clone()),
+        )
         .col_expr(job::Column::LeaseUntil, null_ms())
         .filter(condition)
         .exec(conn)
@@ -129,6 +135,9 @@ pub struct Finish {
     pub unless_cancelled: bool,
     /// The job is an activity: its end goes to the outbox too.
     pub activity: bool,
+    /// The audit event of the change its success made, written only if
+    /// the result is ([`crate::audit::of_success`]).
+    pub audit: Option<Box<audit_event::ActiveModel>>,
 }
 
 /// [`finish`] for many runs in one statement (`UPDATE ... FROM (VALUES
@@ -143,7 +152,7 @@ pub async fn finish_many(
         return Ok(Vec::new());
     }
     let backend = conn.get_database_backend();
-    let mut values = Vec::with_capacity(runs.len() * 9);
+    let mut values = Vec::with_capacity(runs.len() * 10);
     for run in runs {
         values.extend([
             run.fence.request_id.clone().into(),
@@ -155,17 +164,19 @@ pub async fn finish_many(
             run.end.http_code.into(),
             run.end.finished_at.into(),
             run.end.expires_at.into(),
+            run.end.upstream_request_id.clone().into(),
         ]);
     }
     // VALUES columns are named column1, column2, ... by both databases.
     let sql = format!(
         "UPDATE jobs SET state = v.column5, response = v.column6, http_code = v.column7, \
-         finished_at = v.column8, expires_at = v.column9, lease_until = NULL \
+         finished_at = v.column8, expires_at = v.column9, upstream_request_id = v.column10, \
+         lease_until = NULL \
          FROM (VALUES {}) AS v \
          WHERE request_id = v.column1 AND state = '{RUNNING}' AND node_id = v.column2 \
          AND attempts = v.column3 AND (NOT v.column4 OR NOT cancel_requested) \
          RETURNING request_id",
-        rows_of(backend, runs.len(), 9)
+        rows_of(backend, runs.len(), 10)
     );
     let applied = conn
         .query_all(Statement::from_sql_and_values(backend, sql, values))

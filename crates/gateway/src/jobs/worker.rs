@@ -182,8 +182,9 @@ impl Jobs {
         let call: Arc<UpstreamCall> = serde_json::from_str(row.upstream_call.as_deref()?).ok()?;
         let table = self.upstreams.current();
         let service = table.service_named(&row.service)?.clone();
-        let action = service.action(&format!("{}/{}", row.version, row.action));
-        let ctx = service.context(action, request_id, principal.clone(), self.db.clone());
+        let key = format!("{}/{}", row.version, row.action);
+        let action = service.action(&key);
+        let ctx = service.context(&key, action, request_id, principal.clone(), self.db.clone());
         let work = self.upstreams.work(
             service.clone(),
             action.call,

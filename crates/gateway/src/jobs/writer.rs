@@ -10,15 +10,16 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use actiongate_entity::job;
+use actiongate_entity::{audit_event, job};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, RuntimeErr,
+    TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::outbox;
-use super::store::{self, Fence, Final, Finish};
+use super::store::{self, Fence, Finish};
 use super::waiters::Waiters;
 
 /// The most writes one transaction takes.
@@ -38,17 +39,9 @@ pub enum Op {
     Release { fence: Fence, retry_at: i64 },
     /// One more fetch of a job's state.
     CountPoll { request_id: String },
-}
-
-impl Op {
-    pub fn finish(fence: Fence, end: Final, unless_cancelled: bool, activity: bool) -> Op {
-        Op::Finish(Box::new(Finish {
-            fence,
-            end,
-            unless_cancelled,
-            activity,
-        }))
-    }
+    /// The audit event of a change answered directly (an upstream call's
+    /// success); see [`crate::audit::of_success`].
+    Audit(Box<audit_event::ActiveModel>),
 }
 
 pub enum Done {
@@ -155,6 +148,7 @@ async fn apply(
     let mut finishes = Vec::new();
     let mut releases = Vec::new();
     let mut polls: HashMap<String, i32> = HashMap::new();
+    let mut audits = Vec::new();
     let mut queued = false;
     // What each op's answer will be read from, in order.
     enum Slot {
@@ -162,6 +156,7 @@ async fn apply(
         Finished(String),
         Released,
         Counted(String),
+        Audited,
     }
     let mut slots = Vec::with_capacity(ops.len());
     for op in ops {
@@ -184,6 +179,10 @@ async fn apply(
                 *polls.entry(request_id.clone()).or_default() += 1;
                 Slot::Counted(request_id)
             }
+            Op::Audit(event) => {
+                audits.push(*event);
+                Slot::Audited
+            }
         });
     }
 
@@ -200,6 +199,18 @@ async fn apply(
         .iter()
         .map(|(id, state)| (id.clone(), state.as_str()));
     outbox::record(&txn, started.chain(ended)).await?;
+    // A result's audit event stands or falls with the result.
+    audits.extend(
+        finishes
+            .iter()
+            .filter(|f| finished.contains(&f.fence.request_id))
+            .filter_map(|f| f.audit.as_deref().cloned()),
+    );
+    if !audits.is_empty() {
+        audit_event::Entity::insert_many(audits)
+            .exec_without_returning(&txn)
+            .await?;
+    }
     let mut released = Vec::with_capacity(releases.len());
     // Picked up by the claim loop once due: nothing to wake now.
     for (fence, retry_at) in &releases {
@@ -226,6 +237,7 @@ async fn apply(
             Slot::Finished(id) => Done::Applied(applied.contains(id.as_str())),
             Slot::Released => Done::Applied(released.next().unwrap_or(false)),
             Slot::Counted(id) => Done::Polls(counts.get(&id).copied()),
+            Slot::Audited => Done::Inserted,
         })
         .collect();
     Ok((done, finished))

@@ -103,6 +103,7 @@ pub async fn to_upstream(
     let action = service.action(key);
     let grant = call.grant();
     let ctx = service.context(
+        key,
         action,
         call.request_id,
         grant.principal.clone(),
@@ -245,10 +246,7 @@ async fn run(gateway: &Gateway, call: &RequestCtx<'_>, runnable: Runnable) -> Re
     }
     let mut work = work;
     if let Ok(outcome) = tokio::time::timeout(threshold, &mut work).await {
-        return Reply::Ended(match ctx.take_pending_write() {
-            Some(txn) => jobs.commit_sync(&job, txn, &ctx, outcome).await,
-            None => outcome,
-        });
+        return Reply::Ended(jobs.end_sync(&job, &ctx, outcome).await);
     }
     let (decided, decision) = oneshot::channel();
     tokio::spawn(park(jobs, job, ctx, work, decided).in_current_span());
@@ -308,10 +306,7 @@ async fn park(
                     jobs.settle(&claim, &ctx, outcome).await;
                 }
                 None => {
-                    let outcome = match ctx.take_pending_write() {
-                        Some(txn) => jobs.commit_sync(&spec, txn, &ctx, outcome).await,
-                        None => outcome,
-                    };
+                    let outcome = jobs.end_sync(&spec, &ctx, outcome).await;
                     let _ = answer.send(outcome);
                 }
             }

@@ -156,6 +156,7 @@ pub fn reply_for(gateway: &Gateway, ctx: &RequestCtx<'_>, row: &job::Model) -> R
             request_id,
             http_code: u16::try_from(http_code).unwrap_or(500),
             body: body.clone().into_bytes(),
+            upstream_request_id: row.upstream_request_id.clone(),
         },
         _ => Reply::accepted(
             gateway,

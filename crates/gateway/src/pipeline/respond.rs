@@ -29,6 +29,8 @@ pub enum Reply {
         request_id: RequestId,
         http_code: u16,
         body: Vec<u8>,
+        /// The upstream's own request id, for an upstream call's answer.
+        upstream_request_id: Option<String>,
     },
     /// A document that is not an envelope: the OpenAPI description, which
     /// tools read as it is.
@@ -133,12 +135,16 @@ pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<
             request_id,
             http_code,
             body,
-        } => (
-            request_id,
-            stored_status(&body, http_code),
-            http_code,
-            Bytes::from(body),
-        ),
+            upstream_request_id,
+        } => {
+            relayed_headers = Some((upstream_request_id, None));
+            (
+                request_id,
+                stored_status(&body, http_code),
+                http_code,
+                Bytes::from(body),
+            )
+        }
         Reply::Document(body) => (ctx.request_id, Status::Success, 200, body),
         Reply::Text {
             http_code, text, ..

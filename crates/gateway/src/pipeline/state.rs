@@ -93,6 +93,7 @@ pub async fn answer(
                 http_code: 500,
                 body: serde_json::to_vec(&envelope)
                     .map_err(|_| ApiError::internal(ctx.request_id))?,
+                upstream_request_id: None,
             })
         }
     }

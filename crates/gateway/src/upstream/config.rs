@@ -41,6 +41,9 @@ pub struct UpstreamConfig {
     pub health_interval: Duration,
     /// The largest answer body taken, in bytes; `ProviderError` past it.
     pub response_limit: u64,
+    /// Whether each successful call is recorded in the audit trail (the
+    /// gateway cannot tell a read from a change behind an upstream).
+    pub audit: bool,
     /// Per-path overrides, keyed `version/resource/action`.
     pub actions: BTreeMap<String, ActionOverride>,
 }
@@ -60,6 +63,7 @@ impl Default for UpstreamConfig {
             health_path: None,
             health_interval: Duration::from_secs(5),
             response_limit: 10 * 1024 * 1024,
+            audit: true,
             actions: BTreeMap::new(),
         }
     }
@@ -77,6 +81,8 @@ pub struct ActionOverride {
     pub timeout: Option<Duration>,
     #[serde(with = "humantime_serde")]
     pub response_threshold: Option<Duration>,
+    /// `false` for a read, which need not be in the audit trail.
+    pub audit: Option<bool>,
 }
 
 /// `mode` as the file spells it.

@@ -39,6 +39,8 @@ pub struct UpstreamAction {
     pub threshold: Duration,
     pub call: CallSettings,
     pub metrics: RouteMetrics,
+    /// Whether a success is recorded in the audit trail.
+    pub audit: bool,
 }
 
 pub struct UpstreamService {
@@ -59,10 +61,13 @@ impl UpstreamService {
         self.actions.get(key).unwrap_or(&self.other)
     }
 
-    /// The context of a call to `action`, named as its settings are (its
-    /// listed key, or `*`), so that names stay bounded.
+    /// The context of a call to `key` (`version/resource/action`) under
+    /// `action`'s settings, named as its settings are (its listed key, or
+    /// `*`), so that names stay bounded; its success is audited under its
+    /// own path, unless the settings say not to.
     pub fn context(
         &self,
+        key: &str,
         action: &UpstreamAction,
         request_id: RequestId,
         principal: Arc<Principal>,
@@ -73,7 +78,11 @@ impl UpstreamService {
             version: action.spec.version,
             path: action.spec.path,
         };
-        Ctx::new(request_id, name, principal, db, Default::default())
+        let ctx = Ctx::new(request_id, name, principal, db, Default::default());
+        if action.audit {
+            ctx.audit_success_as(format!("{}/{key}", self.name));
+        }
+        ctx
     }
 }
 
@@ -129,6 +138,7 @@ impl UpstreamTable {
                             timeout: over.timeout.unwrap_or(config.timeout),
                         },
                         metrics: metrics.route(name, version, path),
+                        audit: over.audit.unwrap_or(config.audit),
                     },
                 );
                 table
@@ -155,6 +165,7 @@ impl UpstreamTable {
                         timeout: config.timeout,
                     },
                     metrics: metrics.route(name, "*", "*"),
+                    audit: config.audit,
                 },
                 rate_limited: metrics.rate_limited(name),
             }));
