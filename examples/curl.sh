@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The scenario with curl: create a project, create an environment in it,
-# clone the environment (an asynchronous call: 202, then poll) and list the
-# project's environments.
+# clone the environment (an asynchronous call: 202, then poll), list the
+# project's environments, and list its activities (the clone is one).
 #
 #   ACTIONGATE_URL=http://127.0.0.1:8080 ACTIONGATE_TOKEN=$(cat data/admin.token) examples/curl.sh
 set -euo pipefail
@@ -45,4 +45,9 @@ call deploy/v1/environment/list "{\"project_id\": \"$project\", \"order_by\": \"
     python3 -c 'import json, sys
 for env in json.load(sys.stdin)["result"]["results"]:
     print("  ", env["name"], env["id"], "from", env.get("parent"))'
+# Every operation that ran as an activity, newest first.
+call deploy/v1/activity/list "{\"project_id\": \"$project\"}" |
+    python3 -c 'import json, sys
+for activity in json.load(sys.stdin)["result"]["results"]:
+    print("activity", activity["type"], activity["state"], activity["result"], activity["id"])'
 echo "scenario done: $clone"

@@ -1,6 +1,7 @@
 // The scenario with the Pangea Node.js SDK (pangea-node-sdk): create a
 // project, create an environment in it, clone the environment (the gateway
-// answers 202 and the SDK polls) and list the project's environments.
+// answers 202 and the SDK polls), list the project's environments, and list
+// its activities (the clone is one).
 //
 //   npm install pangea-node-sdk@5.6.0
 //   ACTIONGATE_URL=http://127.0.0.1:8080 ACTIONGATE_TOKEN=$(cat data/admin.token) node examples/node/scenario.cjs
@@ -36,6 +37,11 @@ function service(name) {
   const listed = await deploy.post("v1/environment/list", { project_id: project.id, order_by: "name" });
   for (const env of listed.result.results) {
     console.log("  ", env.name, env.id, "from", env.parent);
+  }
+  // Every operation that ran as an activity, newest first.
+  const activities = await deploy.post("v1/activity/list", { project_id: project.id });
+  for (const activity of activities.result.results) {
+    console.log("activity", activity.type, activity.state, activity.result, activity.id);
   }
   console.log("scenario done:", clone.id);
 })().catch((err) => {

@@ -1,6 +1,7 @@
 """The scenario with the Pangea Python SDK (pangea-sdk): create a project,
 create an environment in it, clone the environment (the gateway answers
-202 and the SDK polls) and list the project's environments.
+202 and the SDK polls), list the project's environments, and list its
+activities (the clone is one).
 
     pip install pangea-sdk==6.13.0
     ACTIONGATE_URL=http://127.0.0.1:8080 ACTIONGATE_TOKEN=$(cat data/admin.token) python examples/python/scenario.py
@@ -42,4 +43,7 @@ clone = deploy.call("v1/environment/clone", id=staging.id, name="staging-copy").
 print("clone", clone.id)
 for env in deploy.call("v1/environment/list", project_id=project.id, order_by="name").result.results:
     print("  ", env["name"], env["id"], "from", env.get("parent"))
+# Every operation that ran as an activity, newest first.
+for activity in deploy.call("v1/activity/list", project_id=project.id).result.results:
+    print("activity", activity["type"], activity["state"], activity["result"], activity["id"])
 print("scenario done:", clone.id)

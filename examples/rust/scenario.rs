@@ -1,6 +1,7 @@
 //! The scenario with the Rust client (`actiongate-client`): create a
 //! project, create an environment in it, clone the environment (answered
-//! 202; the client long-polls it) and list the project's environments.
+//! 202; the client long-polls it), list the project's environments, and
+//! list its activities (the clone is one).
 //!
 //! ```sh
 //! ACTIONGATE_URL=http://127.0.0.1:8080 ACTIONGATE_TOKEN=$(cat data/admin.token) \
@@ -17,6 +18,14 @@ fn result(reply: Reply) -> anyhow::Result<Value> {
     match reply.envelope.status {
         Status::Success => Ok(reply.envelope.result),
         status => anyhow::bail!("{status:?}: {}", reply.envelope.summary),
+    }
+}
+
+/// A JSON string as it reads, without quotes.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -60,6 +69,21 @@ async fn main() -> anyhow::Result<()> {
     )?;
     for env in listed["results"].as_array().into_iter().flatten() {
         println!("   {} {} from {}", env["name"], env["id"], env["parent"]);
+    }
+    // Every operation that ran as an activity, newest first.
+    let activities = result(
+        deploy
+            .call("v1/activity/list", &json!({ "project_id": project["id"] }))
+            .await?,
+    )?;
+    for activity in activities["results"].as_array().into_iter().flatten() {
+        println!(
+            "activity {} {} {} {}",
+            text(&activity["type"]),
+            text(&activity["state"]),
+            text(&activity["result"]),
+            text(&activity["id"])
+        );
     }
     println!(
         "scenario done: {}",

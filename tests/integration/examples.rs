@@ -74,6 +74,26 @@ async fn the_scenario_runs_four_ways() {
             stdout.contains("staging-copy"),
             "{way} lists the clone: {stdout}"
         );
+        // It lists the clone's activity, complete, and that activity made
+        // the clone.
+        let activity = stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("activity environment.clone complete success "))
+            .unwrap_or_else(|| panic!("{way} lists the clone's activity:\n{stdout}"))
+            .trim()
+            .to_owned();
+        let got = gw
+            .call("deploy/v1/activity/get", json!({ "id": activity }))
+            .await;
+        common::expect(&got, 200, actiongate_client::Status::Success);
+        assert!(
+            got.envelope.result["environment_ids"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(clone)),
+            "{way}: {:#}",
+            got.envelope.result
+        );
     }
     gw.shutdown().await;
 }
