@@ -397,6 +397,78 @@ async fn oversized_and_slow_requests_are_cut_off() {
     );
 }
 
+/// One HTTP/1.1 answer read off a kept-alive connection (by its
+/// `content-length`), or `None` if the gateway closed it first.
+async fn read_answer(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&answer[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .map_or(0, |n| n.trim().parse().unwrap());
+            if answer.len() >= end + 4 + length {
+                return Some(answer);
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an answer or a close within 5 s")
+            .unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// An idle keep-alive connection lives `keep_alive_idle`, not the header
+/// timeout: that one runs from a request's first byte. A request begun on
+/// it and not finished is still cut off after the header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_outlives_the_header_timeout_and_slow_headers_do_not() {
+    let gw = common::start_with(|c| {
+        c.limits.header_read_timeout = Duration::from_millis(300);
+        c.limits.keep_alive_idle = Duration::from_millis(2000);
+    })
+    .await;
+    let addr = addr(&gw);
+    let request = format!(
+        "POST /console/v1/org/list HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 2\r\n\r\n{{}}",
+        gw.token
+    );
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    for _ in 0..2 {
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_answer(&mut stream).await.expect("answered");
+        assert_eq!(status_of(&answer), 200);
+        // Idle for well over the header timeout.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+    }
+    // Headers begun and left unfinished: closed after the header timeout,
+    // long before keep-alive would close it.
+    let started = std::time::Instant::now();
+    stream
+        .write_all(b"POST /console/v1/org/list HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_answer(&mut stream).await, None, "closed, unanswered");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+    // And an idle one is closed once keep-alive runs out.
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(request.as_bytes()).await.unwrap();
+    assert_eq!(status_of(&read_answer(&mut idle).await.unwrap()), 200);
+    let started = std::time::Instant::now();
+    assert_eq!(read_answer(&mut idle).await, None);
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed_and_connections_are_capped() {
     let gw = common::start_with(|c| {

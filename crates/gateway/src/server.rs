@@ -8,15 +8,17 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::Context as _;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -93,15 +95,19 @@ pub async fn serve(
         let builder = builder.clone();
         let stopping = stopping.clone();
         let tls = tls.clone();
-        let idle = limits.keep_alive_idle;
+        let timeouts = Timeouts {
+            idle: limits.keep_alive_idle,
+            header: limits.header_read_timeout,
+        };
         connections.spawn(async move {
             let _slot = slot;
             match tls {
-                None => serve_connection(stream, peer, gateway, &builder, stopping, idle).await,
+                None => serve_connection(stream, peer, gateway, &builder, stopping, timeouts).await,
                 Some(tls) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            serve_connection(stream, peer, gateway, &builder, stopping, idle).await
+                            serve_connection(stream, peer, gateway, &builder, stopping, timeouts)
+                                .await
                         }
                         Ok(Err(err)) => {
                             tracing::debug!(client = %peer, error = %err, "TLS handshake failed")
@@ -170,10 +176,12 @@ pub async fn serve_metrics(listener: TcpListener, gateway: Arc<Gateway>) {
 /// HTTP/1.1 and HTTP/2 with the transport limits.
 fn builder(limits: &TransportLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's header timeout runs from the moment it waits for a request,
+    // so it would close a keep-alive connection idle for that long; the
+    // connection's watchdog times headers from their first byte instead.
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(None)
         .max_buf_size(limits.header_size.max(8192));
     // hyper parses up to 100 headers in a buffer on the stack; a configured
     // maximum switches it to one on the heap per request, so 100 is left
@@ -189,12 +197,97 @@ fn builder(limits: &TransportLimits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// What the idle watch knows of a connection.
+/// How long a connection may wait.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    /// With nothing in flight and no request begun: keep-alive.
+    idle: Duration,
+    /// From a request's first byte to the end of its headers (HTTP/1).
+    header: Duration,
+}
+
+/// What the connection's watchdog knows of it.
 #[derive(Default)]
 struct Activity {
     in_flight: AtomicUsize,
     /// When the last request ended, in ms since `since`.
     last_ms: AtomicU64,
+    /// When the first byte of a request whose headers have not all come
+    /// arrived, in ms since `since` plus one; 0 when none is arriving.
+    head_since: AtomicU64,
+    /// HTTP/2: streams and pings come and go between requests, and no
+    /// header timeout applies.
+    http2: AtomicBool,
+}
+
+/// The connection's stream, noting when a request's first byte arrives
+/// while nothing is in flight.
+struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+    since: Instant,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            let activity = &self.activity;
+            if activity.in_flight.load(Ordering::Relaxed) == 0
+                && !activity.http2.load(Ordering::Relaxed)
+                && activity.head_since.load(Ordering::Relaxed) == 0
+            {
+                let now = self.since.elapsed().as_millis() as u64 + 1;
+                activity.head_since.store(now, Ordering::Relaxed);
+            }
+        }
+        read
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Why the watchdog closes a connection.
+enum Close {
+    /// Idle past keep-alive, or the server is stopping: after the
+    /// response in flight, if any.
+    Gracefully,
+    /// Headers slower than the header timeout (slowloris): at once, with
+    /// no answer.
+    Now,
 }
 
 async fn serve_connection<S>(
@@ -203,7 +296,7 @@ async fn serve_connection<S>(
     gateway: Arc<Gateway>,
     builder: &auto::Builder<TokioExecutor>,
     stopping: CancellationToken,
-    idle: Duration,
+    timeouts: Timeouts,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -211,10 +304,15 @@ async fn serve_connection<S>(
     let activity = Arc::new(Activity::default());
     let service = {
         let activity = activity.clone();
-        service_fn(move |request| {
+        service_fn(move |request: http::Request<hyper::body::Incoming>| {
             let gateway = gateway.clone();
             let activity = activity.clone();
             activity.in_flight.fetch_add(1, Ordering::Relaxed);
+            // Its headers are all in.
+            activity.head_since.store(0, Ordering::Relaxed);
+            if request.version() == http::Version::HTTP_2 {
+                activity.http2.store(true, Ordering::Relaxed);
+            }
             async move {
                 let response = pipeline::handle(gateway, peer, request).await;
                 activity
@@ -225,23 +323,36 @@ async fn serve_connection<S>(
             }
         })
     };
+    let stream = Watched {
+        inner: stream,
+        activity: activity.clone(),
+        since,
+    };
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     // A watchdog of its own tells the connection when to close: when it has
-    // been idle for `idle` with nothing in flight, or at shutdown. Waiting
-    // on a oneshot costs the connection's every wake-up an atomic load;
-    // waiting on the shared shutdown token would take its lock.
-    let (close, closing) = oneshot::channel::<()>();
-    let watchdog = tokio::spawn(watch_idle(activity, since, idle, stopping, close));
+    // been idle for `idle` with nothing in flight, when a request's headers
+    // take longer than the header timeout, or at shutdown. Waiting on a
+    // oneshot costs the connection's every wake-up an atomic load; waiting
+    // on the shared shutdown token would take its lock.
+    let (close, closing) = oneshot::channel::<Close>();
+    let watchdog = tokio::spawn(watch(activity, since, timeouts, stopping, close));
     tokio::pin!(closing);
     let ended = tokio::select! {
         biased;
         ended = connection.as_mut() => ended,
-        _ = &mut closing => {
-            // HTTP/1.1 closes after the response in flight; HTTP/2 sends GOAWAY.
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
+        how = &mut closing => match how {
+            Ok(Close::Now) => {
+                tracing::debug!(client = %peer, "request headers too slow; connection closed");
+                Ok(())
+            }
+            _ => {
+                // HTTP/1.1 closes after the response in flight; HTTP/2
+                // sends GOAWAY.
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        },
     };
     watchdog.abort();
     if let Err(err) = ended {
@@ -249,31 +360,46 @@ async fn serve_connection<S>(
     }
 }
 
-/// Resolves `close` once the connection has been idle for `idle`, or the
-/// server is stopping.
-async fn watch_idle(
+/// Resolves `close` once the connection has been idle for `idle`, once a
+/// request's headers have taken longer than `header` since their first
+/// byte, or when the server is stopping.
+async fn watch(
     activity: Arc<Activity>,
     since: Instant,
-    idle: Duration,
+    timeouts: Timeouts,
     stopping: CancellationToken,
-    close: oneshot::Sender<()>,
+    close: oneshot::Sender<Close>,
 ) {
-    let idle_long_enough = async {
-        let mut tick = tokio::time::interval(idle.max(Duration::from_millis(100)) / 4);
+    let Timeouts { idle, header } = timeouts;
+    let ms = |d: Duration| d.as_millis() as u64;
+    let over = async {
+        let every = idle.min(header).max(Duration::from_millis(100)) / 4;
+        let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            let quiet = since.elapsed().saturating_sub(Duration::from_millis(
-                activity.last_ms.load(Ordering::Relaxed),
-            ));
-            if activity.in_flight.load(Ordering::Relaxed) == 0 && quiet >= idle {
-                return;
+            if activity.in_flight.load(Ordering::Relaxed) > 0 {
+                continue;
+            }
+            let now = ms(since.elapsed());
+            match activity.head_since.load(Ordering::Relaxed) {
+                0 => {
+                    let last = activity.last_ms.load(Ordering::Relaxed);
+                    if now.saturating_sub(last) >= ms(idle) {
+                        return Close::Gracefully;
+                    }
+                }
+                begun => {
+                    if (now + 1).saturating_sub(begun) >= ms(header) {
+                        return Close::Now;
+                    }
+                }
             }
         }
     };
-    tokio::select! {
-        () = idle_long_enough => {}
-        () = stopping.cancelled() => {}
-    }
-    let _ = close.send(());
+    let how = tokio::select! {
+        how = over => how,
+        () = stopping.cancelled() => Close::Gracefully,
+    };
+    let _ = close.send(how);
 }
