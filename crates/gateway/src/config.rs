@@ -25,6 +25,10 @@ pub struct Config {
     /// Connections in the database pool (on SQLite: for reads; writes use
     /// one more of their own).
     pub database_connections: u32,
+    /// When a SQLite commit (a 202's job among them) is on disk: `full`
+    /// syncs each commit, so it survives a power loss; `normal` leaves the
+    /// newest commits to the OS, so they survive only the process dying.
+    pub sqlite_synchronous: SqliteSync,
     /// Scheme and authority used in poll `location` URLs, when the gateway
     /// sits behind a proxy; by default they come from the request.
     pub public_url: Option<String>,
@@ -107,12 +111,27 @@ pub struct Config {
     pub upstreams: BTreeMap<String, UpstreamConfig>,
 }
 
+/// `sqlite_synchronous`: how durable a SQLite commit is when it returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// An fsync with each commit: what a 202 promised survives a power
+    /// loss. The job writer groups commits, so it costs one per batch.
+    #[default]
+    Full,
+    /// In the write-ahead log, synced at checkpoints: survives the process
+    /// being killed, but an OS crash or power loss can drop the newest
+    /// commits, 202s already sent among them.
+    Normal,
+}
+
 /// The top-level settings, as the environment may name them.
 const SETTINGS: &[&str] = &[
     "listen",
     "data_dir",
     "database_url",
     "database_connections",
+    "sqlite_synchronous",
     "public_url",
     "response_threshold",
     "action_thresholds",
@@ -312,6 +331,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             database_connections: 4,
+            sqlite_synchronous: SqliteSync::Full,
             public_url: None,
             response_threshold: Duration::from_secs(2),
             action_thresholds: BTreeMap::new(),

@@ -11,6 +11,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
 use crate::sqlite_reader::SqliteReader;
 
+use crate::config::SqliteSync;
 use crate::Config;
 
 /// Opens the configured database (creating the SQLite file and its folder
@@ -31,7 +32,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<(Db, Option<Sqlite
             .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     }
     if !sqlite {
-        let pool = open(&url, config.database_connections).await?;
+        let pool = open(&url, config.database_connections, config.sqlite_synchronous).await?;
         let db = Db {
             write: pool.clone(),
             read: pool,
@@ -39,7 +40,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<(Db, Option<Sqlite
         return Ok((db, None));
     }
     // The writer opens (and creates) the file first; readers open it read-only.
-    let write = open(&url, 1).await?;
+    let write = open(&url, 1, config.sqlite_synchronous).await?;
     let reader = SqliteReader::new(sqlite_path(&url));
     let read = Database::connect_proxy(DbBackend::Sqlite, Arc::new(Box::new(reader.clone())))
         .await
@@ -74,21 +75,27 @@ pub fn sqlite_path(url: &str) -> PathBuf {
     PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
-async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection> {
+async fn open(
+    url: &str,
+    connections: u32,
+    synchronous: SqliteSync,
+) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|sqlite| {
-            // WAL: readers never wait for the writer. NORMAL: a commit is
-            // durable once in the WAL, which survives the process being
-            // killed; only an OS crash or power loss can drop the newest
-            // commits. FULL would add an fsync to every commit.
+        .map_sqlx_sqlite_opts(move |sqlite| {
+            // WAL: readers never wait for the writer. FULL syncs the WAL
+            // at each commit; NORMAL only at checkpoints (see SqliteSync).
+            let synchronous = match synchronous {
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+            };
             sqlite
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(synchronous)
                 .busy_timeout(Duration::from_secs(5))
         });
     Database::connect(options)
@@ -121,4 +128,39 @@ pub async fn migrate(
         );
     }
     Ok(report.known)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::*;
+
+    /// The setting reaches the writer: `PRAGMA synchronous` is 2 for FULL
+    /// (the default), 1 for NORMAL.
+    #[tokio::test]
+    async fn sqlite_synchronous_is_full_unless_set_to_normal() {
+        for (setting, expected) in [(None, 2), (Some(SqliteSync::Normal), 1)] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = Config {
+                data_dir: dir.path().to_owned(),
+                ..Config::default()
+            };
+            if let Some(setting) = setting {
+                config.sqlite_synchronous = setting;
+            }
+            let db = connect(&config).await.unwrap();
+            let row = db
+                .write
+                .query_one(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "PRAGMA synchronous",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let level: i32 = row.try_get_by_index(0).unwrap();
+            assert_eq!(level, expected, "{setting:?}");
+        }
+    }
 }
