@@ -31,6 +31,7 @@ mod m20261127_000011_job_activities;
 mod m20261127_000015_activity_events;
 mod m20261127_000017_activity_tallies;
 mod m20261127_000018_job_upstream_request_id;
+mod m20261127_000019_list_indexes;
 mod runner;
 
 pub use runner::{applied, up, Report};
@@ -51,5 +52,6 @@ pub fn core() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261127_000015_activity_events::Migration),
         Box::new(m20261127_000017_activity_tallies::Migration),
         Box::new(m20261127_000018_job_upstream_request_id::Migration),
+        Box::new(m20261127_000019_list_indexes::Migration),
     ]
 }

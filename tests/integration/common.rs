@@ -439,6 +439,19 @@ impl TestGateway {
         Client::new(format!("{}/{prefix}", self.url), &self.token)
     }
 
+    /// The Prometheus exposition, read with the admin token.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::Client::new()
+            .get(format!("{}/metrics", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn call(&self, path: &str, body: Value) -> Reply {
         self.client("")
             .call(path, &body)

@@ -16,6 +16,7 @@ mod health;
 mod hostile;
 mod isolation;
 mod jobs;
+mod lists;
 mod metrics;
 mod migrations;
 mod nodes;

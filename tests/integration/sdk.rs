@@ -92,15 +92,7 @@ async fn pangea_node_sdk_calls_polls_and_retries() {
     run_conformance(&gw, node).await;
     // What the gateway saw: the flaky call twice (503, then answered), the
     // failing one four times (the SDK retries a POST three times).
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", gw.url))
-        .bearer_auth(&gw.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics_text().await;
     for (series, count) in [
         (r#"action="flaky",status="ServiceNotAvailable"} "#, "1"),
         (r#"action="flaky",status="Success"} "#, "1"),

@@ -416,15 +416,7 @@ async fn slow_and_designated_async_calls_become_jobs_the_caller_polls() {
     assert_eq!(gateway.count_jobs().await, jobs);
     // Each job's run is timed under its path's settings: the listed path,
     // or `*` for the others.
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", gateway.url))
-        .bearer_auth(&gateway.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gateway.metrics_text().await;
     for action in ["*", "slow/300"] {
         let series = format!(
             r#"actiongate_job_duration_seconds_count{{service="billing",action="{action}"}} 1"#

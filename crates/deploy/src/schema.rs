@@ -6,6 +6,7 @@ mod m20261127_000012_environment_settings;
 mod m20261127_000013_backups;
 mod m20261127_000014_variables;
 mod m20261127_000016_integrations;
+mod m20261127_000020_environment_list_indexes;
 
 use actiongate_service::Service;
 
@@ -16,4 +17,5 @@ pub fn register(service: Service) -> Service {
         .migration(m20261127_000013_backups::Migration)
         .migration(m20261127_000014_variables::Migration)
         .migration(m20261127_000016_integrations::Migration)
+        .migration(m20261127_000020_environment_list_indexes::Migration)
 }

@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::openapi::Documents;
 use crate::rate_limits::RateLimits;
 use crate::routes::{RouteTable, RESERVED};
+use crate::sqlite_reader::SqliteReader;
 use crate::tokens::TokenVerifier;
 use crate::upstream::identity::Identity;
 use crate::upstream::table::UpstreamTable;
@@ -37,6 +38,8 @@ pub struct Gateway {
     upstreams: Arc<Upstreams>,
     documents: Documents,
     metrics: Arc<Metrics>,
+    /// On SQLite, the reader behind `db.read`.
+    sqlite_reader: Option<SqliteReader>,
     /// Every migration this build has, in order.
     migrations: Vec<String>,
     /// Set from the moment shutdown begins.
@@ -51,6 +54,12 @@ impl Gateway {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// On SQLite, the reader behind `db().read`, with its counts of reads
+    /// that lacked an index.
+    pub fn sqlite_reader(&self) -> Option<&SqliteReader> {
+        self.sqlite_reader.as_ref()
     }
 
     pub fn routes(&self) -> &RouteTable {
@@ -167,7 +176,7 @@ impl Gateway {
         let tokens = TokenVerifier::new(
             db.read.clone(),
             db.write.clone(),
-            sqlite_reader,
+            sqlite_reader.clone(),
             auth_epoch.clone(),
         );
         let jobs = Jobs::start(
@@ -204,6 +213,7 @@ impl Gateway {
             upstreams: upstreams.clone(),
             documents,
             metrics,
+            sqlite_reader,
             migrations,
             draining: draining.clone(),
             local_addr,

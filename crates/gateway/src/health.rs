@@ -248,6 +248,9 @@ pub async fn metrics(gateway: &Gateway) -> Option<String> {
         pool_idle,
         pool_in_use,
         log_dropped: crate::logging::dropped_total(),
+        unindexed_reads: gateway
+            .sqlite_reader()
+            .map(|reader| (reader.plans().sorted(), reader.plans().scanned())),
         ..Scraped::default()
     };
     match job_figures(&gateway.db().read).await {

@@ -32,7 +32,7 @@ const BUCKETS: [f64; 14] = [
 ];
 
 /// Each series' name, unit and help text.
-const DESCRIPTIONS: [(&str, Kind, Unit, &str); 9] = [
+const DESCRIPTIONS: [(&str, Kind, Unit, &str); 10] = [
     (
         REQUESTS,
         Kind::Counter,
@@ -87,6 +87,12 @@ const DESCRIPTIONS: [(&str, Kind, Unit, &str); 9] = [
         Unit::Count,
         "Log lines dropped because the log output was not taking them.",
     ),
+    (
+        UNINDEXED_READS,
+        Kind::Counter,
+        Unit::Count,
+        "SQLite reads whose plan lacked an index: sorted (rows sorted in a temporary b-tree) or scanned (a whole table walked).",
+    ),
 ];
 
 const REQUESTS: &str = "actiongate_requests_total";
@@ -98,6 +104,7 @@ const RATE_LIMITED: &str = "actiongate_rate_limited_total";
 const AUTH_FAILURES: &str = "actiongate_auth_failures_total";
 const POOL: &str = "actiongate_db_pool_connections";
 const LOG_DROPPED: &str = "actiongate_log_lines_dropped_total";
+const UNINDEXED_READS: &str = "actiongate_sqlite_unindexed_reads_total";
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -149,6 +156,8 @@ pub struct Metrics {
     queue_oldest: Gauge,
     pool_idle: Gauge,
     pool_in_use: Gauge,
+    unindexed_sorted: Counter,
+    unindexed_scanned: Counter,
     /// The gateway's own endpoints, by the name they log under.
     endpoints: Vec<(&'static str, RouteMetrics)>,
     /// Requests that matched no route.
@@ -194,6 +203,14 @@ impl Metrics {
         Metrics {
             auth_failures: registry.counter(AUTH_FAILURES, vec![]),
             log_dropped: registry.counter(LOG_DROPPED, vec![]),
+            unindexed_sorted: registry.counter(
+                UNINDEXED_READS,
+                vec![Label::from_static_parts("plan", "sorted")],
+            ),
+            unindexed_scanned: registry.counter(
+                UNINDEXED_READS,
+                vec![Label::from_static_parts("plan", "scanned")],
+            ),
             jobs: JOB_STATES.map(|name| registry.gauge(JOBS, state(name))),
             queue_oldest: registry.gauge(QUEUE_OLDEST, vec![]),
             pool_idle: registry.gauge(POOL, state("idle")),
@@ -252,6 +269,10 @@ impl Metrics {
         self.pool_idle.set(scraped.pool_idle as f64);
         self.pool_in_use.set(scraped.pool_in_use as f64);
         self.log_dropped.absolute(scraped.log_dropped);
+        if let Some((sorted, scanned)) = scraped.unindexed_reads {
+            self.unindexed_sorted.absolute(sorted);
+            self.unindexed_scanned.absolute(scanned);
+        }
     }
 
     /// The exposition text, or `None` when metrics are off.
@@ -278,6 +299,8 @@ pub struct Scraped {
     pub pool_idle: u64,
     pub pool_in_use: u64,
     pub log_dropped: u64,
+    /// Reads that sorted and reads that scanned, on SQLite.
+    pub unindexed_reads: Option<(u64, u64)>,
 }
 
 /// The series of one route (an action, or one of the gateway's

@@ -12,16 +12,21 @@
 //! What it does not do: writes (they fail with an error; they belong on
 //! `Db::write`), and transactions (a transaction begun here gives no
 //! snapshot across its statements; use `Db::begin_write` for one).
+//!
+//! It also counts the reads whose plan lacked an index ([`ReadPlans`]):
+//! SQLite's own counters of each statement tell whether it sorted rows or
+//! walked a whole table, at the cost of reading two integers.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, StatementStatus};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbErr, ProxyDatabaseTrait, ProxyExecResult, ProxyRow, Statement};
 
@@ -42,12 +47,34 @@ thread_local! {
     static CONNECTIONS: RefCell<HashMap<u64, ReaderConnection>> = RefCell::new(HashMap::new());
 }
 
+/// Reads whose plan lacked an index, since the start: a list whose order
+/// has no index sorts every matching row in a temporary b-tree; a filter
+/// with none steps through the whole table.
+#[derive(Debug, Default)]
+pub struct ReadPlans {
+    sorted: AtomicU64,
+    scanned: AtomicU64,
+}
+
+impl ReadPlans {
+    /// Reads that sorted rows.
+    pub fn sorted(&self) -> u64 {
+        self.sorted.load(Ordering::Relaxed)
+    }
+
+    /// Reads that walked a whole table (or built a temporary index).
+    pub fn scanned(&self) -> u64 {
+        self.scanned.load(Ordering::Relaxed)
+    }
+}
+
 /// A handle on a database's per-thread read connections; clones share them.
 #[derive(Clone, Debug)]
 pub struct SqliteReader {
     /// Tells apart the databases of several gateways in one process.
     id: u64,
     path: PathBuf,
+    plans: Arc<ReadPlans>,
 }
 
 impl SqliteReader {
@@ -55,7 +82,12 @@ impl SqliteReader {
         SqliteReader {
             id: NEXT_READER.fetch_add(1, Ordering::Relaxed),
             path,
+            plans: Arc::default(),
         }
+    }
+
+    pub fn plans(&self) -> &ReadPlans {
+        &self.plans
     }
 
     fn open(&self) -> rusqlite::Result<Connection> {
@@ -148,6 +180,19 @@ impl ProxyDatabaseTrait for SqliteReader {
                     values.insert(name.clone(), kind.value(row.get_ref(index)?));
                 }
                 out.push(ProxyRow::new(values));
+            }
+            drop(rows);
+            let sorted = prepared.reset_status(StatementStatus::Sort) > 0;
+            let scanned = prepared.reset_status(StatementStatus::FullscanStep) > 0
+                || prepared.reset_status(StatementStatus::AutoIndex) > 0;
+            if sorted {
+                self.plans.sorted.fetch_add(1, Ordering::Relaxed);
+            }
+            if scanned {
+                self.plans.scanned.fetch_add(1, Ordering::Relaxed);
+            }
+            if sorted || scanned {
+                tracing::debug!(sql = %statement.sql, sorted, scanned, "a read without the index it needs");
             }
             Ok(out)
         })

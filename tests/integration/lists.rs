@@ -1,0 +1,197 @@
+//! Every list reads through an index on SQLite: no list sorts its rows in
+//! a temporary b-tree or walks a whole table, whatever its `order_by`.
+//!
+//! The lists are the OpenAPI document's (`.../list`, `invite/mine`,
+//! `integration/deliveries`), each called with the records it is scoped
+//! by and with every order it accepts (read from the error naming them),
+//! so a new list is covered without editing this test. The gateway's
+//! reader counts reads whose plan lacked an index
+//! (`actiongate_sqlite_unindexed_reads_total`), from SQLite's own
+//! statement counters.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::common::{self, expect, succeeded, TestGateway};
+use actiongate_client::Status;
+
+/// `(sorted, scanned)` reads so far.
+async fn unindexed(gw: &TestGateway) -> (u64, u64) {
+    let text = gw.metrics_text().await;
+    let read = |plan: &str| {
+        let series = format!("actiongate_sqlite_unindexed_reads_total{{plan=\"{plan}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+    (read("sorted"), read("scanned"))
+}
+
+/// The list routes of the document, with their input's properties and
+/// required ones.
+async fn lists(gw: &TestGateway) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let document: Value = reqwest::get(format!("{}/openapi.json", gw.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &document["components"]["schemas"];
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let last = path.rsplit('/').next().unwrap();
+        if !(last == "list" || last == "mine" || last == "deliveries") {
+            continue;
+        }
+        let reference = item["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .unwrap_or_default();
+        let schema = &schemas[reference.rsplit('/').next().unwrap()];
+        let names = |v: &Value| -> Vec<String> {
+            match v {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_owned())
+                    .collect(),
+                Value::Object(map) => map.keys().cloned().collect(),
+                _ => Vec::new(),
+            }
+        };
+        found.push((
+            path.trim_start_matches('/').to_owned(),
+            names(&schema["properties"]),
+            names(&schema["required"]),
+        ));
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_list_sorts_or_scans_a_table() {
+    let gw = common::start_with(common::allow_private_hooks).await;
+    let client = gw.client("");
+    // A few rows in every table a list reads.
+    let (project, env) = gw.project_with_environment("listed", "dev").await;
+    // Another project's rows, which each list must skip.
+    gw.project_with_environment("also-listed", "dev").await;
+    for (name, environment) in [("A", &env), ("B", &env)] {
+        succeeded(
+            &client,
+            "deploy/v1/variable/create",
+            json!({ "environment_id": environment, "name": name, "value": "1" }),
+        )
+        .await;
+        succeeded(
+            &client,
+            "deploy/v1/variable/create",
+            json!({ "project_id": project, "name": name, "value": "1" }),
+        )
+        .await;
+    }
+    for _ in 0..2 {
+        let reply = client
+            .call("deploy/v1/backup/create", &json!({ "environment_id": env }))
+            .await
+            .unwrap();
+        let done = client.wait(reply, common::WAIT).await.unwrap();
+        expect(&done, 200, Status::Success);
+    }
+    let integration = succeeded(
+        &client,
+        "deploy/v1/integration/create",
+        json!({ "project_id": project, "type": "webhook", "url": "http://127.0.0.1:9/hook", "events": ["*"] }),
+    )
+    .await;
+    for email in ["a@example.com", "b@example.com"] {
+        succeeded(
+            &client,
+            "access/v1/invite/create",
+            json!({ "project_id": project, "email": email, "role": "member" }),
+        )
+        .await;
+    }
+    let scope: BTreeMap<&str, Value> = BTreeMap::from([
+        ("project_id", project.clone()),
+        ("environment_id", env.clone()),
+        ("org_id", json!(gw.org_id)),
+        ("id", integration["id"].clone()),
+    ]);
+
+    let lists = lists(&gw).await;
+    assert!(lists.len() >= 10, "the document's lists: {lists:?}");
+    let mut unplanned = Vec::new();
+    for (path, properties, required) in &lists {
+        // Each record the list may be scoped by, one at a time (with those
+        // it must be), or none.
+        let mut bodies: Vec<Map<String, Value>> = Vec::new();
+        let base: Map<String, Value> = required
+            .iter()
+            .map(|name| {
+                let value = scope
+                    .get(name.as_str())
+                    .unwrap_or_else(|| panic!("{path}: what to send as {name}?"));
+                (name.clone(), value.clone())
+            })
+            .collect();
+        for name in properties.iter().filter(|n| scope.contains_key(n.as_str())) {
+            if !required.contains(name) {
+                let mut body = base.clone();
+                body.insert(name.clone(), scope[name.as_str()].clone());
+                bodies.push(body);
+            }
+        }
+        if bodies.is_empty() || !required.is_empty() {
+            bodies.push(base);
+        }
+        // Every order it takes, both ways, named by its refusal of one it
+        // does not.
+        let mut orders = vec![None];
+        if properties.iter().any(|p| p == "order_by") {
+            let mut body = bodies[0].clone();
+            body.insert("order_by".into(), json!("?"));
+            let refused = client.call(path, &body).await.unwrap();
+            expect(&refused, 400, Status::ValidationError);
+            let message = refused.envelope.summary.clone();
+            let fields = message
+                .split("must be one of ")
+                .nth(1)
+                .and_then(|rest| rest.split(", optionally").next())
+                .unwrap_or_else(|| panic!("{path}: the orders in {message:?}"))
+                .split(", ")
+                .map(str::to_owned)
+                .collect::<Vec<_>>();
+            assert!(!fields.is_empty(), "{path}");
+            for field in fields {
+                orders.push(Some(format!("-{field}")));
+                orders.push(Some(field));
+            }
+        }
+        for body in &bodies {
+            for order in &orders {
+                let mut body = body.clone();
+                if let Some(order) = order {
+                    body.insert("order_by".into(), json!(order));
+                }
+                let before = unindexed(&gw).await;
+                let reply = client.call(path, &body).await.unwrap();
+                expect(&reply, 200, Status::Success);
+                let after = unindexed(&gw).await;
+                if after != before {
+                    unplanned.push(format!(
+                        "{path} {}: sorted {}, scanned {}",
+                        Value::Object(body),
+                        after.0 - before.0,
+                        after.1 - before.1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        unplanned.is_empty(),
+        "lists without the index they need:\n{}",
+        unplanned.join("\n")
+    );
+}
