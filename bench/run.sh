@@ -253,6 +253,9 @@ async_clients=${ASYNC_CLIENTS:-24 32}
 async_cases=()
 for clients in $async_clients; do
     async_cases+=("async end to end, SQLite, $clients clients|sqlite|$clients")
+    # What syncing each commit (the default) costs against syncing at
+    # checkpoints only.
+    async_cases+=("async end to end, SQLite synchronous=normal, $clients clients|sqlite|$clients|ACTIONGATE_SQLITE_SYNCHRONOUS=normal")
     if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ]; then
         async_cases+=("async end to end, PostgreSQL, $clients clients|postgres|$clients")
     fi
@@ -305,12 +308,12 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "$name|$figures" >>"$proxy_results"
     done
     for entry in "${async_cases[@]}"; do
-        IFS='|' read -r name database clients <<<"$entry"
+        IFS='|' read -r name database clients settings <<<"$entry"
         grep -Eq -- "$CASES" <<<"$name" || continue
         for build in "${builds[@]}"; do
             IFS='|' read -r label gateway_bin <<<"$build"
             bare=$(measure_bare) || exit 1
-            start_gateway "$database"
+            start_gateway "$database" "$settings"
             figures=$(CONCURRENCY=$clients DURATION=$async_secs \
                 target/release/actiongate-bench-async "http://$addr" "$token" greeter/v1/report '{}') || exit 1
             finish_gateway
