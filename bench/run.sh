@@ -388,3 +388,19 @@ for name, runs in rows.items():
     print(f"{name:<44}{jobs:>10.0f}{p50 / 1000:>8.2f}ms{p99 / 1000:>8.2f}ms{bare:>12.0f}")
 PY
 fi
+
+# Connections, once, alone: 10,000 keep-alive connections each make one
+# call and stay open; the gateway's memory idle, with them open, and
+# $CONNECTIONS_SETTLE seconds (60) after they closed.
+connections_case="connections: 10,000 idle keep-alive"
+if grep -Eq -- "$CASES" <<<"$connections_case"; then
+    for build in "${builds[@]}"; do
+        IFS='|' read -r label gateway_bin <<<"$build"
+        start_gateway sqlite
+        figures=$(python3 bench/connections.py "$addr" "$token" "$server_pid" 10000 "${CONNECTIONS_SETTLE:-60}") || exit 1
+        finish_gateway
+        read -r idle held after <<<"$figures"
+        echo
+        echo "$connections_case$label: RSS idle $((idle / 1024)) MB, with them open $((held / 1024)) MB ($(((held - idle) / 10000)) KB each), $((${CONNECTIONS_SETTLE:-60})) s after they closed $((after / 1024)) MB"
+    done
+fi

@@ -313,8 +313,11 @@ async fn serve_connection<S>(
             if request.version() == http::Version::HTTP_2 {
                 activity.http2.store(true, Ordering::Relaxed);
             }
+            // Boxed: hyper keeps room for one in-flight future in every
+            // connection, idle or not, and the pipeline's is 8 KB.
+            let handled = Box::pin(pipeline::handle(gateway, peer, request));
             async move {
-                let response = pipeline::handle(gateway, peer, request).await;
+                let response = handled.await;
                 activity
                     .last_ms
                     .store(since.elapsed().as_millis() as u64, Ordering::Relaxed);
