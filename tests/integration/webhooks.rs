@@ -474,3 +474,87 @@ async fn a_gateway_killed_mid_retry_still_delivers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Deliveries that ended are kept 30 days after they were made, with their
+/// attempts, then swept; a pending one, however old, and a recent one stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_deliveries_are_swept_after_30_days() {
+    let gw = common::start_with(|c| {
+        common::allow_private_hooks(c);
+        c.result_sweep_interval = Duration::from_millis(200);
+    })
+    .await;
+    let client = gw.client("");
+    let project = gw.project("kept").await["id"].clone();
+    let hook = webhook(&client, &project, "http://127.0.0.1:9/hook", json!(["*"])).await;
+    let hook = hook["id"].as_str().unwrap();
+    let project = project.as_str().unwrap();
+    let day = 24 * 60 * 60 * 1000_i64;
+    let now = actiongate_wire::Timestamp::now_ms();
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}",
+        gw.dir.path().join("actiongate.db").display()
+    ))
+    .await
+    .unwrap();
+    let rows = [
+        ("dlv_old_delivered", "delivered", now - 31 * day),
+        ("dlv_old_pending", "pending", now - 31 * day),
+        ("dlv_recent_failed", "failed", now - 29 * day),
+    ];
+    for (id, status, at) in rows {
+        for sql in [
+            format!(
+                "INSERT INTO deliveries (id, integration_id, project_id, activity_id, event, payload, \
+                 status, attempts, created_at) VALUES ('{id}', '{hook}', '{project}', 'prq_x', \
+                 'activity.complete', '{{}}', '{status}', 1, {at})"
+            ),
+            format!(
+                "INSERT INTO delivery_attempts (id, delivery_id, integration_id, attempt, latency_ms, at) \
+                 VALUES ('att_{id}', '{id}', '{hook}', 1, 5, {at})"
+            ),
+        ] {
+            sea_orm::ConnectionTrait::execute_unprepared(&db, &sql)
+                .await
+                .unwrap();
+        }
+    }
+    let ids = || async {
+        let listed = succeeded(
+            &client,
+            "deploy/v1/integration/deliveries",
+            json!({ "id": hook }),
+        )
+        .await;
+        let mut ids: Vec<String> = listed["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids().await.len(), 3);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ids().await.len() == 3 {
+        assert!(tokio::time::Instant::now() < deadline, "never swept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The list shows attempts: the old delivered one's went with it.
+    assert_eq!(
+        ids().await,
+        ["att_dlv_old_pending", "att_dlv_recent_failed"]
+    );
+    let left = sea_orm::ConnectionTrait::query_one(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT COUNT(*) AS n FROM deliveries WHERE id = 'dlv_old_delivered'",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(left.try_get::<i64>("", "n").unwrap(), 0);
+}

@@ -15,6 +15,9 @@
 //!    doubling from 1 s to at most 1 h, until `retry_for` (24 h) has
 //!    passed since the event. A gateway killed meanwhile leaves the due job
 //!    in the table for any node.
+//! 3. A delivery that ended (delivered, given up, abandoned) is kept, with
+//!    its attempts, for [`KEPT_FOR`] after it was made, then swept
+//!    ([`sweep_expired`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,8 +31,8 @@ use actiongate_wire::new_id;
 use futures_util::future::BoxFuture;
 use ring::hmac;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +43,10 @@ use crate::integration::{destination, matches};
 
 /// The longest wait between two attempts.
 const BACKOFF_MAX: Duration = Duration::from_secs(60 * 60);
+
+/// How long a delivery that ended is kept (its record and its attempts,
+/// for `integration/deliveries`).
+pub const KEPT_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 const PENDING: &str = "pending";
 const DELIVERED: &str = "delivered";
@@ -309,6 +316,41 @@ pub async fn deliver(ctx: Ctx, input: Deliver) -> ActionResult<Delivered> {
         delivery_id: id,
         status: status.to_owned(),
         attempts: attempt,
+    })
+}
+
+/// Deletes up to `limit` deliveries that ended more than [`KEPT_FOR`] after
+/// they were made, with their attempts (see `Service::sweep_expired`).
+pub fn sweep_expired(
+    db: &DatabaseConnection,
+    now: i64,
+    limit: u64,
+) -> BoxFuture<'_, Result<u64, DbErr>> {
+    Box::pin(async move {
+        let before = now.saturating_sub(i64::try_from(KEPT_FOR.as_millis()).unwrap_or(i64::MAX));
+        let txn = db.begin().await?;
+        let ids: Vec<String> = delivery::Entity::find()
+            .select_only()
+            .column(delivery::Column::Id)
+            .filter(delivery::Column::CreatedAt.lt(before))
+            .filter(delivery::Column::Status.ne(PENDING))
+            .limit(limit)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        delivery_attempt::Entity::delete_many()
+            .filter(delivery_attempt::Column::DeliveryId.is_in(ids.clone()))
+            .exec(&txn)
+            .await?;
+        let deleted = delivery::Entity::delete_many()
+            .filter(delivery::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(deleted.rows_affected)
     })
 }
 

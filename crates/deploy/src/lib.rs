@@ -60,6 +60,7 @@ pub fn service(settings: Settings) -> Service {
     let service = Service::new("deploy")
         .state(settings)
         .sweep_expired("backups", backup::sweep_expired)
+        .sweep_expired("ended webhook deliveries", delivery::sweep_expired)
         .reseal_secrets("sensitive variables", variable::reseal_secrets)
         .reseal_secrets("sensitive values in backups", backup::reseal_secrets)
         .reseal_secrets("webhook secrets", integration::reseal_secrets)

@@ -7,6 +7,7 @@ mod m20261127_000013_backups;
 mod m20261127_000014_variables;
 mod m20261127_000016_integrations;
 mod m20261127_000020_environment_list_indexes;
+mod m20261127_000021_delivery_retention;
 
 use actiongate_service::Service;
 
@@ -18,4 +19,5 @@ pub fn register(service: Service) -> Service {
         .migration(m20261127_000014_variables::Migration)
         .migration(m20261127_000016_integrations::Migration)
         .migration(m20261127_000020_environment_list_indexes::Migration)
+        .migration(m20261127_000021_delivery_retention::Migration)
 }
