@@ -182,9 +182,12 @@ impl ProxyDatabaseTrait for SqliteReader {
                 out.push(ProxyRow::new(values));
             }
             drop(rows);
+            // Each counter is reset every time: the statement is cached, and
+            // its next run must start from zero.
             let sorted = prepared.reset_status(StatementStatus::Sort) > 0;
-            let scanned = prepared.reset_status(StatementStatus::FullscanStep) > 0
-                || prepared.reset_status(StatementStatus::AutoIndex) > 0;
+            let full_scans = prepared.reset_status(StatementStatus::FullscanStep);
+            let auto_indexes = prepared.reset_status(StatementStatus::AutoIndex);
+            let scanned = full_scans > 0 || auto_indexes > 0;
             if sorted {
                 self.plans.sorted.fetch_add(1, Ordering::Relaxed);
             }

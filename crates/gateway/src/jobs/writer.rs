@@ -202,9 +202,9 @@ async fn apply(
     // A result's audit event stands or falls with the result.
     audits.extend(
         finishes
-            .iter()
+            .iter_mut()
             .filter(|f| finished.contains(&f.fence.request_id))
-            .filter_map(|f| f.audit.as_deref().cloned()),
+            .filter_map(|f| f.audit.take().map(|event| *event)),
     );
     if !audits.is_empty() {
         audit_event::Entity::insert_many(audits)
