@@ -13,11 +13,13 @@ run:
 	$(CARGO) run --release --bin actiongate -- serve
 
 ## Every test: unit and integration tests on SQLite and on a throwaway
-## PostgreSQL, the Pangea Python and Node.js SDK conformance tests, and
-## schemathesis over every operation of the OpenAPI document.
+## PostgreSQL, the Pangea Python and Node.js SDK conformance tests,
+## schemathesis over every operation of the OpenAPI document, and the doc
+## examples (the Rust client's, one per service, are compiled).
 test: test-venv test-node
 	$(CARGO) build --quiet --example scenario
 	ACTIONGATE_REQUIRE_SDK=1 scripts/with-postgres.sh $(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
 
 ## Formatting and lints, as CI checks them.
 lint:

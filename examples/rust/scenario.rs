@@ -1,4 +1,4 @@
-//! The scenario with the Rust client (`actiongate-client`): create a
+//! The scenario with the typed Rust client (`actiongate-client`): create a
 //! project, create an environment in it, clone the environment (answered
 //! 202; the client long-polls it), list the project's environments, and
 //! list its activities (the clone is one).
@@ -8,24 +8,16 @@
 //!     cargo run --example scenario
 //! ```
 
-use std::time::Duration;
+use actiongate_client::fields::{Name, Slug};
+use actiongate_client::{console, deploy, Gateway};
+use serde::Serialize;
 
-use actiongate_client::{Client, Reply, Status};
-use serde_json::{json, Value};
-
-/// The call's result, or the envelope's summary as the error.
-fn result(reply: Reply) -> anyhow::Result<Value> {
-    match reply.envelope.status {
-        Status::Success => Ok(reply.envelope.result),
-        status => anyhow::bail!("{status:?}: {}", reply.envelope.summary),
-    }
-}
-
-/// A JSON string as it reads, without quotes.
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// A value as the wire spells it (`complete`, not `Complete`).
+fn wire(value: &impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(other) => other.to_string(),
+        Err(err) => err.to_string(),
     }
 }
 
@@ -33,61 +25,80 @@ fn text(value: &Value) -> String {
 async fn main() -> anyhow::Result<()> {
     let url = std::env::var("ACTIONGATE_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     let token = std::env::var("ACTIONGATE_TOKEN")?;
-    let console = Client::new(format!("{url}/console"), &token);
-    let deploy = Client::new(format!("{url}/deploy"), &token);
+    let gateway = Gateway::new(url, token);
 
-    let project = result(
-        console
-            .call("v1/project/create", &json!({ "name": "example-rust" }))
-            .await?,
-    )?;
-    println!("project {}", project["id"]);
-    let staging = result(
-        deploy
-            .call(
-                "v1/environment/create",
-                &json!({ "project_id": project["id"], "name": "staging" }),
-            )
-            .await?,
-    )?;
-    println!("environment {}", staging["id"]);
-    let accepted = deploy
-        .call(
-            "v1/environment/clone",
-            &json!({ "id": staging["id"], "name": "staging-copy" }),
-        )
+    let project = gateway
+        .call::<console::ProjectCreate>(&console::project::Create {
+            org_id: None,
+            name: Name::try_from("example-rust").map_err(anyhow::Error::msg)?,
+            geo: None,
+            region: None,
+            display_name: None,
+            description: None,
+            color: None,
+            single_server_mode: false,
+            default_server_id: None,
+            auto_error_tracking_enabled: false,
+        })
         .await?;
-    let clone = result(deploy.wait(accepted, Duration::from_secs(60)).await?)?;
-    println!("clone {}", clone["id"]);
-    let listed = result(
-        deploy
-            .call(
-                "v1/environment/list",
-                &json!({ "project_id": project["id"], "order_by": "name" }),
-            )
-            .await?,
-    )?;
-    for env in listed["results"].as_array().into_iter().flatten() {
-        println!("   {} {} from {}", env["name"], env["id"], env["parent"]);
-    }
-    // Every operation that ran as an activity, newest first.
-    let activities = result(
-        deploy
-            .call("v1/activity/list", &json!({ "project_id": project["id"] }))
-            .await?,
-    )?;
-    for activity in activities["results"].as_array().into_iter().flatten() {
+    println!("project {}", project.id);
+    let staging = gateway
+        .call::<deploy::EnvironmentCreate>(&deploy::environment::Create {
+            project_id: project.id.clone(),
+            name: Slug::try_from("staging").map_err(anyhow::Error::msg)?,
+            display_name: None,
+            r#type: None,
+            description: None,
+            color: None,
+            git_branch: None,
+            settings: None,
+        })
+        .await?;
+    println!("environment {}", staging.id);
+    // Designated asynchronous: answered 202, then long-polled to its end.
+    let clone = gateway
+        .call::<deploy::EnvironmentClone>(&deploy::environment::Clone {
+            id: staging.id.clone(),
+            name: Slug::try_from("staging-copy").map_err(anyhow::Error::msg)?,
+            display_name: None,
+            r#type: None,
+            description: None,
+            color: None,
+            git_branch: None,
+        })
+        .await?;
+    println!("clone {}", clone.id);
+    let listed = gateway
+        .call::<deploy::EnvironmentList>(&deploy::environment::List {
+            project_id: project.id.clone(),
+            order_by: Some("name".into()),
+            ..Default::default()
+        })
+        .await?;
+    for env in &listed.results {
         println!(
-            "activity {} {} {} {}",
-            text(&activity["type"]),
-            text(&activity["state"]),
-            text(&activity["result"]),
-            text(&activity["id"])
+            "   {} {} from {}",
+            env.name,
+            env.id,
+            env.parent.as_deref().unwrap_or("-")
         );
     }
-    println!(
-        "scenario done: {}",
-        clone["id"].as_str().unwrap_or_default()
-    );
+    // Every operation that ran as an activity, newest first.
+    let activities = gateway
+        .call::<deploy::ActivityList>(&deploy::activity::List {
+            project_id: project.id.clone(),
+            ..Default::default()
+        })
+        .await?;
+    for activity in &activities.results {
+        println!(
+            "activity {} {} {} {}",
+            activity.r#type,
+            wire(&activity.state),
+            activity.result.as_ref().map_or("-".into(), wire),
+            activity.id
+        );
+    }
+    println!("scenario done: {}", clone.id);
     Ok(())
 }

@@ -25,6 +25,7 @@ mod outage;
 mod postgres;
 mod role_matrix;
 mod routing;
+mod rust_client;
 mod sdk;
 mod security;
 mod serve;

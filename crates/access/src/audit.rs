@@ -3,26 +3,11 @@
 //! something); this only reads them. A token limited to one project reads
 //! only that project's events.
 
+use crate::api::audit::{AuditEvent, ListAudit};
 use actiongate_entity::audit_event;
 use actiongate_kit::page::{self, Page};
 use actiongate_service::{ActionResult, Ctx, Timestamp};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde::{Deserialize, Serialize};
-
-/// One audit event: who did what, when, by which request.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct AuditEvent {
-    pub id: String,
-    pub request_id: String,
-    pub user_id: String,
-    pub token_id: String,
-    /// `service/version/path`.
-    pub action: String,
-    pub target: Option<String>,
-    /// The project the change was made in, if the action acts in one.
-    pub project_id: Option<String>,
-    pub created_at: Timestamp,
-}
 
 impl From<audit_event::Model> for AuditEvent {
     fn from(e: audit_event::Model) -> Self {
@@ -37,27 +22,6 @@ impl From<audit_event::Model> for AuditEvent {
             created_at: Timestamp::from_unix_ms(e.created_at),
         }
     }
-}
-
-/// Field filters; all that are given must match.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "AuditFilter")]
-pub struct Filter {
-    pub user_id: Option<String>,
-    pub action: Option<String>,
-    pub target: Option<String>,
-    pub request_id: Option<String>,
-    pub project_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct ListAudit {
-    #[serde(default)]
-    pub filter: Filter,
-    /// Only events at or after this time.
-    pub since: Option<Timestamp>,
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
 }
 
 pub async fn list(ctx: Ctx, input: ListAudit) -> ActionResult<Page<AuditEvent>> {

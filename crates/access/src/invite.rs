@@ -24,8 +24,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, Set,
 };
-use serde::{Deserialize, Serialize};
 
+use crate::api::invite::{CreateInvite, Invite, InviteId, InviteToken, ListInvites, Mine};
 use crate::user::check_email;
 use crate::Settings;
 
@@ -36,28 +36,6 @@ const EXPIRED: &str = "expired";
 
 /// Invite tokens: `agi_` and 32 random letters and digits.
 const TOKEN_PREFIX: &str = "agi_";
-
-/// An invite as the API shows it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Invite {
-    pub id: String,
-    pub project_id: String,
-    pub email: String,
-    pub role: String,
-    /// `pending`, `accepted`, `cancelled` or `expired`.
-    pub state: String,
-    pub invited_by: String,
-    pub accepted_by: Option<String>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub expires_at: Timestamp,
-    /// Only in `invite/create`'s answer: the one time it is shown.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// The project's name, for an invitee deciding whether to accept.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project_name: Option<String>,
-}
 
 impl From<invite::Model> for Invite {
     fn from(i: invite::Model) -> Self {
@@ -84,36 +62,6 @@ fn state_of(invite: &invite::Model) -> &str {
     } else {
         &invite.state
     }
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct CreateInvite {
-    pub project_id: String,
-    pub email: String,
-    pub role: Role,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct ListInvites {
-    pub project_id: String,
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct InviteId {
-    pub id: String,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct InviteToken {
-    pub token: String,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct Mine {
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
 }
 
 pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {

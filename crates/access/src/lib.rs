@@ -13,92 +13,100 @@
 //! handler (`actiongate_kit::scope`); the others are checked by the
 //! gateway from their registration below.
 
+pub mod api;
+#[cfg(feature = "server")]
 mod audit;
+#[cfg(feature = "server")]
 mod entity;
+#[cfg(feature = "server")]
 mod invite;
+#[cfg(feature = "server")]
 mod member;
+#[cfg(feature = "server")]
 mod settings;
+#[cfg(feature = "server")]
 pub mod user;
 
+#[cfg(feature = "server")]
 use actiongate_kit::record;
+#[cfg(feature = "server")]
 use actiongate_service::{ActionSpec, Role, Scope, Service};
 
+#[cfg(feature = "server")]
 pub use settings::Settings;
 
+#[cfg(feature = "server")]
 /// The access service, ready to register with the gateway.
 pub fn service(settings: Settings) -> Service {
     use ActionSpec as A;
     use Role::{Admin, Viewer};
     let project = Scope::project("project_id");
-    Service::new("access")
+    Service::new(api::SERVICE)
         .state(settings)
         .on_projects_deleted(invite::delete_in_projects)
+        .action(A::of::<api::UserMe>("Caller found").role(Viewer), user::me)
         .action(
-            A::sync("v1", "user/me", "Caller found").role(Viewer),
-            user::me,
-        )
-        .action(
-            A::sync("v1", "user/create", "User created").role(Admin),
+            A::of::<api::UserCreate>("User created").role(Admin),
             user::create,
         )
         .action(
-            A::sync("v1", "member/list", "Members listed")
+            A::of::<api::MemberList>("Members listed")
                 .role(Viewer)
                 .scope(project),
             member::list,
         )
         .action(
-            A::sync("v1", "member/add", "Member added")
+            A::of::<api::MemberAdd>("Member added")
                 .role(Admin)
                 .scope(project),
             member::add,
         )
         .action(
-            A::sync("v1", "member/update", "Member updated")
+            A::of::<api::MemberUpdate>("Member updated")
                 .role(Admin)
                 .scope(project),
             member::update,
         )
         // Anyone may leave a project; removing someone else needs an admin.
         .action(
-            A::sync("v1", "member/remove", "Member removed")
+            A::of::<api::MemberRemove>("Member removed")
                 .role(Viewer)
                 .scope(project),
             member::remove,
         )
         .action(
-            A::sync("v1", "invite/create", "Invite created")
+            A::of::<api::InviteCreate>("Invite created")
                 .role(Admin)
                 .scope(project),
             invite::create,
         )
         .action(
-            A::sync("v1", "invite/list", "Invites listed")
+            A::of::<api::InviteList>("Invites listed")
                 .role(Admin)
                 .scope(project),
             invite::list,
         )
         .action(
-            A::sync("v1", "invite/cancel", "Invite cancelled")
+            A::of::<api::InviteCancel>("Invite cancelled")
                 .role(Admin)
                 .scope(record::<entity::invite::Model>("id")),
             invite::cancel,
         )
         // By the invite's token: whoever holds it may look, and its invitee accept.
         .action(
-            A::sync("v1", "invite/get", "Invite found").role(Viewer),
+            A::of::<api::InviteGet>("Invite found").role(Viewer),
             invite::get,
         )
         .action(
-            A::sync("v1", "invite/accept", "Invite accepted").role(Viewer),
+            A::of::<api::InviteAccept>("Invite accepted").role(Viewer),
             invite::accept,
         )
         .action(
-            A::sync("v1", "invite/mine", "Invites listed").role(Viewer),
+            A::of::<api::InviteMine>("Invites listed").role(Viewer),
             invite::mine,
         )
         .action(
-            A::sync("v1", "audit/list", "Audit events listed").role(Admin),
+            A::of::<api::AuditList>("Audit events listed").role(Admin),
             audit::list,
         )
 }

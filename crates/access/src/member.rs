@@ -2,6 +2,7 @@
 //! manage its members; its one owner changes only by `project/transfer`
 //! and is never removed.
 
+use crate::api::member::{AddMember, ListMembers, Member, RemoveMember};
 use actiongate_entity::{org_member, project_member, user};
 use actiongate_kit::fields;
 use actiongate_kit::page::{self, Page};
@@ -11,19 +12,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde::{Deserialize, Serialize};
-
-/// A project member as the API shows it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Member {
-    pub project_id: String,
-    pub user_id: String,
-    pub email: String,
-    pub name: String,
-    pub role: String,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
 
 impl Member {
     fn new(m: project_member::Model, u: Option<user::Model>) -> Self {
@@ -38,26 +26,6 @@ impl Member {
             updated_at: Timestamp::from_unix_ms(m.updated_at),
         }
     }
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct ListMembers {
-    pub project_id: String,
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct AddMember {
-    pub project_id: String,
-    pub user_id: String,
-    pub role: Role,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct RemoveMember {
-    pub project_id: String,
-    pub user_id: String,
 }
 
 pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {

@@ -1,22 +1,12 @@
 //! Users: `user/me`, and `user/create` for organization admins (the CLI's
 //! `actiongate user create` goes through [`create_in_org`] too).
 
+use crate::api::user::{CreateUser, Empty, Me, User};
 use actiongate_entity::{org_member, user};
 use actiongate_kit::fields;
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
-use serde::{Deserialize, Serialize};
-
-/// A user as the API shows it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
 
 impl From<user::Model> for User {
     fn from(u: user::Model) -> Self {
@@ -28,35 +18,6 @@ impl From<user::Model> for User {
             updated_at: Timestamp::from_unix_ms(u.updated_at),
         }
     }
-}
-
-/// The caller: its user, and where its token acts.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Me {
-    #[serde(flatten)]
-    pub user: User,
-    pub org_id: String,
-    /// Its role in the organization, as the token may use it.
-    pub role: Role,
-    /// Set when the token is limited to one project.
-    pub project_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct Empty {}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct CreateUser {
-    pub email: String,
-    pub name: String,
-    /// The new user's role in the caller's organization; `member` unless
-    /// said.
-    #[serde(default = "member")]
-    pub role: Role,
-}
-
-fn member() -> Role {
-    Role::Member
 }
 
 pub async fn me(ctx: Ctx, _input: Empty) -> ActionResult<Me> {

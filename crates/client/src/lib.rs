@@ -1,174 +1,120 @@
-//! A small Rust client for actiongate (and other Pangea-style APIs): make an
-//! action call, read the envelope, and poll a 202 until it finishes.
+//! Rust clients for actiongate (and, for the raw one, any Pangea-style API).
+//!
+//! - [`Gateway`] is the typed client. Every built-in action is a type
+//!   ([`console`], [`access`], [`deploy`]) that names its route, its input
+//!   and its output: the very types the services decode and answer with,
+//!   from their crates' `api` modules, compiled without the server. A call
+//!   is retried on 500/502/503/504 with `X-Pangea-Retried-Request-Ids`,
+//!   takes an optional `Idempotency-Key`, has timeouts, waits for a 202's
+//!   result with long-polls, and fails with an [`Error`] per kind of
+//!   status.
+//! - [`Client`] is the raw client: any path, any JSON, the envelope as it
+//!   came back.
+//!
+//! # Console: organizations and projects
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), actiongate_client::Error> {
-//! let client = actiongate_client::Client::new("http://127.0.0.1:8080/console", "agt_...");
-//! let reply = client.call("v1/project/list", &serde_json::json!({})).await?;
-//! let done = client.wait(reply, std::time::Duration::from_secs(30)).await?;
-//! println!("{}", done.envelope.summary);
+//! use actiongate_client::{console, Error, Gateway};
+//!
+//! # async fn demo() -> Result<(), Error> {
+//! let gateway = Gateway::new("http://127.0.0.1:8080", "agt_...");
+//! let orgs = gateway
+//!     .call::<console::OrgList>(&console::org::ListOrgs::default())
+//!     .await?;
+//! let projects = gateway
+//!     .call::<console::ProjectList>(&console::project::List {
+//!         org_id: Some(orgs.results[0].id.clone()),
+//!         order_by: Some("-created_at".into()),
+//!         ..Default::default()
+//!     })
+//!     .await?;
+//! for project in projects.results {
+//!     println!("{} {} {}", project.id, project.name, project.region);
+//! }
+//! match gateway
+//!     .call::<console::ProjectGet>(&console::project::ProjectId { id: "nope".into() })
+//!     .await
+//! {
+//!     Err(Error::NotFound(failure)) => println!("{}", failure.summary),
+//!     other => println!("{other:?}"),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Deploy: environments and their activities
+//!
+//! `environment/clone` is designated asynchronous: the gateway answers 202
+//! and [`Gateway::call`] long-polls until the clone is made.
+//!
+//! ```no_run
+//! use actiongate_client::{deploy, fields::Slug, Gateway};
+//!
+//! # async fn demo(project_id: String, staging_id: String) -> Result<(), Box<dyn std::error::Error>> {
+//! let gateway = Gateway::new("http://127.0.0.1:8080", "agt_...");
+//! let clone = gateway
+//!     .call::<deploy::EnvironmentClone>(&deploy::environment::Clone {
+//!         id: staging_id,
+//!         name: Slug::try_from("staging-copy")?,
+//!         // The rest is the source's unless given.
+//!         display_name: None,
+//!         r#type: None,
+//!         description: None,
+//!         color: None,
+//!         git_branch: None,
+//!     })
+//!     .await?;
+//! let activities = gateway
+//!     .call::<deploy::ActivityList>(&deploy::activity::List {
+//!         project_id,
+//!         environment_id: Some(clone.id),
+//!         ..Default::default()
+//!     })
+//!     .await?;
+//! for activity in activities.results {
+//!     println!("{} {:?} {:?}", activity.r#type, activity.state, activity.result);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Access: the caller, members, invites, the audit trail
+//!
+//! An `Idempotency-Key` makes a retry of the same call answer with the
+//! first call's outcome instead of inviting twice.
+//!
+//! ```no_run
+//! use actiongate_client::{access, CallOptions, Gateway, Role};
+//!
+//! # async fn demo(project_id: String) -> Result<(), actiongate_client::Error> {
+//! let gateway = Gateway::new("http://127.0.0.1:8080", "agt_...");
+//! let me = gateway.call::<access::UserMe>(&access::user::Empty {}).await?;
+//! println!("{} is {} in {}", me.user.email, me.role, me.org_id);
+//! let invite = gateway
+//!     .call_with::<access::InviteCreate>(
+//!         &access::invite::CreateInvite {
+//!             project_id,
+//!             email: "ada@example.com".into(),
+//!             role: Role::Member,
+//!         },
+//!         &CallOptions {
+//!             idempotency_key: Some("invite-ada".into()),
+//!         },
+//!     )
+//!     .await?;
+//! println!("invite {} (request {})", invite.result.id, invite.request_id);
 //! # Ok(()) }
 //! ```
 
-use std::time::Duration;
+mod error;
+mod raw;
+mod typed;
 
-pub use actiongate_wire::{AcceptedResult, Envelope, RequestId, Status};
-use serde::Serialize;
-
-/// Why a call produced no envelope.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("HTTP request failed: {0}")]
-    Http(#[from] reqwest::Error),
-    #[error("HTTP {status}: the body is not an envelope ({error}): {body}")]
-    NotAnEnvelope {
-        status: u16,
-        body: String,
-        error: serde_json::Error,
-    },
-    #[error("request {0} was still running when the wait ended")]
-    StillRunning(RequestId),
-}
-
-/// An answer: the HTTP status, the `x-request-id` header and the envelope.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub http_status: u16,
-    pub request_id_header: Option<String>,
-    pub envelope: Envelope,
-}
-
-impl Reply {
-    /// The poll details of a 202.
-    pub fn accepted(&self) -> Option<AcceptedResult> {
-        if self.envelope.status != Status::Accepted {
-            return None;
-        }
-        serde_json::from_value(self.envelope.result.clone()).ok()
-    }
-}
-
-#[derive(Clone)]
-pub struct Client {
-    http: reqwest::Client,
-    base_url: String,
-    token: String,
-}
-
-impl Client {
-    /// `base_url` is everything before `/<version>/...`: the gateway's root,
-    /// or its root and a service prefix (`http://host:8080/console`).
-    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
-        Client {
-            http: reqwest::Client::new(),
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            token: token.into(),
-        }
-    }
-
-    pub fn with_token(&self, token: impl Into<String>) -> Self {
-        Client {
-            token: token.into(),
-            ..self.clone()
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.base_url, path.trim_start_matches('/'))
-    }
-
-    /// `POST <base>/<path>` with `params` as the JSON body.
-    pub async fn call(&self, path: &str, params: &impl Serialize) -> Result<Reply, Error> {
-        let request = self.http.post(self.url(path)).json(params);
-        self.send(request).await
-    }
-
-    /// A `POST <base>/<path>` to finish (headers, body) and [`Client::send`].
-    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.post(self.url(path))
-    }
-
-    /// `GET` of an absolute URL (a poll `location`) or a path under the base.
-    pub async fn get(&self, url_or_path: &str) -> Result<Reply, Error> {
-        let url = if url_or_path.starts_with("http://") || url_or_path.starts_with("https://") {
-            url_or_path.to_owned()
-        } else {
-            self.url(url_or_path)
-        };
-        self.send(self.http.get(url)).await
-    }
-
-    /// Sends any request with this client's token and reads the envelope.
-    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, Error> {
-        let response = request.bearer_auth(&self.token).send().await?;
-        read_reply(response).await
-    }
-
-    /// Waits for a 202 to finish, with long-polls (`?wait=`), until
-    /// `timeout` passes; any other reply is returned as it is. A poll
-    /// answered 503 (the gateway's database briefly away) is tried again
-    /// after its `Retry-After`, as the Pangea SDKs do.
-    pub async fn wait(&self, reply: Reply, timeout: Duration) -> Result<Reply, Error> {
-        self.wait_watching(reply, timeout, Duration::from_secs(30), |_| {})
-            .await
-    }
-
-    /// [`Client::wait`], holding each long-poll at most `each` (whole
-    /// seconds, at least 1) and telling `progress` what every 202 along the
-    /// way said (its `completion_percent`, for a progress bar).
-    pub async fn wait_watching(
-        &self,
-        reply: Reply,
-        timeout: Duration,
-        each: Duration,
-        mut progress: impl FnMut(&AcceptedResult),
-    ) -> Result<Reply, Error> {
-        let Some(accepted) = reply.accepted() else {
-            return Ok(reply);
-        };
-        progress(&accepted);
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            // The gateway holds a poll at most 30 s; whole seconds, at least 1.
-            let secs = remaining.as_secs().min(each.as_secs()).clamp(1, 30);
-            let polled = self
-                .get(&format!("{}?wait={secs}", accepted.location))
-                .await?;
-            if let Some(pending) = polled.accepted() {
-                progress(&pending);
-            }
-            if polled.http_status == 503 && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-            if polled.http_status != 202 {
-                return Ok(polled);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::StillRunning(reply.envelope.request_id));
-            }
-        }
-    }
-}
-
-/// Reads an HTTP response as an envelope.
-pub async fn read_reply(response: reqwest::Response) -> Result<Reply, Error> {
-    let http_status = response.status().as_u16();
-    let request_id_header = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.text().await?;
-    let envelope = serde_json::from_str(&body).map_err(|error| Error::NotAnEnvelope {
-        status: http_status,
-        body: body.clone(),
-        error,
-    })?;
-    Ok(Reply {
-        http_status,
-        request_id_header,
-        envelope,
-    })
-}
+pub use actiongate_access::api as access;
+pub use actiongate_console::api as console;
+pub use actiongate_deploy::api as deploy;
+pub use actiongate_wire::{
+    fields, AcceptedResult, Action, Envelope, FieldError, Page, RequestId, Role, Status, Timestamp,
+    Upload,
+};
+pub use error::{Error, Failure};
+pub use raw::{read_reply, Client, Reply};
+pub use typed::{Answer, CallOptions, Gateway, Pending, Retries, Submitted};

@@ -6,34 +6,17 @@
 
 use crate::entity::project_icon;
 use actiongate_entity::project;
-use actiongate_service::{encode_data, sha256_hex, ActionResult, ApiError, Ctx, Role, Upload};
+use actiongate_service::{encode_data, sha256_hex, ActionResult, ApiError, Ctx, Role};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
-use serde::{Deserialize, Serialize};
 
-use crate::project::{Project, ProjectId};
+use crate::api::icon::{Icon, UploadIcon};
+use crate::api::project::{Project, ProjectId};
 use actiongate_kit::fields;
 use actiongate_kit::scope;
 
 /// The largest icon taken.
 pub const MAX_ICON_BYTES: usize = 256 * 1024;
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct UploadIcon {
-    pub id: String,
-    pub file: Upload,
-}
-
-/// An icon as `project/icon/get` returns it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Icon {
-    pub project_id: String,
-    pub content_type: String,
-    pub size: usize,
-    pub sha256: String,
-    /// The image, base64.
-    pub data: String,
-}
 
 /// Where a project's icon is served.
 fn icon_path(project_id: &str) -> String {

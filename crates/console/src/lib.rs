@@ -13,130 +13,141 @@
 //! project check the caller's role in that project, its membership or its
 //! organization role, whichever is more.
 
+pub mod api;
+#[cfg(feature = "server")]
 mod contents;
+#[cfg(feature = "server")]
 mod entity;
+#[cfg(feature = "server")]
 mod icon;
+#[cfg(feature = "server")]
 mod org;
+#[cfg(feature = "server")]
 mod ownership;
+#[cfg(feature = "server")]
 mod project;
+#[cfg(feature = "server")]
 mod settings;
 
+#[cfg(feature = "server")]
 use actiongate_service::{ActionSpec, Role, Scope, Service};
 
+#[cfg(feature = "server")]
 pub use settings::Settings;
 
 /// The console service, ready to register with the gateway.
+#[cfg(feature = "server")]
 pub fn service(settings: Settings) -> Service {
     use ActionSpec as A;
     use Role::{Admin, Owner, Viewer};
     let project = Scope::project("id");
-    Service::new("console")
+    Service::new(api::SERVICE)
         .alias("api.console")
         .state(settings)
         .on_projects_deleted(contents::delete_icons)
         // Pangea's console API (seed 000).
         .action(
-            A::sync("v1beta", "platform/org/get", "Organization found").role(Viewer),
+            A::of::<api::PlatformOrgGetV1beta>("Organization found").role(Viewer),
             org::get,
         )
         .action(
-            A::sync("v1beta", "platform/org/update", "Organization updated").role(Owner),
+            A::of::<api::PlatformOrgUpdateV1beta>("Organization updated").role(Owner),
             org::update_v1beta,
         )
         .action(
-            A::sync("v1beta", "platform/project/get", "Project found")
+            A::of::<api::PlatformProjectGetV1beta>("Project found")
                 .role(Viewer)
                 .scope(project),
             project::get,
         )
         .action(
-            A::sync("v1beta", "platform/project/list", "Projects listed").role(Viewer),
+            A::of::<api::PlatformProjectListV1beta>("Projects listed").role(Viewer),
             project::list_v1beta,
         )
         .action(
-            A::sync("v1beta", "platform/project/create", "Project created").role(Admin),
+            A::of::<api::PlatformProjectCreateV1beta>("Project created").role(Admin),
             project::create_v1beta,
         )
         .action(
-            A::sync("v1beta", "platform/project/update", "Project updated")
+            A::of::<api::PlatformProjectUpdateV1beta>("Project updated")
                 .role(Admin)
                 .scope(project),
             project::update_v1beta,
         )
         .action(
-            A::asynchronous("v1beta", "platform/project/delete", "Project deleted")
+            A::of::<api::PlatformProjectDeleteV1beta>("Project deleted")
                 .role(Admin)
                 .scope(project),
             project::delete,
         )
         // The full surface.
         .action(
-            A::sync("v1", "org/create", "Organization created").role(Owner),
+            A::of::<api::OrgCreate>("Organization created").role(Owner),
             org::create,
         )
         .action(
-            A::sync("v1", "org/get", "Organization found").role(Viewer),
+            A::of::<api::OrgGet>("Organization found").role(Viewer),
             org::get,
         )
         .action(
-            A::sync("v1", "org/list", "Organizations listed").role(Viewer),
+            A::of::<api::OrgList>("Organizations listed").role(Viewer),
             org::list,
         )
         .action(
-            A::sync("v1", "org/update", "Organization updated").role(Owner),
+            A::of::<api::OrgUpdate>("Organization updated").role(Owner),
             org::update,
         )
         .action(
-            A::asynchronous("v1", "org/delete", "Organization deleted").role(Owner),
+            A::of::<api::OrgDelete>("Organization deleted").role(Owner),
             org::delete,
         )
         .action(
-            A::sync("v1", "project/create", "Project created").role(Admin),
+            A::of::<api::ProjectCreate>("Project created").role(Admin),
             project::create,
         )
         .action(
-            A::sync("v1", "project/get", "Project found")
+            A::of::<api::ProjectGet>("Project found")
                 .role(Viewer)
                 .scope(project),
             project::get,
         )
         .action(
-            A::sync("v1", "project/list", "Projects listed").role(Viewer),
+            A::of::<api::ProjectList>("Projects listed").role(Viewer),
             project::list,
         )
         .action(
-            A::sync("v1", "project/update", "Project updated")
+            A::of::<api::ProjectUpdate>("Project updated")
                 .role(Admin)
                 .scope(project),
             project::update,
         )
         .action(
-            A::asynchronous("v1", "project/delete", "Project deleted")
+            A::of::<api::ProjectDelete>("Project deleted")
                 .role(Admin)
                 .scope(project),
             project::delete,
         )
         .action(
-            A::sync("v1", "project/transfer", "Project ownership transferred")
+            A::of::<api::ProjectTransfer>("Project ownership transferred")
                 .role(Owner)
                 .scope(project),
             ownership::transfer,
         )
         .action(
-            A::sync("v1", "project/icon/upload", "Project icon uploaded")
+            A::of::<api::ProjectIconUpload>("Project icon uploaded")
                 .role(Admin)
                 .scope(project)
                 .accepts_files(),
             icon::upload,
         )
         .action(
-            A::sync("v1", "project/icon/delete", "Project icon deleted")
+            A::of::<api::ProjectIconDelete>("Project icon deleted")
                 .role(Admin)
                 .scope(project),
             icon::delete,
         )
         .action(
-            A::sync("v1", "project/icon/get", "Project icon found")
+            A::of::<api::ProjectIconGet>("Project icon found")
                 .role(Viewer)
                 .scope(project),
             icon::get,

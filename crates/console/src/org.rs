@@ -6,59 +6,15 @@ use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
 
+use crate::api::org::{
+    CreateOrg, Deleted, ListOrgs, OrgId, Organization, UpdateOrg, UpdateOrgV1beta,
+};
 use crate::contents;
 use crate::Settings;
-use actiongate_kit::fields::{self, Name};
+use actiongate_kit::fields;
 use actiongate_kit::page::{self, Page};
 use actiongate_kit::write::save_update;
-
-/// An organization as the API shows it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Organization {
-    pub id: String,
-    pub name: String,
-    /// The owner's user id.
-    pub owner: String,
-    pub owner_email: String,
-    pub csp: String,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct OrgId {
-    pub id: String,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct UpdateOrgV1beta {
-    pub id: String,
-    pub name: Name,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct UpdateOrg {
-    pub id: String,
-    pub name: Option<Name>,
-    pub if_updated_at: Option<Timestamp>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct CreateOrg {
-    pub name: Name,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct ListOrgs {
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
-}
-
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "OrgDeleted")]
-pub struct Deleted {}
 
 /// The organization `id`, if the caller may see it.
 pub(crate) async fn visible(

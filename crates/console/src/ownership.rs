@@ -5,17 +5,11 @@
 use actiongate_entity::{project, project_member};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
-use serde::Deserialize;
 
-use crate::project::Project;
+use crate::api::ownership::Transfer;
+use crate::api::project::Project;
 use actiongate_kit::fields;
 use actiongate_kit::scope;
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct Transfer {
-    pub id: String,
-    pub new_owner_id: String,
-}
 
 pub async fn transfer(ctx: Ctx, input: Transfer) -> ActionResult<Project> {
     let txn = ctx.begin_write().await?;

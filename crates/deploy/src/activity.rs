@@ -9,28 +9,17 @@
 use actiongate_entity::{activity_tally, job};
 use actiongate_kit::page::{self, Page};
 use actiongate_kit::{load, Record};
-use actiongate_service::{
-    ActionResult, ApiError, CancelState, Ctx, LogLine, Role, Status, Timestamp,
-};
+use actiongate_service::{ActionResult, ApiError, CancelState, Ctx, Role, Status, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, DerivePartialModel, EntityTrait,
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
+use crate::api::activity::{Activity, ActivityId, List, Outcome, State};
 use job::{CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED};
-
-/// Where an activity stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Pending,
-    InProgress,
-    Complete,
-    Cancelled,
-}
 
 impl State {
     /// The job states this state covers.
@@ -51,38 +40,6 @@ impl State {
             _ => State::Complete,
         }
     }
-}
-
-/// How a complete activity ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    Failure,
-}
-
-/// An activity as the API shows it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Activity {
-    /// The id of the request that started it.
-    pub id: String,
-    /// `environment.branch`, `environment.pause`, ...
-    pub r#type: String,
-    pub project_id: String,
-    /// The environment it was started on, and the one it made, if any.
-    pub environment_ids: Vec<String>,
-    /// Its input.
-    pub parameters: Value,
-    pub state: State,
-    /// Set once complete.
-    pub result: Option<Outcome>,
-    pub completion_percent: u8,
-    pub description: String,
-    pub log: Vec<LogLine>,
-    pub created_at: Timestamp,
-    pub started_at: Option<Timestamp>,
-    pub completed_at: Option<Timestamp>,
-    pub cancelled_at: Option<Timestamp>,
 }
 
 /// The columns of a job an activity shows: a list reads these alone, not
@@ -221,29 +178,6 @@ impl Record for ActivityRow {
     fn project_id(&self) -> &str {
         self.0.activity_project_id.as_deref().unwrap_or_default()
     }
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "ListActivities")]
-pub struct List {
-    pub project_id: String,
-    /// Only the activities started on this environment.
-    pub environment_id: Option<String>,
-    /// Any of these types.
-    pub r#type: Option<Vec<String>>,
-    /// Any of these states.
-    pub state: Option<Vec<State>>,
-    /// Only complete activities that ended so.
-    pub result: Option<Outcome>,
-    /// Only those created at or after this time.
-    pub since: Option<Timestamp>,
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct ActivityId {
-    pub id: String,
 }
 
 /// A project's activities, newest first.

@@ -12,7 +12,7 @@
 //! repeatable-read snapshot and holds nothing. On SQLite both read inside
 //! the one writer's transaction, so writes wait either way.
 
-use actiongate_kit::fields::{self, Slug};
+use actiongate_kit::fields::{self};
 use actiongate_kit::page::{self, Page};
 use actiongate_kit::{actor, load, Record};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn};
@@ -26,9 +26,11 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::api::backup::{Backup, BackupId, BackupStatus, Create, List, Restore};
+use crate::api::environment::Environment;
 use crate::config::Settings as Config;
 use crate::entity::{backup, environment, variable};
-use crate::environment::{writable, Environment, NewEnvironment};
+use crate::environment::{writable, NewEnvironment};
 use crate::settings::{self, Settings};
 use crate::variable::Carried;
 use actiongate_service::secrets::Keyring;
@@ -52,27 +54,6 @@ struct Snapshot {
     settings: Settings,
 }
 
-/// A backup as the API shows it (without its contents).
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Backup {
-    pub id: String,
-    pub project_id: String,
-    pub environment_id: String,
-    /// The environment's name when it was backed up.
-    pub environment_name: String,
-    pub safe: bool,
-    /// `complete`: a backup is only seen once it is whole.
-    pub status: &'static str,
-    /// Whether it can still be restored (it has not expired).
-    pub restorable: bool,
-    /// Its contents' size, in bytes.
-    pub size: i64,
-    /// How many variables it holds.
-    pub variables: usize,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
-
 impl From<backup::Model> for Backup {
     fn from(b: backup::Model) -> Self {
         let variables = serde_json::from_str::<Contents>(&b.contents)
@@ -85,7 +66,7 @@ impl From<backup::Model> for Backup {
             environment_id: b.environment_id,
             environment_name: b.environment_name,
             safe: b.safe,
-            status: "complete",
+            status: BackupStatus::Complete,
             size: b.size,
             variables,
             created_at: Timestamp::from_unix_ms(b.created_at),
@@ -140,44 +121,6 @@ impl Record for BackedUpEnvironment {
     fn project_id(&self) -> &str {
         &self.project_id
     }
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "CreateBackup")]
-pub struct Create {
-    pub environment_id: String,
-    /// Whether the environment's writes wait while it is taken.
-    #[serde(default = "yes")]
-    pub safe: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "ListBackups")]
-pub struct List {
-    pub environment_id: String,
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct BackupId {
-    pub id: String,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "RestoreBackup")]
-pub struct Restore {
-    pub id: String,
-    /// Restore into a new environment of this name, instead of replacing
-    /// the backed-up environment's variables and settings.
-    pub environment_name: Option<Slug>,
-    /// The new environment's parent: this environment of the project, or
-    /// else the backed-up one while it exists.
-    pub branch_from: Option<String>,
 }
 
 /// Takes a backup of an environment, as an `environment.backup` activity.

@@ -36,7 +36,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::activity::Activity;
+use crate::api::activity::Activity;
 use crate::config::Settings as Config;
 use crate::entity::{delivery, delivery_attempt, integration};
 use crate::integration::{destination, matches};

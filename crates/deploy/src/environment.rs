@@ -1,11 +1,12 @@
 //! Environments: `environment/create|list|get|update|delete|set_default|clone`.
 
-use crate::entity::{environment, variable};
-use crate::settings::{self, Settings, SettingsPatch};
-use crate::variable::Carried;
-use actiongate_kit::fields::{
-    self, duplicate_is_conflict, Color, Description, GitBranch, Name, Slug,
+use crate::api::environment::{
+    Clone, Create, Delete, Deleted, Environment, EnvironmentId, EnvironmentType, List, Update,
 };
+use crate::entity::{environment, variable};
+use crate::settings::{self, Settings};
+use crate::variable::Carried;
+use actiongate_kit::fields::{self, duplicate_is_conflict, Slug};
 use actiongate_kit::page::{self, Order, Page};
 use actiongate_kit::scope;
 use actiongate_kit::write::save_update;
@@ -18,19 +19,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde::{Deserialize, Serialize};
 
 pub(crate) const ACTIVE: &str = "active";
 pub(crate) const PAUSED: &str = "paused";
-
-/// What an environment is for (seed 004).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum EnvironmentType {
-    Production,
-    Staging,
-    Development,
-}
 
 impl EnvironmentType {
     pub(crate) fn as_str(self) -> &'static str {
@@ -40,27 +31,6 @@ impl EnvironmentType {
             EnvironmentType::Development => "development",
         }
     }
-}
-
-/// An environment as the API shows it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Environment {
-    pub id: String,
-    pub project_id: String,
-    pub name: String,
-    pub display_name: Option<String>,
-    pub r#type: String,
-    pub description: Option<String>,
-    pub color: Option<String>,
-    pub git_branch: Option<String>,
-    pub is_default: bool,
-    /// `active` or `paused`.
-    pub status: String,
-    /// The environment this one was cloned or branched from.
-    pub parent: Option<String>,
-    pub settings: Settings,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
 }
 
 impl From<environment::Model> for Environment {
@@ -82,89 +52,6 @@ impl From<environment::Model> for Environment {
             updated_at: Timestamp::from_unix_ms(e.updated_at),
         }
     }
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "CreateEnvironment")]
-pub struct Create {
-    pub project_id: String,
-    pub name: Slug,
-    pub display_name: Option<Name>,
-    pub r#type: Option<EnvironmentType>,
-    pub description: Option<Description>,
-    pub color: Option<Color>,
-    pub git_branch: Option<GitBranch>,
-    pub settings: Option<SettingsPatch>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct EnvironmentId {
-    pub id: String,
-}
-
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "EnvironmentFilter")]
-pub struct Filter {
-    pub r#type: Option<EnvironmentType>,
-    pub is_default: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "ListEnvironments")]
-pub struct List {
-    pub project_id: String,
-    #[serde(default)]
-    pub filter: Filter,
-    pub offset: Option<u64>,
-    pub limit: Option<u64>,
-    /// `field` or `-field`: `name`, `created_at`, `updated_at`, `type`.
-    pub order_by: Option<String>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "UpdateEnvironment")]
-pub struct Update {
-    pub id: String,
-    pub name: Option<Slug>,
-    pub display_name: Option<Name>,
-    pub r#type: Option<EnvironmentType>,
-    pub description: Option<Description>,
-    pub color: Option<Color>,
-    pub git_branch: Option<GitBranch>,
-    /// Keys to set; `null` removes one.
-    pub settings: Option<SettingsPatch>,
-    pub if_updated_at: Option<Timestamp>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct Delete {
-    pub id: String,
-    /// Needed to delete the default environment, or one that holds
-    /// variables.
-    #[serde(default)]
-    pub force: bool,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct Clone {
-    /// The environment to copy.
-    pub id: String,
-    /// The new environment's name; the rest defaults to the source's.
-    pub name: Slug,
-    pub display_name: Option<Name>,
-    pub r#type: Option<EnvironmentType>,
-    pub description: Option<Description>,
-    pub color: Option<Color>,
-    pub git_branch: Option<GitBranch>,
-}
-
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "EnvironmentDeleted")]
-pub struct Deleted {
-    pub id: String,
-    /// The environment that became the default, when the default was
-    /// deleted and another remains.
-    pub new_default: Option<String>,
 }
 
 actiongate_kit::project_record!(environment, "environment");

@@ -25,23 +25,39 @@
 //! delete environments, choose the default, and delete and restore
 //! backups.
 
+#[cfg(feature = "server")]
 mod activity;
+pub mod api;
+#[cfg(feature = "server")]
 mod backup;
+#[cfg(feature = "server")]
 mod config;
+#[cfg(feature = "server")]
 mod delivery;
+#[cfg(feature = "server")]
 mod entity;
+#[cfg(feature = "server")]
 mod environment;
+#[cfg(feature = "server")]
 mod integration;
+#[cfg(feature = "server")]
 mod lifecycle;
+#[cfg(feature = "server")]
 mod schema;
+#[cfg(feature = "server")]
 mod settings;
+#[cfg(feature = "server")]
 mod variable;
 
+#[cfg(feature = "server")]
 use actiongate_kit::record;
+#[cfg(feature = "server")]
 use actiongate_service::{ActionSpec, Role, Scope, Service};
 
+#[cfg(feature = "server")]
 pub use config::Settings;
 
+#[cfg(feature = "server")]
 /// The deploy service with its `[services.deploy]` settings, ready to
 /// register with the gateway.
 pub fn service(settings: Settings) -> Service {
@@ -57,7 +73,7 @@ pub fn service(settings: Settings) -> Service {
     let a_backup = record::<entity::backup::Model>("id");
     let an_integration = record::<entity::integration::Model>("id");
     let backed_up = record::<backup::BackedUpEnvironment>("environment_id");
-    let service = Service::new("deploy")
+    let service = Service::new(api::SERVICE)
         .state(settings)
         .sweep_expired("backups", backup::sweep_expired)
         .sweep_expired("ended webhook deliveries", delivery::sweep_expired)
@@ -67,174 +83,166 @@ pub fn service(settings: Settings) -> Service {
         .on_activity_events(delivery::on_activity_events)
         .on_projects_deleted(environment::delete_in_projects)
         .action(
-            A::sync("v1", "environment/create", "Environment created")
+            A::of::<api::EnvironmentCreate>("Environment created")
                 .role(Member)
                 .scope(project),
             environment::create,
         )
         .action(
-            A::sync("v1", "environment/list", "Environments listed")
+            A::of::<api::EnvironmentList>("Environments listed")
                 .role(Viewer)
                 .scope(project),
             environment::list,
         )
         .action(
-            A::sync("v1", "environment/get", "Environment found")
+            A::of::<api::EnvironmentGet>("Environment found")
                 .role(Viewer)
                 .scope(environment),
             environment::get,
         )
         .action(
-            A::sync("v1", "environment/update", "Environment updated")
+            A::of::<api::EnvironmentUpdate>("Environment updated")
                 .role(Member)
                 .scope(environment),
             environment::update,
         )
         .action(
-            A::sync("v1", "environment/delete", "Environment deleted")
+            A::of::<api::EnvironmentDelete>("Environment deleted")
                 .role(Admin)
                 .scope(environment),
             environment::delete,
         )
         .action(
-            A::sync("v1", "environment/set_default", "Default environment set")
+            A::of::<api::EnvironmentSetDefault>("Default environment set")
                 .role(Admin)
                 .scope(environment),
             environment::set_default,
         )
         .action(
-            A::asynchronous("v1", "environment/clone", "Environment cloned")
+            A::of::<api::EnvironmentClone>("Environment cloned")
                 .role(Member)
                 .scope(environment)
                 .activity("environment.clone"),
             environment::clone,
         )
         .action(
-            A::asynchronous("v1", "environment/branch", "Environment branched")
+            A::of::<api::EnvironmentBranch>("Environment branched")
                 .role(Member)
                 .scope(environment)
                 .activity("environment.branch"),
             lifecycle::branch,
         )
         .action(
-            A::asynchronous(
-                "v1",
-                "environment/merge",
-                "Environment merged into its parent",
-            )
-            .role(Member)
-            .scope(environment)
-            .activity("environment.merge"),
+            A::of::<api::EnvironmentMerge>("Environment merged into its parent")
+                .role(Member)
+                .scope(environment)
+                .activity("environment.merge"),
             lifecycle::merge,
         )
         .action(
-            A::asynchronous(
-                "v1",
-                "environment/sync",
-                "Environment synced from its parent",
-            )
-            .role(Member)
-            .scope(environment)
-            .activity("environment.sync"),
+            A::of::<api::EnvironmentSync>("Environment synced from its parent")
+                .role(Member)
+                .scope(environment)
+                .activity("environment.sync"),
             lifecycle::sync,
         )
         .action(
-            A::asynchronous("v1", "environment/pause", "Environment paused")
+            A::of::<api::EnvironmentPause>("Environment paused")
                 .role(Member)
                 .scope(environment)
                 .activity("environment.pause"),
             lifecycle::pause,
         )
         .action(
-            A::asynchronous("v1", "environment/resume", "Environment resumed")
+            A::of::<api::EnvironmentResume>("Environment resumed")
                 .role(Member)
                 .scope(environment)
                 .activity("environment.resume"),
             lifecycle::resume,
         )
         .action(
-            A::sync("v1", "variable/create", "Variable created")
+            A::of::<api::VariableCreate>("Variable created")
                 .role(Member)
                 .scope(at_level),
             variable::create,
         )
         .action(
-            A::sync("v1", "variable/list", "Variables listed")
+            A::of::<api::VariableList>("Variables listed")
                 .role(Viewer)
                 .scope(at_level),
             variable::list,
         )
         .action(
-            A::sync("v1", "variable/resolve", "Variables resolved")
+            A::of::<api::VariableResolve>("Variables resolved")
                 .role(Viewer)
                 .scope(in_environment),
             variable::resolve,
         )
         .action(
-            A::sync("v1", "variable/get", "Variable found")
+            A::of::<api::VariableGet>("Variable found")
                 .role(Viewer)
                 .scope(variable),
             variable::get,
         )
         .action(
-            A::sync("v1", "variable/update", "Variable updated")
+            A::of::<api::VariableUpdate>("Variable updated")
                 .role(Member)
                 .scope(variable),
             variable::update,
         )
         .action(
-            A::sync("v1", "variable/delete", "Variable deleted")
+            A::of::<api::VariableDelete>("Variable deleted")
                 .role(Member)
                 .scope(variable),
             variable::delete,
         );
     let service = service
         .action(
-            A::sync("v1", "activity/list", "Activities listed")
+            A::of::<api::ActivityList>("Activities listed")
                 .role(Viewer)
                 .scope(project),
             activity::list,
         )
         .action(
-            A::sync("v1", "activity/get", "Activity found")
+            A::of::<api::ActivityGet>("Activity found")
                 .role(Viewer)
                 .scope(activity),
             activity::get,
         )
         .action(
-            A::sync("v1", "activity/cancel", "Activity cancelled")
+            A::of::<api::ActivityCancel>("Activity cancelled")
                 .role(Member)
                 .scope(activity),
             activity::cancel,
         );
     let service = service
         .action(
-            A::asynchronous("v1", "backup/create", "Backup taken")
+            A::of::<api::BackupCreate>("Backup taken")
                 .role(Member)
                 .scope(in_environment)
                 .activity("environment.backup"),
             backup::create,
         )
         .action(
-            A::sync("v1", "backup/list", "Backups listed")
+            A::of::<api::BackupList>("Backups listed")
                 .role(Viewer)
                 .scope(backed_up),
             backup::list,
         )
         .action(
-            A::sync("v1", "backup/get", "Backup found")
+            A::of::<api::BackupGet>("Backup found")
                 .role(Viewer)
                 .scope(a_backup),
             backup::get,
         )
         .action(
-            A::sync("v1", "backup/delete", "Backup deleted")
+            A::of::<api::BackupDelete>("Backup deleted")
                 .role(Admin)
                 .scope(a_backup),
             backup::delete,
         )
         .action(
-            A::asynchronous("v1", "backup/restore", "Backup restored")
+            A::of::<api::BackupRestore>("Backup restored")
                 .role(Admin)
                 .scope(a_backup)
                 .activity("environment.restore"),
@@ -242,37 +250,37 @@ pub fn service(settings: Settings) -> Service {
         );
     let service = service
         .action(
-            A::sync("v1", "integration/create", "Integration created")
+            A::of::<api::IntegrationCreate>("Integration created")
                 .role(Admin)
                 .scope(project),
             integration::create,
         )
         .action(
-            A::sync("v1", "integration/list", "Integrations listed")
+            A::of::<api::IntegrationList>("Integrations listed")
                 .role(Viewer)
                 .scope(project),
             integration::list,
         )
         .action(
-            A::sync("v1", "integration/get", "Integration found")
+            A::of::<api::IntegrationGet>("Integration found")
                 .role(Viewer)
                 .scope(an_integration),
             integration::get,
         )
         .action(
-            A::sync("v1", "integration/update", "Integration updated")
+            A::of::<api::IntegrationUpdate>("Integration updated")
                 .role(Admin)
                 .scope(an_integration),
             integration::update,
         )
         .action(
-            A::sync("v1", "integration/delete", "Integration deleted")
+            A::of::<api::IntegrationDelete>("Integration deleted")
                 .role(Admin)
                 .scope(an_integration),
             integration::delete,
         )
         .action(
-            A::sync("v1", "integration/deliveries", "Deliveries listed")
+            A::of::<api::IntegrationDeliveries>("Deliveries listed")
                 .role(Viewer)
                 .scope(an_integration),
             integration::deliveries,

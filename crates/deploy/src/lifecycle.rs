@@ -7,53 +7,19 @@
 
 use std::collections::HashMap;
 
-use actiongate_kit::fields::{self, Name, Slug};
+use actiongate_kit::fields::{self};
 use actiongate_kit::{actor, load};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, WriteTxn};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
-use serde::Deserialize;
 
+use crate::api::environment::{Environment, EnvironmentId, EnvironmentType};
+use crate::api::lifecycle::{Branch, Sync};
 use crate::entity::{environment, variable};
-use crate::environment::{
-    ensure_active, make_child, Derived, Environment, EnvironmentId, EnvironmentType, ACTIVE, PAUSED,
-};
+use crate::environment::{ensure_active, make_child, Derived, ACTIVE, PAUSED};
 use crate::settings;
 use crate::variable::Carried;
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "BranchEnvironment")]
-pub struct Branch {
-    /// The parent.
-    pub id: String,
-    /// The new environment's name.
-    pub name: Slug,
-    pub display_name: Option<Name>,
-    /// `staging` or `development` (the parent's when left out, unless it is
-    /// production: then `development`).
-    pub r#type: Option<EnvironmentType>,
-    /// Whether the child starts with a copy of the parent's variables.
-    #[serde(default = "yes")]
-    pub clone_data: bool,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "SyncEnvironment")]
-pub struct Sync {
-    /// The child, which receives its parent's.
-    pub id: String,
-    /// Whether the parent's variables are copied in.
-    #[serde(default = "yes")]
-    pub variables: bool,
-    /// Whether the parent's settings are laid over the child's.
-    #[serde(default)]
-    pub settings: bool,
-}
-
-fn yes() -> bool {
-    true
-}
 
 /// Sets an environment's status, refusing a change to the one it has.
 async fn set_status(

@@ -5,26 +5,15 @@
 //! carries a child's into its parent and a sync a parent's into its child,
 //! the incoming keys overwriting same-named ones and the others kept.
 
+use crate::api::settings::SettingsPatch;
 use actiongate_service::ApiError;
-use serde::Deserialize;
-use serde_json::{Map, Value};
 
 /// The most keys an environment's settings hold.
 const KEYS_MAX: usize = 100;
 /// The longest their stored text may be, in bytes.
 const TEXT_MAX: usize = 16 * 1024;
 
-/// Settings as stored and shown: the object, parsed.
-pub type Settings = Map<String, Value>;
-
-/// A patch to an environment's settings, as an update gives it.
-#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(transparent)]
-pub struct SettingsPatch(
-    /// Keys to set; a `null` value removes the key. Keys are 1 to 64 of
-    /// `a-z`, `0-9` and `_`, starting with a letter.
-    pub Map<String, Value>,
-);
+pub use crate::api::settings::Settings;
 
 /// The stored text as settings; text that is not an object reads as none.
 pub fn parse(stored: &str) -> Settings {
@@ -93,7 +82,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn object(value: Value) -> Settings {
         value.as_object().cloned().unwrap()

@@ -3,7 +3,6 @@
 
 use actiongate_service::{ActionResult, ApiError, Ctx};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Select};
-use serde::Serialize;
 
 pub const DEFAULT_LIMIT: u64 = 20;
 pub const MAX_LIMIT: u64 = 1000;
@@ -22,14 +21,7 @@ pub fn bounds(offset: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), Api
     Ok((offset.unwrap_or(0), limit))
 }
 
-/// One page of results.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "Page_of_{T}")]
-pub struct Page<T> {
-    pub results: Vec<T>,
-    pub count: u64,
-    pub offset: u64,
-}
+pub use actiongate_wire::Page;
 
 /// One page of `query` (already filtered and ordered), with the count of
 /// all its rows.

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use actiongate_wire::ApiError;
+use actiongate_wire::{Action, ApiError, Mode};
 use futures_util::future::BoxFuture;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
@@ -15,16 +15,6 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::{decode_body, ActionError, Ctx, Role, Scope};
-
-/// How the gateway runs an action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Answered directly, unless it runs past the response-time threshold;
-    /// then it answers 202 and finishes in the background.
-    Sync,
-    /// Designated asynchronous: every call answers 202 at once.
-    Async,
-}
 
 /// Who may call an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +41,18 @@ pub enum Access {
 ///     .role(Role::Member)
 ///     .scope(record::<Environment>("id"))
 /// ```
-#[derive(Clone, Debug)]
-pub struct ActionSpec {
+///
+/// A built-in service's actions are declared as [`Action`]s, and registered
+/// with [`ActionSpec::of`], which takes the place, the mode and the types
+/// from the declaration:
+///
+/// ```ignore
+/// A::of::<api::EnvironmentUpdate>("Environment updated")
+///     .role(Role::Member)
+///     .scope(record::<Environment>("id"))
+/// ```
+#[derive(Debug)]
+pub struct ActionSpec<Act = Untyped> {
     /// `v1`, `v1beta`, ...
     pub version: &'static str,
     /// The resource segments and the action, `platform/project/get`.
@@ -72,39 +72,81 @@ pub struct ActionSpec {
     /// The activity type its calls are recorded as (see
     /// [`ActionSpec::activity`]).
     pub activity: Option<&'static str>,
+    /// The declared action whose types the handler must have.
+    action: PhantomData<fn() -> Act>,
+}
+
+// By hand: a derive would ask `Act: Clone` of a marker that is never made.
+impl<Act> Clone for ActionSpec<Act> {
+    fn clone(&self) -> Self {
+        ActionSpec {
+            version: self.version,
+            path: self.path,
+            mode: self.mode,
+            summary: self.summary,
+            threshold: self.threshold,
+            access: self.access,
+            scope: self.scope,
+            accepts_files: self.accepts_files,
+            activity: self.activity,
+            action: PhantomData,
+        }
+    }
+}
+
+/// The `Act` of an action registered without a declaration: its handler's
+/// types are its own (an example's or a test's service).
+#[derive(Clone, Copy, Debug)]
+pub enum Untyped {}
+
+/// What ties a registration to its handler's types: anything for an
+/// [`Untyped`] spec, exactly the declared `Input` and `Output` for an
+/// [`Action`]'s.
+pub trait Binding<I, O> {
+    /// The service the action was declared in, if it was.
+    const SERVICE: Option<&'static str>;
+}
+
+impl<I, O> Binding<I, O> for Untyped {
+    const SERVICE: Option<&'static str> = None;
+}
+
+impl<Act: Action> Binding<Act::Input, Act::Output> for Act {
+    const SERVICE: Option<&'static str> = Some(Act::SERVICE);
 }
 
 /// An action's place and mode, before it says who may call it.
 #[must_use = "an action needs .role(..) or .public() before it can be registered"]
-pub struct Draft {
+pub struct Draft<Act = Untyped> {
     version: &'static str,
     path: &'static str,
     mode: Mode,
     summary: &'static str,
+    action: PhantomData<fn() -> Act>,
 }
 
-impl Draft {
+impl<Act> Draft<Act> {
     /// Callable by a token whose principal holds at least `role` in the
     /// action's scope (the organization, unless [`ActionSpec::scope`] says
     /// otherwise).
-    pub const fn role(self, role: Role) -> ActionSpec {
+    pub const fn role(self, role: Role) -> ActionSpec<Act> {
         self.with(Access::Token(role))
     }
 
     /// Callable without a token, and not rate limited. Public actions are
     /// synchronous and always answered directly: with no token, nobody
     /// could poll a recorded result (the gateway refuses a public async one).
-    pub const fn public(self) -> ActionSpec {
+    pub const fn public(self) -> ActionSpec<Act> {
         self.with(Access::Public)
     }
 
     /// Run only as a job the service starts itself (see
     /// [`Access::Internal`]).
-    pub const fn internal(self) -> ActionSpec {
+    pub const fn internal(self) -> ActionSpec<Act> {
         self.with(Access::Internal)
     }
 
-    const fn with(self, access: Access) -> ActionSpec {
+    const fn with(self, access: Access) -> ActionSpec<Act> {
         ActionSpec {
             version: self.version,
             path: self.path,
@@ -115,11 +157,23 @@ impl Draft {
             scope: Scope::Org,
             accepts_files: false,
             activity: None,
+            action: PhantomData,
         }
     }
 }
 
 impl ActionSpec {
+    /// The declared action `Act`, at its place and in its mode.
+    pub const fn of<Act: Action>(summary: &'static str) -> Draft<Act> {
+        Draft {
+            version: Act::VERSION,
+            path: Act::PATH,
+            mode: Act::MODE,
+            summary,
+            action: PhantomData,
+        }
+    }
+
     /// Answered directly, unless it outlasts its response-time threshold.
     pub const fn sync(version: &'static str, path: &'static str, summary: &'static str) -> Draft {
         Draft {
@@ -127,6 +181,7 @@ impl ActionSpec {
             path,
             mode: Mode::Sync,
             summary,
+            action: PhantomData,
         }
     }
 
@@ -141,6 +196,26 @@ impl ActionSpec {
             path,
             mode: Mode::Async,
             summary,
+            action: PhantomData,
+        }
+    }
+}
+
+impl<Act> ActionSpec<Act> {
+    /// The spec without its declaration, as the route table keeps it once
+    /// the handler's types have been checked against it.
+    pub fn erase(self) -> ActionSpec {
+        ActionSpec {
+            version: self.version,
+            path: self.path,
+            mode: self.mode,
+            summary: self.summary,
+            threshold: self.threshold,
+            access: self.access,
+            scope: self.scope,
+            accepts_files: self.accepts_files,
+            activity: self.activity,
+            action: PhantomData,
         }
     }
 

@@ -32,26 +32,25 @@ mod digest;
 mod error;
 mod hooks;
 mod requests;
-mod role;
 mod scope;
 pub mod secrets;
 mod service;
-mod upload;
 mod write;
 
-pub use action::{Access, ActionSpec, DecodedInput, Draft, ErasedAction, Mode};
-pub use actiongate_wire::{ApiError, FieldError, RequestId, Status, Timestamp};
+pub use action::{Access, ActionSpec, Binding, DecodedInput, Draft, ErasedAction, Untyped};
+pub use actiongate_wire::{
+    encode_data, Action, ApiError, FieldError, LogLine, Mode, Page, RequestId, Role, Status,
+    Timestamp, Upload,
+};
 pub use context::{ActionName, Ctx, Db, Principal};
 pub use decode::decode_body;
 pub use digest::{hex, sha256_hex};
 pub use error::{is_transient, ActionError, Transient};
 pub use hooks::{Hooks, OnActivityEvents, OnProjectsDeleted, ResealSecrets, SweepExpired};
-pub use requests::{ActivityEvent, CancelState, Engine, LogLine, NewJob, Requests, RunReport};
-pub use role::Role;
+pub use requests::{ActivityEvent, CancelState, Engine, NewJob, Requests, RunReport};
 pub use schemars::{self, JsonSchema};
 pub use scope::{ProjectOf, RecordPlace, Scope};
 pub use service::Service;
-pub use upload::{encode_data, Upload};
 pub use write::WriteTxn;
 
 /// What a handler returns: `?` takes both [`ApiError`] and sea-orm's `DbErr`.

@@ -8,16 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use futures_util::future::BoxFuture;
 use sea_orm::{DbBackend, DbErr, Statement};
-use serde::{Deserialize, Serialize};
 
-use crate::Timestamp;
-
-/// One line a handler wrote with [`crate::Ctx::log`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct LogLine {
-    pub at: Timestamp,
-    pub message: String,
-}
+use crate::LogLine;
 
 /// What a run has reported since the gateway last stored it: its progress,
 /// its whole log so far, its description.

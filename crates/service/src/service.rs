@@ -8,7 +8,7 @@ use sea_orm_migration::MigrationTrait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::action::{ActionSpec, ErasedAction, Typed};
+use crate::action::{ActionSpec, Binding, ErasedAction, Typed};
 use crate::hooks::{OnActivityEvents, OnProjectsDeleted, ResealSecrets, SweepExpired};
 use crate::{ActionError, Ctx};
 
@@ -96,15 +96,25 @@ impl Service {
 
     /// Registers one action: its spec and its handler. Its input and output
     /// types describe themselves (`JsonSchema`) for the OpenAPI document.
-    pub fn action<I, O, F, Fut>(mut self, spec: ActionSpec, handler: F) -> Self
+    /// A spec made [`ActionSpec::of`] a declared action takes only a
+    /// handler of the declared types, and only in the declared service.
+    pub fn action<Act, I, O, F, Fut>(mut self, spec: ActionSpec<Act>, handler: F) -> Self
     where
+        Act: Binding<I, O>,
         I: DeserializeOwned + JsonSchema + Send + 'static,
         O: Serialize + JsonSchema + Send + 'static,
         F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, ActionError>> + Send + 'static,
     {
+        if let Some(declared) = Act::SERVICE {
+            assert_eq!(
+                declared, self.name,
+                "{}/{} is declared in another service",
+                spec.version, spec.path
+            );
+        }
         self.actions
-            .push((spec, Arc::new(Typed::<I, O, F>::new(handler))));
+            .push((spec.erase(), Arc::new(Typed::<I, O, F>::new(handler))));
         self
     }
 

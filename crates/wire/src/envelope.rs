@@ -33,6 +33,14 @@ pub struct AcceptedResult {
     pub completion_percent: Option<u8>,
 }
 
+/// One line of a running request's log (what a handler wrote with its
+/// context's `log`), as activities show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LogLine {
+    pub at: Timestamp,
+    pub message: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

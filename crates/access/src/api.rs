@@ -1,0 +1,27 @@
+//! The access service's contract: each action's declaration and its input
+//! and output types. No I/O: this is all that is compiled without the
+//! `server` feature, and what `actiongate-client` calls.
+
+pub mod audit;
+pub mod invite;
+pub mod member;
+pub mod user;
+
+use actiongate_wire::Page;
+
+actiongate_wire::actions! {
+    service "access";
+    UserMe: sync "v1" "user/me", user::Empty => user::Me;
+    UserCreate: sync "v1" "user/create", user::CreateUser => user::User;
+    MemberList: sync "v1" "member/list", member::ListMembers => Page<member::Member>;
+    MemberAdd: sync "v1" "member/add", member::AddMember => member::Member;
+    MemberUpdate: sync "v1" "member/update", member::AddMember => member::Member;
+    MemberRemove: sync "v1" "member/remove", member::RemoveMember => member::Member;
+    InviteCreate: sync "v1" "invite/create", invite::CreateInvite => invite::Invite;
+    InviteList: sync "v1" "invite/list", invite::ListInvites => Page<invite::Invite>;
+    InviteCancel: sync "v1" "invite/cancel", invite::InviteId => invite::Invite;
+    InviteGet: sync "v1" "invite/get", invite::InviteToken => invite::Invite;
+    InviteAccept: sync "v1" "invite/accept", invite::InviteToken => invite::Invite;
+    InviteMine: sync "v1" "invite/mine", invite::Mine => Page<invite::Invite>;
+    AuditList: sync "v1" "audit/list", audit::ListAudit => Page<audit::AuditEvent>;
+}
