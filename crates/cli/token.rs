@@ -1,13 +1,16 @@
-//! `actiongate token create|list|revoke`.
+//! `actiongate token create|list|revoke|rotate`: the same code the
+//! `access/v1/token/*` actions run (`actiongate_kit::tokens`), for an
+//! operator on the host.
 
 use actiongate_entity::organization;
 use actiongate_gateway::auth_epoch::AuthEpoch;
-use actiongate_gateway::tokens::{self, NewToken};
+use actiongate_gateway::tokens::list;
+use actiongate_kit::tokens::{self, NewToken};
 use actiongate_service::Role;
 use actiongate_wire::Timestamp;
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
@@ -40,6 +43,15 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by id.
     Revoke { id: String },
+    /// Give a token a new secret and print it once; the old one keeps
+    /// working for the grace period.
+    Rotate {
+        id: String,
+        /// How long the old secret keeps working, such as `1h` (default:
+        /// it stops at once).
+        #[arg(long)]
+        grace: Option<humantime::Duration>,
+    },
 }
 
 pub async fn run(
@@ -77,6 +89,7 @@ pub async fn run(
                     expires_at,
                     role: *role,
                     project_id: project.clone(),
+                    ..NewToken::default()
                 },
             )
             .await?;
@@ -89,7 +102,7 @@ pub async fn run(
                 "{:<30}  {:<20}  {:<8}  {:<30}  {:<24}  STATE",
                 "ID", "NAME", "ENDS IN", "ORG", "SERVICES"
             );
-            for t in tokens::list(db).await? {
+            for t in list(db).await? {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(_), _) => "revoked".to_owned(),
                     (None, Some(at)) if at <= Timestamp::now_ms() => "expired".to_owned(),
@@ -104,12 +117,32 @@ pub async fn run(
             Ok(())
         }
         TokenCommand::Revoke { id } => {
-            if tokens::revoke(db, epoch, id).await? {
+            let txn = db.begin().await?;
+            let revoked = tokens::revoke(&txn, id).await?;
+            txn.commit().await?;
+            epoch.moved();
+            if revoked {
                 println!("revoked {id}");
                 Ok(())
             } else {
                 bail!("no active token with id {id}")
             }
+        }
+        TokenCommand::Rotate { id, grace } => {
+            let grace = grace.map_or(0, |d| {
+                i64::try_from(std::time::Duration::from(d).as_millis()).unwrap_or(i64::MAX)
+            });
+            let txn = db.begin().await?;
+            let rotated =
+                tokens::rotate(&txn, id, Timestamp::now_ms().saturating_add(grace)).await?;
+            txn.commit().await?;
+            epoch.moved();
+            let Some(issued) = rotated else {
+                bail!("no active token with id {id}")
+            };
+            eprintln!("rotated token {} (shown once; store it now):", issued.id);
+            println!("{}", issued.secret);
+            Ok(())
         }
     }
 }

@@ -29,6 +29,7 @@ mod rust_client;
 mod sdk;
 mod security;
 mod serve;
+mod tokens;
 mod trace;
 mod upgrade;
 mod upstream;

@@ -13,6 +13,7 @@ use crate::activities;
 use crate::common::{self, expect};
 use crate::jobs;
 use crate::nodes::{self, Node};
+use crate::tokens;
 use crate::variables;
 use crate::webhooks;
 
@@ -493,6 +494,18 @@ async fn webhooks_on_postgresql() {
     let other = fresh_database().await.expect("the same server");
     let refusing = common::start_with(|c| c.database_url = Some(other)).await;
     webhooks::refusals(&refusing).await;
+}
+
+/// Tokens managed through actions, and rotated with a grace, on
+/// PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_on_postgresql() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    tokens::managed_through_actions(&gw).await;
+    tokens::rotated_with_grace(&gw).await;
 }
 
 /// Operations on one environment sent to two nodes run one at a time, in

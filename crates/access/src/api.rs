@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod invite;
 pub mod member;
+pub mod token;
 pub mod user;
 
 use actiongate_wire::Page;
@@ -24,4 +25,10 @@ actiongate_wire::actions! {
     InviteAccept: sync "v1" "invite/accept", invite::InviteToken => invite::Invite;
     InviteMine: sync "v1" "invite/mine", invite::Mine => Page<invite::Invite>;
     AuditList: sync "v1" "audit/list", audit::ListAudit => Page<audit::AuditEvent>;
+    TokenCreate: sync "v1" "token/create", token::CreateToken => token::IssuedToken;
+    TokenList: sync "v1" "token/list", token::ListTokens => Page<token::Token>;
+    TokenGet: sync "v1" "token/get", token::TokenId => token::Token;
+    TokenUpdate: sync "v1" "token/update", token::UpdateToken => token::Token;
+    TokenRevoke: sync "v1" "token/revoke", token::TokenId => token::Token;
+    TokenRotate: sync "v1" "token/rotate", token::RotateToken => token::IssuedToken;
 }

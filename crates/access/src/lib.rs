@@ -8,6 +8,9 @@
 //! - Invites: `invite/create|list|cancel` by project admins,
 //!   `invite/get|accept` by token, `invite/mine`.
 //! - `audit/list`: the organization's audit trail, for its admins.
+//! - Tokens: `token/create|list|get|update|revoke|rotate`, each caller's
+//!   own, and every token of the organization for its admins; a token's
+//!   secret is shown once.
 //!
 //! Actions on one project check the caller's role in that project in the
 //! handler (`actiongate_kit::scope`); the others are checked by the
@@ -25,7 +28,12 @@ mod member;
 #[cfg(feature = "server")]
 mod settings;
 #[cfg(feature = "server")]
+mod token;
+#[cfg(feature = "server")]
 pub mod user;
+
+#[cfg(feature = "server")]
+use std::time::Duration;
 
 #[cfg(feature = "server")]
 use actiongate_kit::record;
@@ -39,7 +47,7 @@ pub use settings::Settings;
 /// The access service, ready to register with the gateway.
 pub fn service(settings: Settings) -> Service {
     use ActionSpec as A;
-    use Role::{Admin, Viewer};
+    use Role::{Admin, Member, Viewer};
     let project = Scope::project("project_id");
     Service::new(api::SERVICE)
         .state(settings)
@@ -108,5 +116,37 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::of::<api::AuditList>("Audit events listed").role(Admin),
             audit::list,
+        )
+        // A token's secret is answered once; a slow database answers late
+        // rather than park the call, whose kept result holds no secret.
+        .action(
+            A::of::<api::TokenCreate>("Token created")
+                .role(Member)
+                .threshold(Duration::from_secs(30))
+                .shows_once(&["/secret"]),
+            token::create,
+        )
+        .action(
+            A::of::<api::TokenList>("Tokens listed").role(Viewer),
+            token::list,
+        )
+        .action(
+            A::of::<api::TokenGet>("Token found").role(Viewer),
+            token::get,
+        )
+        .action(
+            A::of::<api::TokenUpdate>("Token updated").role(Viewer),
+            token::update,
+        )
+        .action(
+            A::of::<api::TokenRevoke>("Token revoked").role(Viewer),
+            token::revoke,
+        )
+        .action(
+            A::of::<api::TokenRotate>("Token rotated")
+                .role(Member)
+                .threshold(Duration::from_secs(30))
+                .shows_once(&["/secret"]),
+            token::rotate,
         )
 }

@@ -252,7 +252,8 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::of::<api::IntegrationCreate>("Integration created")
                 .role(Admin)
-                .scope(project),
+                .scope(project)
+                .shows_once(&["/secret"]),
             integration::create,
         )
         .action(
@@ -270,7 +271,8 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::of::<api::IntegrationUpdate>("Integration updated")
                 .role(Admin)
-                .scope(an_integration),
+                .scope(an_integration)
+                .shows_once(&["/secret"]),
             integration::update,
         )
         .action(

@@ -28,6 +28,15 @@ pub struct Model {
     /// When the token was last used (Unix ms), written every few seconds,
     /// not on every request.
     pub last_used_at: Option<i64>,
+    pub description: Option<String>,
+    /// The user who made it; `None` for tokens made from the command line
+    /// or before this was kept.
+    pub created_by: Option<String>,
+    /// The secret a rotation replaced, as a hash, which keeps working
+    /// until `previous_secret_until` (Unix ms).
+    #[sea_orm(unique)]
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_until: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

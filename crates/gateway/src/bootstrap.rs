@@ -13,7 +13,7 @@ use sea_orm::{
     ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait,
 };
 
-use crate::tokens::{self, NewToken};
+use actiongate_kit::tokens::{self, NewToken};
 
 /// What bootstrap created.
 pub struct Bootstrapped {
@@ -58,9 +58,7 @@ pub async fn first_start(
             user_id: owner.id,
             org_id: org.id.clone(),
             services: Vec::new(),
-            expires_at: None,
-            role: None,
-            project_id: None,
+            ..NewToken::default()
         },
     )
     .await?;

@@ -12,6 +12,10 @@ pub enum Outcome {
     Success {
         summary: Cow<'static, str>,
         result: Box<RawValue>,
+        /// The result as the gateway keeps it, when that differs from the
+        /// answer: without the fields an action shows once
+        /// ([`actiongate_service::ActionSpec::shows_once`]).
+        kept: Option<Box<RawValue>>,
     },
     Failure(ApiError),
     /// Nothing was done, and trying later may succeed: the database was
@@ -76,15 +80,46 @@ impl Outcome {
         }
     }
 
-    /// The envelope as JSON bytes.
+    /// The envelope as JSON bytes, as the caller is answered.
     pub fn render(
         &self,
         request_id: RequestId,
         request_time: Timestamp,
         response_time: Timestamp,
     ) -> Vec<u8> {
+        self.render_as(request_id, request_time, response_time, false)
+    }
+
+    /// The envelope as JSON bytes, as the gateway keeps it for polls and
+    /// replays: without what the action shows once.
+    pub fn render_kept(
+        &self,
+        request_id: RequestId,
+        request_time: Timestamp,
+        response_time: Timestamp,
+    ) -> Vec<u8> {
+        self.render_as(request_id, request_time, response_time, true)
+    }
+
+    fn render_as(
+        &self,
+        request_id: RequestId,
+        request_time: Timestamp,
+        response_time: Timestamp,
+        kept: bool,
+    ) -> Vec<u8> {
         let (summary, result): (Cow<'static, str>, Cow<'_, RawValue>) = match self {
-            Outcome::Success { summary, result } => (summary.clone(), Cow::Borrowed(&**result)),
+            Outcome::Success {
+                summary,
+                result,
+                kept: kept_result,
+            } => {
+                let result = match kept_result {
+                    Some(kept_result) if kept => kept_result,
+                    _ => result,
+                };
+                (summary.clone(), Cow::Borrowed(&**result))
+            }
             Outcome::Failure(err) | Outcome::Retry(err) => (
                 Cow::Owned(err.summary.clone()),
                 Cow::Owned(
@@ -175,4 +210,35 @@ pub fn unavailable(why: Transient) -> ApiError {
         Transient::StorageFull => "The database's storage is full; retry once space is freed",
     };
     ApiError::new(Status::ServiceNotAvailable, summary)
+}
+
+/// `result` with `null` at each of `pointers`: what is kept of a result
+/// whose fields there are shown once. A result it cannot read is kept as
+/// `null` whole, never as it was.
+pub fn without_shown_once(result: &RawValue, pointers: &[&str]) -> Box<RawValue> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(result.get()).unwrap_or(serde_json::Value::Null);
+    for pointer in pointers {
+        if let Some(field) = value.pointer_mut(pointer) {
+            *field = serde_json::Value::Null;
+        }
+    }
+    serde_json::value::to_raw_value(&value).expect("JSON values serialize")
+}
+
+#[cfg(test)]
+mod shown_once_tests {
+    use super::*;
+
+    #[test]
+    fn fields_shown_once_are_kept_as_null() {
+        let result =
+            RawValue::from_string(r#"{"id":"tok_1","secret":"agt_x","n":{"k":1}}"#.into()).unwrap();
+        let kept = without_shown_once(&result, &["/secret", "/n/k", "/absent"]);
+        let kept: serde_json::Value = serde_json::from_str(kept.get()).unwrap();
+        assert_eq!(
+            kept,
+            serde_json::json!({ "id": "tok_1", "secret": null, "n": { "k": null } })
+        );
+    }
 }

@@ -40,12 +40,15 @@ impl Action {
     /// its call with `InternalError`; the gateway goes on.
     pub fn run(&self, ctx: Ctx, input: DecodedInput) -> BoxFuture<'static, Outcome> {
         let summary = self.spec.summary;
+        let shown_once = self.spec.shown_once;
         let request_id = ctx.request_id;
         let work = AssertUnwindSafe(self.handler.run(ctx, input)).catch_unwind();
         Box::pin(async move {
             match work.await {
                 Ok(Ok(result)) => Outcome::Success {
                     summary: summary.into(),
+                    kept: (!shown_once.is_empty())
+                        .then(|| crate::outcome::without_shown_once(&result, shown_once)),
                     result,
                 },
                 Ok(Err(ActionError::Api(err))) => Outcome::Failure(err),

@@ -1,10 +1,10 @@
-//! Bearer service tokens: their format, how they are stored, and the cache
-//! that keeps the database off the request path.
+//! Verifying bearer tokens, and the cache that keeps the database off the
+//! request path. How tokens are made and stored is the kit's
+//! ([`actiongate_kit::tokens`]); the SHA-256 of a secret is compared in
+//! constant time.
 //!
-//! A token is `agt_`, 30 random base62 characters, and a 6-character
-//! checksum of those, so a scanner can recognise a leaked token and a typo
-//! is rejected without a database lookup. Only the SHA-256 of the whole
-//! token is stored, and it is compared in constant time.
+//! A secret replaced by a rotation is still verified until its grace ends
+//! (`previous_secret_hash`), as a grant that expires then.
 //!
 //! Verified tokens are cached by hash, each under the auth epoch it was
 //! verified in ([`crate::auth_epoch`]). Every revocation or role change
@@ -21,12 +21,12 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use actiongate_entity::{auth_epoch, org_member, token};
+use actiongate_kit::tokens::parse_services;
 use actiongate_service::{Principal, Role};
-use actiongate_wire::{new_id, ApiError, Status, Timestamp};
-use rand::distributions::{Alphanumeric, DistString};
+use actiongate_wire::{ApiError, Status, Timestamp};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
@@ -34,11 +34,7 @@ use crate::auth_epoch::AuthEpoch;
 use crate::sqlite_reader::SqliteReader;
 use subtle::ConstantTimeEq;
 
-/// What every token starts with, so scanners can find leaked ones.
-pub const PREFIX: &str = "agt_";
-const RANDOM_LEN: usize = 30;
-const CHECKSUM_LEN: usize = 6;
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub use actiongate_kit::tokens::{generate_secret, hash, is_well_formed, PREFIX};
 
 /// What a verified token may do.
 #[derive(Debug)]
@@ -82,136 +78,20 @@ impl Grant {
     }
 }
 
-/// A new token as returned once at creation.
-#[derive(Debug)]
-pub struct IssuedToken {
-    pub id: String,
-    pub secret: String,
-}
-
-/// What to create.
-#[derive(Debug, Clone)]
-pub struct NewToken {
-    pub name: String,
-    pub user_id: String,
-    pub org_id: String,
-    /// Empty means every service.
-    pub services: Vec<String>,
-    pub expires_at: Option<i64>,
-    /// A cap below the user's own role.
-    pub role: Option<Role>,
-    /// The one project the token may touch.
-    pub project_id: Option<String>,
-}
-
-fn checksum(random: &str) -> String {
-    let digest = Sha256::digest(random.as_bytes());
-    let mut n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
-    (0..CHECKSUM_LEN)
-        .map(|_| {
-            let c = BASE62[(n % 62) as usize] as char;
-            n /= 62;
-            c
-        })
-        .collect()
-}
-
-/// A fresh token secret.
-pub fn generate_secret() -> String {
-    let random = Alphanumeric.sample_string(&mut rand::rngs::OsRng, RANDOM_LEN);
-    format!("{PREFIX}{random}{}", checksum(&random))
-}
-
-/// Whether `secret` has the shape and checksum of a token we issue.
-pub fn is_well_formed(secret: &str) -> bool {
-    let Some(body) = secret.strip_prefix(PREFIX) else {
-        return false;
-    };
-    if body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return false;
-    }
-    let (random, sum) = body.split_at(RANDOM_LEN);
-    checksum(random) == sum
-}
-
 type Digest32 = [u8; 32];
 
 fn digest(secret: &str) -> Digest32 {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-/// The stored form of a secret: its SHA-256 in hex.
-pub fn hash(secret: &str) -> String {
-    sha256_hex(secret.as_bytes())
-}
-
 pub use actiongate_service::sha256_hex;
 
-fn services_json(services: &[String]) -> String {
-    if services.is_empty() {
-        "[\"*\"]".to_owned()
-    } else {
-        serde_json::to_string(services).expect("strings serialize")
-    }
-}
-
-fn parse_services(text: &str) -> Option<Vec<String>> {
-    let list: Vec<String> = serde_json::from_str(text).unwrap_or_default();
-    if list.iter().any(|s| s == "*") {
-        None
-    } else {
-        Some(list)
-    }
-}
-
-/// Creates a token and returns its secret, which is not stored anywhere.
-pub async fn create(db: &impl ConnectionTrait, new: NewToken) -> Result<IssuedToken, DbErr> {
-    let secret = generate_secret();
-    let id = new_id("tok");
-    token::ActiveModel {
-        id: Set(id.clone()),
-        secret_hash: Set(hash(&secret)),
-        hint: Set(secret[secret.len() - 4..].to_owned()),
-        name: Set(new.name),
-        user_id: Set(new.user_id),
-        org_id: Set(new.org_id),
-        services: Set(services_json(&new.services)),
-        created_at: Set(Timestamp::now_ms()),
-        expires_at: Set(new.expires_at),
-        revoked_at: Set(None),
-        role: Set(new.role.map(|r| r.as_str().to_owned())),
-        project_id: Set(new.project_id),
-        last_used_at: Set(None),
-    }
-    .insert(db)
-    .await?;
-    Ok(IssuedToken { id, secret })
-}
-
+/// Every token, oldest first (for the command line's list).
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<token::Model>, DbErr> {
     token::Entity::find()
         .order_by_asc(token::Column::CreatedAt)
         .all(db)
         .await
-}
-
-/// Revokes a token; `false` if there is no such live token. Verified
-/// copies cached by any gateway stop working from their next request.
-pub async fn revoke(db: &DatabaseConnection, epoch: &AuthEpoch, id: &str) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
-    let result = token::Entity::update_many()
-        .col_expr(
-            token::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(Timestamp::now_ms()),
-        )
-        .filter(token::Column::Id.eq(id))
-        .filter(token::Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?;
-    auth_epoch::bump(&txn).await?;
-    txn.commit().await?;
-    epoch.moved();
-    Ok(result.rows_affected == 1)
 }
 
 /// Verifies bearer tokens, caching the ones that pass.
@@ -348,16 +228,37 @@ impl TokenVerifier {
     async fn load(&self, key: Digest32, epoch: i64) -> Result<Arc<Grant>, ApiError> {
         let hash = actiongate_service::hex(&key);
         let row = token::Entity::find()
-            .filter(token::Column::SecretHash.eq(&hash))
+            .filter(
+                Condition::any()
+                    .add(token::Column::SecretHash.eq(&hash))
+                    .add(token::Column::PreviousSecretHash.eq(&hash)),
+            )
             .one(&self.read)
             .await
-            .map_err(unavailable)?
-            .filter(|row| bool::from(row.secret_hash.as_bytes().ct_eq(hash.as_bytes())));
-        let row =
-            row.ok_or_else(|| unauthorized("Unknown token: it was never issued by this gateway"))?;
+            .map_err(unavailable)?;
+        let matches = |stored: Option<&str>| {
+            stored.is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(hash.as_bytes())))
+        };
+        let row = row
+            .filter(|row| {
+                matches(Some(&row.secret_hash)) || matches(row.previous_secret_hash.as_deref())
+            })
+            .ok_or_else(|| unauthorized("Unknown token: it was never issued by this gateway"))?;
         if row.revoked_at.is_some() {
             return Err(unauthorized("The token has been revoked"));
         }
+        // A secret a rotation replaced works until its grace ends.
+        let expires_at = if matches(Some(&row.secret_hash)) {
+            row.expires_at
+        } else {
+            let until = row.previous_secret_until.unwrap_or(0);
+            if until <= Timestamp::now_ms() {
+                return Err(unauthorized(
+                    "The token was rotated and its old secret's grace has ended; use the new secret",
+                ));
+            }
+            Some(row.expires_at.map_or(until, |at| at.min(until)))
+        };
         let membership = org_member::Entity::find_by_id((row.org_id.clone(), row.user_id.clone()))
             .one(&self.read)
             .await
@@ -377,7 +278,7 @@ impl TokenVerifier {
                 role_cap: cap,
             }),
             services: parse_services(&row.services),
-            expires_at: row.expires_at,
+            expires_at,
             digest: key,
             last_used: AtomicI64::new(0),
             last_written: AtomicI64::new(row.last_used_at.unwrap_or(0)),
@@ -449,30 +350,5 @@ impl TokenVerifier {
             grant.last_written.store(used, Ordering::Relaxed);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_secrets_are_well_formed() {
-        for _ in 0..100 {
-            let secret = generate_secret();
-            assert!(is_well_formed(&secret), "{secret}");
-            assert_eq!(secret.len(), 4 + RANDOM_LEN + CHECKSUM_LEN);
-        }
-    }
-
-    #[test]
-    fn a_changed_character_breaks_the_checksum() {
-        let secret = generate_secret();
-        let mut bytes = secret.into_bytes();
-        let i = 10;
-        bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
-        assert!(!is_well_formed(&String::from_utf8(bytes).unwrap()));
-        assert!(!is_well_formed("agt_short"));
-        assert!(!is_well_formed("Bearer"));
     }
 }

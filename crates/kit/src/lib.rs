@@ -7,7 +7,9 @@
 //!   declares for it at registration;
 //! - [`fields`]: field types checked while the input is decoded;
 //! - [`page`]: paging and ordering, the same for every list;
-//! - [`write`]: the last steps of every update.
+//! - [`write`]: the last steps of every update;
+//! - [`tokens`]: bearer tokens as they are made, rotated and revoked (the
+//!   gateway's first start and the command line make them here too).
 //!
 //! A service crate depends on this kit and on `actiongate-service`, never
 //! on another service: what one service must do to another's records (a
@@ -18,6 +20,7 @@ pub mod fields;
 pub mod page;
 pub mod record;
 pub mod scope;
+pub mod tokens;
 pub mod write;
 
 pub use record::{load, load_for_update, record, Loaded, Record};

@@ -72,6 +72,9 @@ pub struct ActionSpec<Act = Untyped> {
     /// The activity type its calls are recorded as (see
     /// [`ActionSpec::activity`]).
     pub activity: Option<&'static str>,
+    /// Fields of its result shown only in the direct answer (see
+    /// [`ActionSpec::shows_once`]).
+    pub shown_once: &'static [&'static str],
     /// The declared action whose types the handler must have.
     action: PhantomData<fn() -> Act>,
 }
@@ -89,6 +92,7 @@ impl<Act> Clone for ActionSpec<Act> {
             scope: self.scope,
             accepts_files: self.accepts_files,
             activity: self.activity,
+            shown_once: self.shown_once,
             action: PhantomData,
         }
     }
@@ -157,6 +161,7 @@ impl<Act> Draft<Act> {
             scope: Scope::Org,
             accepts_files: false,
             activity: None,
+            shown_once: &[],
             action: PhantomData,
         }
     }
@@ -215,6 +220,7 @@ impl<Act> ActionSpec<Act> {
             scope: self.scope,
             accepts_files: self.accepts_files,
             activity: self.activity,
+            shown_once: self.shown_once,
             action: PhantomData,
         }
     }
@@ -247,6 +253,16 @@ impl<Act> ActionSpec<Act> {
     /// or a record in one; the route table refuses others.
     pub const fn activity(mut self, kind: &'static str) -> Self {
         self.activity = Some(kind);
+        self
+    }
+
+    /// Shows the result's fields at `pointers` (JSON pointers into
+    /// `result`, such as `/secret`) once: in the direct answer to the call
+    /// that made them. What the gateway keeps of the call (to replay it,
+    /// or for a poll of it) holds `null` there, so a secret is never
+    /// stored or answered again.
+    pub const fn shows_once(mut self, pointers: &'static [&'static str]) -> Self {
+        self.shown_once = pointers;
         self
     }
 

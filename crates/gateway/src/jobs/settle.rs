@@ -27,7 +27,7 @@ impl Jobs {
         outcome: &Outcome,
     ) -> Final {
         let now = Timestamp::now();
-        let body = outcome.render(request_id, claim_time, now);
+        let body = outcome.render_kept(request_id, claim_time, now);
         let status = outcome.status();
         let finished_at = now.unix_ms();
         let ttl = if retention.activity {

@@ -63,5 +63,6 @@ pub async fn answer(
     Ok(Outcome::Success {
         summary: summary.into(),
         result: serde_json::value::to_raw_value(&output).expect("JSON values serialize"),
+        kept: None,
     })
 }

@@ -145,5 +145,6 @@ fn success(summary: &'static str, result: &impl serde::Serialize) -> Result<Repl
     Ok(Reply::Ended(Outcome::Success {
         summary: summary.into(),
         result,
+        kept: None,
     }))
 }

@@ -100,6 +100,7 @@ pub fn map(service: &str, code: StatusCode, headers: &HeaderMap, body: &Bytes) -
         return Answer::Final(Outcome::Success {
             summary: "Success".into(),
             result: json.to_owned(),
+            kept: None,
         });
     }
     Answer::Final(by_code(service, code, headers))
