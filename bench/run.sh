@@ -221,6 +221,11 @@ case_body() {
             environment=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["result"]["id"])' "$made")
             python3 bench/seed-activities.py "$data/actiongate.db" "$project" "$environment" 100000
             echo "{\"project_id\": \"$project\", \"environment_id\": \"$environment\"}" ;;
+        event/list)
+            # 1,000,000 events over 30 days; the window is one hour of
+            # them, an hour ago.
+            python3 bench/seed-events.py "$data/actiongate.db" 1000000
+            python3 -c 'import time; now = int(time.time() * 1000); print("{\"begin\": %d, \"end\": %d}" % (now - 7200000, now - 3600000))' ;;
         hello*) echo '{"name": "bench"}' ;;
         *) echo '{}' ;;
     esac
@@ -234,6 +239,7 @@ cases=(
     "console/v1/project/get (SQLite)|sqlite|console/v1/project/get|project/get|yes"
     "greeter/v1/report (designated async, 202)|sqlite|greeter/v1/report|report|yes"
     "deploy/v1/activity/list, 100k activities, 32 conns|sqlite|deploy/v1/activity/list|activity/list|yes||32"
+    "access/v1/event/list, 1M events, one-hour window, 32 conns|sqlite|access/v1/event/list|event/list|yes||32"
 )
 if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ]; then
     cases+=("greeter/v1/report on PostgreSQL (202)|postgres|greeter/v1/report|report|yes")

@@ -11,6 +11,7 @@ mod common;
 mod console;
 mod envelope;
 mod environments;
+mod events;
 mod examples;
 mod health;
 mod hostile;

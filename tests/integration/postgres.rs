@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::activities;
 use crate::common::{self, expect};
+use crate::events;
 use crate::jobs;
 use crate::nodes::{self, Node};
 use crate::tokens;
@@ -494,6 +495,17 @@ async fn webhooks_on_postgresql() {
     let other = fresh_database().await.expect("the same server");
     let refusing = common::start_with(|c| c.database_url = Some(other)).await;
     webhooks::refusals(&refusing).await;
+}
+
+/// The event stream, the audit trail in it, on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_on_postgresql() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    events::sent_and_filtered(&gw).await;
+    events::audit_in_the_stream(&gw).await;
 }
 
 /// Tokens managed through actions, and rotated with a grace, on

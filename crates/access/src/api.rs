@@ -3,6 +3,7 @@
 //! `server` feature, and what `actiongate-client` calls.
 
 pub mod audit;
+pub mod event;
 pub mod invite;
 pub mod member;
 pub mod token;
@@ -25,6 +26,10 @@ actiongate_wire::actions! {
     InviteAccept: sync "v1" "invite/accept", invite::InviteToken => invite::Invite;
     InviteMine: sync "v1" "invite/mine", invite::Mine => Page<invite::Invite>;
     AuditList: sync "v1" "audit/list", audit::ListAudit => Page<audit::AuditEvent>;
+    EventSend: sync "v1" "event/send", event::SendEvent => event::Event;
+    EventList: sync "v1" "event/list", event::ListEvents => Page<event::Event>;
+    EventCount: sync "v1" "event/count", event::EventFilter => event::EventCount;
+    EventTags: sync "v1" "event/tags", event::ListTags => event::EventTags;
     TokenCreate: sync "v1" "token/create", token::CreateToken => token::IssuedToken;
     TokenList: sync "v1" "token/list", token::ListTokens => Page<token::Token>;
     TokenGet: sync "v1" "token/get", token::TokenId => token::Token;

@@ -8,6 +8,8 @@
 //! - Invites: `invite/create|list|cancel` by project admins,
 //!   `invite/get|accept` by token, `invite/mine`.
 //! - `audit/list`: the organization's audit trail, for its admins.
+//! - The event stream: `event/send` by members, `event/list|count|tags`
+//!   (with the audit trail in it, as `Platform` events, for admins).
 //! - Tokens: `token/create|list|get|update|revoke|rotate`, each caller's
 //!   own, and every token of the organization for its admins; a token's
 //!   secret is shown once.
@@ -22,9 +24,13 @@ mod audit;
 #[cfg(feature = "server")]
 mod entity;
 #[cfg(feature = "server")]
+mod event;
+#[cfg(feature = "server")]
 mod invite;
 #[cfg(feature = "server")]
 mod member;
+#[cfg(feature = "server")]
+mod schema;
 #[cfg(feature = "server")]
 mod settings;
 #[cfg(feature = "server")]
@@ -49,9 +55,11 @@ pub fn service(settings: Settings) -> Service {
     use ActionSpec as A;
     use Role::{Admin, Member, Viewer};
     let project = Scope::project("project_id");
-    Service::new(api::SERVICE)
+    let service = Service::new(api::SERVICE)
         .state(settings)
         .on_projects_deleted(invite::delete_in_projects)
+        .sweep_expired("events", event::sweep_expired);
+    schema::register(service)
         .action(A::of::<api::UserMe>("Caller found").role(Viewer), user::me)
         .action(
             A::of::<api::UserCreate>("User created").role(Admin),
@@ -85,7 +93,8 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::of::<api::InviteCreate>("Invite created")
                 .role(Admin)
-                .scope(project),
+                .scope(project)
+                .shows_once(&["/token"]),
             invite::create,
         )
         .action(
@@ -116,6 +125,22 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::of::<api::AuditList>("Audit events listed").role(Admin),
             audit::list,
+        )
+        .action(
+            A::of::<api::EventSend>("Event sent").role(Member),
+            event::send,
+        )
+        .action(
+            A::of::<api::EventList>("Events listed").role(Viewer),
+            event::list,
+        )
+        .action(
+            A::of::<api::EventCount>("Events counted").role(Viewer),
+            event::count,
+        )
+        .action(
+            A::of::<api::EventTags>("Event tags listed").role(Viewer),
+            event::tags,
         )
         // A token's secret is answered once; a slow database answers late
         // rather than park the call, whose kept result holds no secret.
