@@ -22,6 +22,7 @@ mod metrics;
 mod migrations;
 mod nodes;
 mod openapi;
+mod org_members;
 mod outage;
 mod postgres;
 mod role_matrix;

@@ -2,9 +2,10 @@
 //! they did (domain "access", seed 004).
 //!
 //! - Users: `user/me`; organization admins `user/create`.
-//! - Project members: `member/list|add|update|remove`, with roles `owner,
-//!   admin, member, viewer`; a project's one owner changes only by the
-//!   console's `project/transfer`.
+//! - Members: `member/list|add|update|remove`, with roles `owner, admin,
+//!   member, viewer`, of a project (`project_id`; its one owner changes
+//!   only by the console's `project/transfer`) or of the organization
+//!   (`org_id`; its owner only by `org/transfer`).
 //! - Invites: `invite/create|list|cancel` by project admins,
 //!   `invite/get|accept` by token, `invite/mine`.
 //! - `audit/list`: the organization's audit trail, for its admins.
@@ -29,6 +30,8 @@ mod event;
 mod invite;
 #[cfg(feature = "server")]
 mod member;
+#[cfg(feature = "server")]
+mod org_member;
 #[cfg(feature = "server")]
 mod schema;
 #[cfg(feature = "server")]

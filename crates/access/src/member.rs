@@ -1,9 +1,11 @@
-//! Project members: `member/list|add|update|remove`. Admins of a project
-//! manage its members; its one owner changes only by `project/transfer`
-//! and is never removed.
+//! Members: `member/list|add|update|remove`, of a project (`project_id`)
+//! or of an organization (`org_id`, in [`crate::org_member`]). Admins of a
+//! project manage its members; its one owner changes only by
+//! `project/transfer` and is never removed.
 
 use crate::api::member::{AddMember, ListMembers, Member, RemoveMember};
-use actiongate_entity::{org_member, project_member, user};
+use crate::org_member;
+use actiongate_entity::{project_member, user};
 use actiongate_kit::fields;
 use actiongate_kit::page::{self, Page};
 use actiongate_kit::scope::{self, ProjectScope};
@@ -13,11 +15,38 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+/// Where a member call acts: the one of `project_id` and `org_id` it
+/// names.
+enum Place {
+    Project(String),
+    Org(String),
+}
+
+fn place(project_id: Option<String>, org_id: Option<String>) -> ActionResult<Place> {
+    match (project_id, org_id) {
+        (Some(project), None) => Ok(Place::Project(project)),
+        (None, Some(org)) => Ok(Place::Org(org)),
+        (Some(_), Some(_)) => Err(ApiError::invalid_field(
+            "/org_id",
+            "InvalidValue",
+            "name a project_id or an org_id, not both",
+        )
+        .into()),
+        (None, None) => Err(ApiError::invalid_field(
+            "/project_id",
+            "MissingField",
+            "name the project_id (or the org_id) whose members these are",
+        )
+        .into()),
+    }
+}
+
 impl Member {
     fn new(m: project_member::Model, u: Option<user::Model>) -> Self {
         let (email, name) = u.map(|u| (u.email, u.name)).unwrap_or_default();
         Member {
-            project_id: m.project_id,
+            org_id: None,
+            project_id: Some(m.project_id),
             user_id: m.user_id,
             email,
             name,
@@ -30,7 +59,11 @@ impl Member {
 
 pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
     let (offset, limit) = page::bounds(input.offset, input.limit)?;
-    let scope = scope::project(&ctx, ctx.read(), &input.project_id, Role::Viewer).await?;
+    let project_id = match place(input.project_id, input.org_id)? {
+        Place::Project(id) => id,
+        Place::Org(id) => return org_member::list(&ctx, &id, offset, limit).await,
+    };
+    let scope = scope::project(&ctx, ctx.read(), &project_id, Role::Viewer).await?;
     let query = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(&scope.project.id));
     let count = query.clone().count(ctx.read()).await?;
@@ -63,9 +96,13 @@ fn grantable(role: Role) -> ActionResult<Role> {
 }
 
 pub async fn add(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
+    let project_id = match place(input.project_id, input.org_id)? {
+        Place::Project(id) => id,
+        Place::Org(id) => return org_member::add(&ctx, &id, &input.user_id, input.role).await,
+    };
     let role = grantable(input.role)?;
     let txn = ctx.begin_write().await?;
-    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
+    let scope = scope::project_for_update(&ctx, &txn, &project_id, Role::Admin).await?;
     let user = org_user(&txn, &scope, &input.user_id).await?;
     let now = fields::now();
     let added = project_member::ActiveModel {
@@ -90,9 +127,13 @@ pub async fn add(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
 }
 
 pub async fn update(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
+    let project_id = match place(input.project_id, input.org_id)? {
+        Place::Project(id) => id,
+        Place::Org(id) => return org_member::update(&ctx, &id, &input.user_id, input.role).await,
+    };
     let role = grantable(input.role)?;
     let txn = ctx.begin_write().await?;
-    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
+    let scope = scope::project_for_update(&ctx, &txn, &project_id, Role::Admin).await?;
     let current = membership(&txn, &scope, &input.user_id).await?;
     not_the_owner(&scope, &current, "change the owner's role")?;
     let mut active = current.into_active_model();
@@ -108,10 +149,14 @@ pub async fn update(ctx: Ctx, input: AddMember) -> ActionResult<Member> {
 /// Removes a member. Admins remove others; anyone may leave, except the
 /// owner, who must hand the project over first.
 pub async fn remove(ctx: Ctx, input: RemoveMember) -> ActionResult<Member> {
+    let project_id = match place(input.project_id, input.org_id)? {
+        Place::Project(id) => id,
+        Place::Org(id) => return org_member::remove(&ctx, &id, &input.user_id).await,
+    };
     let leaving = input.user_id == ctx.principal.user_id;
     let least = if leaving { Role::Viewer } else { Role::Admin };
     let txn = ctx.begin_write().await?;
-    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, least).await?;
+    let scope = scope::project_for_update(&ctx, &txn, &project_id, least).await?;
     let current = membership(&txn, &scope, &input.user_id).await?;
     not_the_owner(&scope, &current, "remove the owner")?;
     project_member::Entity::delete_by_id((current.project_id.clone(), current.user_id.clone()))
@@ -163,10 +208,13 @@ async fn org_user(
     scope: &ProjectScope,
     user_id: &str,
 ) -> ActionResult<user::Model> {
-    let in_org = org_member::Entity::find_by_id((scope.project.org_id.clone(), user_id.to_owned()))
-        .one(db)
-        .await?
-        .is_some();
+    let in_org = actiongate_entity::org_member::Entity::find_by_id((
+        scope.project.org_id.clone(),
+        user_id.to_owned(),
+    ))
+    .one(db)
+    .await?
+    .is_some();
     let found = if in_org {
         user::Entity::find_by_id(user_id).one(db).await?
     } else {

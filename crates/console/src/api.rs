@@ -23,6 +23,7 @@ actiongate_wire::actions! {
     OrgList: sync "v1" "org/list", org::ListOrgs => Page<org::Organization>;
     OrgUpdate: sync "v1" "org/update", org::UpdateOrg => org::Organization;
     OrgDelete: async "v1" "org/delete", org::OrgId => org::Deleted;
+    OrgTransfer: sync "v1" "org/transfer", org::TransferOrg => org::Organization;
     ProjectCreate: sync "v1" "project/create", project::Create => project::Project;
     ProjectGet: sync "v1" "project/get", project::ProjectId => project::Project;
     ProjectList: sync "v1" "project/list", project::List => Page<project::Project>;

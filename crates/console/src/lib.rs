@@ -102,6 +102,10 @@ pub fn service(settings: Settings) -> Service {
             org::delete,
         )
         .action(
+            A::of::<api::OrgTransfer>("Organization ownership transferred").role(Owner),
+            org::transfer,
+        )
+        .action(
             A::of::<api::ProjectCreate>("Project created").role(Admin),
             project::create,
         )

@@ -5,10 +5,12 @@ use actiongate_entity::{org_member, organization, project, token, user};
 use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+};
 
 use crate::api::org::{
-    CreateOrg, Deleted, ListOrgs, OrgId, Organization, UpdateOrg, UpdateOrgV1beta,
+    CreateOrg, Deleted, ListOrgs, OrgId, Organization, TransferOrg, UpdateOrg, UpdateOrgV1beta,
 };
 use crate::contents;
 use crate::Settings;
@@ -116,6 +118,49 @@ pub async fn list(ctx: Ctx, input: ListOrgs) -> ActionResult<Page<Organization>>
         count: 1,
         offset,
     })
+}
+
+/// Hands the organization to another of its members, who becomes an
+/// owner and its recorded owner; the previous owner stays on as an admin.
+/// Who may do what changes, so every cached token verification ends.
+pub async fn transfer(ctx: Ctx, input: TransferOrg) -> ActionResult<Organization> {
+    let txn = ctx.begin_write().await?;
+    let org = visible(&ctx, &txn, &input.id).await?;
+    if input.new_owner_id == org.owner_id {
+        return Err(ApiError::invalid_field(
+            "/new_owner_id",
+            "InvalidValue",
+            format!("{} already owns the organization", org.owner_id),
+        )
+        .into());
+    }
+    let Some(heir) = org_member::Entity::find_by_id((org.id.clone(), input.new_owner_id.clone()))
+        .one(&txn)
+        .await?
+    else {
+        return Err(
+            ApiError::not_found("member of this organization", &input.new_owner_id)
+                .at("/new_owner_id", "NotFound")
+                .into(),
+        );
+    };
+    let now = fields::now();
+    let mut heir = heir.into_active_model();
+    heir.role = Set(org_member::OWNER.to_owned());
+    heir.update(&txn).await?;
+    org_member::Entity::update_many()
+        .col_expr(org_member::Column::Role, Expr::value("admin"))
+        .filter(org_member::Column::OrgId.eq(&org.id))
+        .filter(org_member::Column::UserId.eq(&org.owner_id))
+        .exec(&txn)
+        .await?;
+    let mut active = org.into_active_model();
+    active.owner_id = Set(input.new_owner_id.clone());
+    active.updated_at = Set(now);
+    let org = active.update(&txn).await?;
+    ctx.invalidates_tokens();
+    txn.commit_for(&org.id).await?;
+    present(&ctx, org).await
 }
 
 /// Deletes the organization and everything in it: its projects and

@@ -49,3 +49,11 @@ pub struct ListOrgs {
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[schemars(rename = "OrgDeleted")]
 pub struct Deleted {}
+
+/// Hands the organization to another of its members.
+#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TransferOrg {
+    pub id: String,
+    /// A member of the organization, who becomes its owner.
+    pub new_owner_id: String,
+}
