@@ -5,6 +5,7 @@ mod access;
 mod activities;
 mod async_requests;
 mod auth;
+mod authz;
 mod bad_input;
 mod cli;
 mod common;

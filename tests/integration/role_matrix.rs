@@ -2,7 +2,9 @@
 //! caller one role below its declared least role is refused (`Forbidden`,
 //! or `ResourceNotFound` where the record is hidden from it), never
 //! answered 202 and never allowed to write; a caller at the role is not
-//! refused. A new action is covered as soon as it is registered.
+//! refused. Before each call, `authz/check` on the action's policy code
+//! and the same record answers what the call then does. A new action is
+//! covered as soon as it is registered.
 
 use actiongate_client::{Client, Reply, Status};
 use actiongate_gateway::Config;
@@ -99,6 +101,26 @@ async fn records(gw: &TestGateway, n: usize) -> Records {
     }
 }
 
+/// `authz/check`'s answer for `caller` on `code`, on the record `body`
+/// names (if any).
+async fn may(caller: &Client, code: &str, scope: &Scope, body: &Value) -> bool {
+    let resources: Vec<String> = scope
+        .field()
+        .and_then(|field| body.get(field))
+        .and_then(Value::as_str)
+        .map(|id| vec![format!("{}:{id}", scope.kind())])
+        .unwrap_or_default();
+    let reply = caller
+        .call(
+            "access/v1/authz/check",
+            &json!({ "action": code, "resources": resources }),
+        )
+        .await
+        .unwrap();
+    expect(&reply, 200, Status::Success);
+    reply.envelope.result["ok"].as_bool().unwrap()
+}
+
 /// The body that names the action's scope: the id of the record its
 /// declared field points at.
 fn body(scope: &Scope, records: &Records) -> Value {
@@ -183,6 +205,17 @@ async fn every_action_refuses_the_role_below_its_own_and_admits_its_own() {
                     (&below_member.client, at)
                 }
             };
+
+            let code = actiongate_service::policy_code(service.name, spec.path);
+            assert!(
+                !may(below_caller, &code, &spec.scope, &body).await,
+                "authz/check admits a {} to {code}",
+                below(least)
+            );
+            assert!(
+                may(at_caller, &code, &spec.scope, &body).await,
+                "authz/check refuses a {least} {code}"
+            );
 
             let jobs = gw.count_jobs().await;
             let refused = below_caller.call(&name, &body).await.unwrap();

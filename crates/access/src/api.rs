@@ -3,6 +3,7 @@
 //! `server` feature, and what `actiongate-client` calls.
 
 pub mod audit;
+pub mod authz;
 pub mod event;
 pub mod invite;
 pub mod member;
@@ -26,6 +27,8 @@ actiongate_wire::actions! {
     InviteAccept: sync "v1" "invite/accept", invite::InviteToken => invite::Invite;
     InviteMine: sync "v1" "invite/mine", invite::Mine => Page<invite::Invite>;
     AuditList: sync "v1" "audit/list", audit::ListAudit => Page<audit::AuditEvent>;
+    AuthzPolicies: sync "v1" "authz/policies", authz::ListPolicies => authz::Policies;
+    AuthzCheck: sync "v1" "authz/check", authz::Check => authz::Decision;
     EventSend: sync "v1" "event/send", event::SendEvent => event::Event;
     EventList: sync "v1" "event/list", event::ListEvents => Page<event::Event>;
     EventCount: sync "v1" "event/count", event::EventFilter => event::EventCount;

@@ -9,6 +9,9 @@
 //! - Invites: `invite/create|list|cancel` by project admins,
 //!   `invite/get|accept` by token, `invite/mine`.
 //! - `audit/list`: the organization's audit trail, for its admins.
+//! - Policies: `authz/policies` lists every action's policy code;
+//!   `authz/check` answers whether the caller may call one, on given
+//!   records, as the call itself would be decided.
 //! - The event stream: `event/send` by members, `event/list|count|tags`
 //!   (with the audit trail in it, as `Platform` events, for admins).
 //! - Tokens: `token/create|list|get|update|revoke|rotate`, each caller's
@@ -22,6 +25,8 @@
 pub mod api;
 #[cfg(feature = "server")]
 mod audit;
+#[cfg(feature = "server")]
+mod authz;
 #[cfg(feature = "server")]
 mod entity;
 #[cfg(feature = "server")]
@@ -128,6 +133,14 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::of::<api::AuditList>("Audit events listed").role(Admin),
             audit::list,
+        )
+        .action(
+            A::of::<api::AuthzPolicies>("Policies listed").role(Viewer),
+            authz::policies,
+        )
+        .action(
+            A::of::<api::AuthzCheck>("Decided").role(Viewer),
+            authz::check,
         )
         .action(
             A::of::<api::EventSend>("Event sent").role(Member),

@@ -143,6 +143,8 @@ fn operation(service: &'static str, action: &Action, schemas: &mut Schemas) -> V
     let mut operation = json!({
         "operationId": format!("{service}.{}.{}", spec.version, spec.path.replace('/', ".")),
         "summary": spec.summary,
+        // What custom roles' rules and authz/check name it by.
+        "x-policy": actiongate_service::policy_code(service, spec.path),
         "description": description(action),
         "tags": [service],
         "requestBody": { "required": true, "content": body },

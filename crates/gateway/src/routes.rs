@@ -8,8 +8,8 @@ use std::time::Duration;
 use std::panic::AssertUnwindSafe;
 
 use actiongate_service::{
-    Access, ActionError, ActionName, ActionSpec, ApiError, Ctx, DecodedInput, Engine, ErasedAction,
-    Hooks, Mode, OnActivityEvents, Requests, Scope, Service, SweepExpired,
+    Access, ActionError, ActionName, ActionSpec, ApiError, Catalog, Ctx, DecodedInput, Engine,
+    ErasedAction, Hooks, Mode, OnActivityEvents, Requests, Scope, Service, SweepExpired,
 };
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -201,8 +201,17 @@ impl RouteTable {
         // Every call can reach every service's hooks (a project deleted by
         // one service takes the others' records with it).
         let hooks = Arc::new(Hooks::of(&services));
+        // And the policies of every action, for `authz/*`.
+        let mut catalog = Catalog::default();
+        for service in &services {
+            for (spec, _) in &service.actions {
+                catalog.add(service.name, spec);
+            }
+        }
+        let catalog = Arc::new(catalog);
         for mut service in services {
             service.state.insert(hooks.clone());
+            service.state.insert(catalog.clone());
             service.state.insert(table.engine.clone());
             table.sweeps.extend(service.sweeps.iter().copied());
             table

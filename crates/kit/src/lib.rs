@@ -1,6 +1,7 @@
 //! The service kit: what actiongate's built-in services share, so that a
 //! handler reads like the work it does.
 //!
+//! - [`authz`]: the one evaluator of who may call what;
 //! - [`scope`]: the projects a caller can see and its role in one;
 //! - [`record`]: a record loaded only if the caller may see it, at a role,
 //!   in its project, and the [`Scope`](actiongate_service::Scope) an action
@@ -16,6 +17,7 @@
 //! project's contents deleted with it) goes through the gateway's hooks.
 
 pub mod actor;
+pub mod authz;
 pub mod fields;
 pub mod page;
 pub mod record;

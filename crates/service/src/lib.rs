@@ -26,6 +26,7 @@
 
 mod action;
 mod call;
+pub mod catalog;
 mod context;
 mod decode;
 mod digest;
@@ -42,6 +43,7 @@ pub use actiongate_wire::{
     encode_data, Action, ApiError, FieldError, LogLine, Mode, Page, RequestId, Role, Status,
     Timestamp, Upload,
 };
+pub use catalog::{policy_code, Catalog};
 pub use context::{ActionName, Ctx, Db, Principal};
 pub use decode::decode_body;
 pub use digest::{hex, sha256_hex};

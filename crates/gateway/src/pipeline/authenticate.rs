@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use actiongate_kit::authz::{self, Place};
 use actiongate_service::{Access, ActionSpec, Scope};
 use actiongate_wire::{ApiError, Status};
 use http::header::AUTHORIZATION;
@@ -87,19 +88,13 @@ pub async fn for_action(
             format!("This token is not enabled for the {service} service; create one that is with `actiongate token create --services {service}`"),
         ));
     }
-    match spec.scope {
-        Scope::Org => grant.principal.require(role)?,
-        // No project role is above the token's cap.
-        _ => match grant.principal.role_cap {
-            Some(cap) if cap < role => {
-                return Err(ApiError::new(
-                    Status::Forbidden,
-                    format!("This needs the {role} role; the token is capped at {cap}"),
-                ))
-            }
-            _ => {}
-        },
-    }
+    // A project-scoped action is weighed in its project by `authorize`;
+    // here only the token's cap can refuse it.
+    let place = match spec.scope {
+        Scope::Org => Place::Org,
+        _ => Place::UnnamedProject,
+    };
+    authz::decide(&grant.principal, role, place)?;
     ctx.grant = Some(grant);
     Ok(())
 }

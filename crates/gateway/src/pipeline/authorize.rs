@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use actiongate_kit::authz::{self, Place};
 use actiongate_kit::scope;
 use actiongate_service::{Access, ActionSpec, Role, Scope};
 use actiongate_wire::ApiError;
@@ -82,7 +83,14 @@ pub async fn check(
     let (project, role) = found
         .map_err(|err| unavailable_db(ctx.request_id, &err))?
         .ok_or_else(not_found)?;
-    scope::require(&project.id, role, least)?;
+    authz::decide(
+        principal,
+        least,
+        Place::Project {
+            id: &project.id,
+            role,
+        },
+    )?;
     ctx.scope_record = record_key;
     ctx.project_scope = Some(project.id.as_str().into());
     ctx.checked_project = Some(std::sync::Arc::new(project));
