@@ -33,6 +33,7 @@ mod m20261127_000017_activity_tallies;
 mod m20261127_000018_job_upstream_request_id;
 mod m20261127_000019_list_indexes;
 mod m20261127_000022_token_management;
+mod m20261127_000024_teams;
 mod runner;
 
 pub use runner::{applied, up, Report};
@@ -55,5 +56,6 @@ pub fn core() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261127_000018_job_upstream_request_id::Migration),
         Box::new(m20261127_000019_list_indexes::Migration),
         Box::new(m20261127_000022_token_management::Migration),
+        Box::new(m20261127_000024_teams::Migration),
     ]
 }

@@ -14,6 +14,7 @@ pub struct Migration;
 #[derive(DeriveIden)]
 enum Tokens {
     Table,
+    Id,
     OrgId,
     UserId,
     CreatedAt,
@@ -60,6 +61,7 @@ impl MigrationTrait for Migration {
                     .table(Tokens::Table)
                     .col(Tokens::OrgId)
                     .col(Tokens::CreatedAt)
+                    .col(Tokens::Id)
                     .to_owned(),
             )
             .await?;
@@ -70,6 +72,7 @@ impl MigrationTrait for Migration {
                     .table(Tokens::Table)
                     .col(Tokens::UserId)
                     .col(Tokens::CreatedAt)
+                    .col(Tokens::Id)
                     .to_owned(),
             )
             .await

@@ -112,11 +112,39 @@ async fn no_list_sorts_or_scans_a_table() {
         )
         .await;
     }
+    let team = succeeded(
+        &client,
+        "access/v1/team/create",
+        json!({ "name": "listers" }),
+    )
+    .await;
+    let me = succeeded(&client, "access/v1/user/me", json!({})).await;
+    succeeded(
+        &client,
+        "access/v1/team/member/add",
+        json!({ "team_id": team["id"], "user_id": me["id"] }),
+    )
+    .await;
+    for title in ["one", "two"] {
+        succeeded(
+            &client,
+            "access/v1/event/send",
+            json!({ "type": "Custom", "title": title, "message": "m", "severity": "info",
+                    "tags": [{ "key": "k", "value": title }] }),
+        )
+        .await;
+    }
     let scope: BTreeMap<&str, Value> = BTreeMap::from([
         ("project_id", project.clone()),
         ("environment_id", env.clone()),
         ("org_id", json!(gw.org_id)),
         ("id", integration["id"].clone()),
+        ("team_id", team["id"].clone()),
+        ("begin", json!(0)),
+        (
+            "end",
+            json!(actiongate_wire::Timestamp::now_ms() + 3_600_000),
+        ),
     ]);
 
     let lists = lists(&gw).await;

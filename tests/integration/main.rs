@@ -32,6 +32,7 @@ mod rust_client;
 mod sdk;
 mod security;
 mod serve;
+mod teams;
 mod tokens;
 mod trace;
 mod upgrade;

@@ -14,6 +14,7 @@ use crate::common::{self, expect};
 use crate::events;
 use crate::jobs;
 use crate::nodes::{self, Node};
+use crate::teams;
 use crate::tokens;
 use crate::variables;
 use crate::webhooks;
@@ -506,6 +507,89 @@ async fn events_on_postgresql() {
     let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
     events::sent_and_filtered(&gw).await;
     events::audit_in_the_stream(&gw).await;
+}
+
+/// Roles carried by teams, on PostgreSQL; and a grant made through one
+/// node holding from the next request on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_on_postgresql_and_across_nodes() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    teams::roles_carried_by_teams(&gw).await;
+
+    let url = fresh_database().await.expect("the same server");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let lease = Duration::from_millis(1500);
+    let a = Node::start(dir_a.path(), Some(&url), lease);
+    let b = Node::start(dir_b.path(), Some(&url), lease);
+    let token = std::fs::read_to_string(dir_a.path().join("admin.token")).unwrap();
+    let admin = Client::new(&a.url, token.trim());
+    let call = |client: &Client, path: &'static str, body: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            let reply = client.call(path, &body).await.unwrap();
+            expect(&reply, 200, Status::Success);
+            reply.envelope.result
+        }
+    };
+    let user = call(
+        &admin,
+        "access/v1/user/create",
+        json!({ "email": "nell@example.com", "name": "nell", "role": "viewer" }),
+    )
+    .await;
+    let secret = call(
+        &admin,
+        "access/v1/token/create",
+        json!({ "name": "nell", "user_id": user["id"] }),
+    )
+    .await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let nell_on_b = Client::new(&b.url, &secret);
+    let create = |n: u32| json!({ "name": format!("nell-{n}") });
+    let before = nell_on_b
+        .call("console/v1/project/create", &create(1))
+        .await
+        .unwrap();
+    expect(&before, 403, Status::Forbidden);
+    let team = call(
+        &admin,
+        "access/v1/team/create",
+        json!({ "name": "builders" }),
+    )
+    .await;
+    call(
+        &admin,
+        "access/v1/team/member/add",
+        json!({ "team_id": team["id"], "user_id": user["id"] }),
+    )
+    .await;
+    call(
+        &admin,
+        "access/v1/team/grant",
+        json!({ "team_id": team["id"], "role": "admin" }),
+    )
+    .await;
+    let after = nell_on_b
+        .call("console/v1/project/create", &create(2))
+        .await
+        .unwrap();
+    expect(&after, 200, Status::Success);
+    call(
+        &admin,
+        "access/v1/team/revoke",
+        json!({ "team_id": team["id"] }),
+    )
+    .await;
+    let revoked = nell_on_b
+        .call("console/v1/project/create", &create(3))
+        .await
+        .unwrap();
+    expect(&revoked, 403, Status::Forbidden);
 }
 
 /// Tokens managed through actions, and rotated with a grace, on

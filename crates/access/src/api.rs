@@ -7,6 +7,7 @@ pub mod authz;
 pub mod event;
 pub mod invite;
 pub mod member;
+pub mod team;
 pub mod token;
 pub mod user;
 
@@ -33,6 +34,16 @@ actiongate_wire::actions! {
     EventList: sync "v1" "event/list", event::ListEvents => Page<event::Event>;
     EventCount: sync "v1" "event/count", event::EventFilter => event::EventCount;
     EventTags: sync "v1" "event/tags", event::ListTags => event::EventTags;
+    TeamCreate: sync "v1" "team/create", team::CreateTeam => team::Team;
+    TeamGet: sync "v1" "team/get", team::TeamId => team::Team;
+    TeamList: sync "v1" "team/list", team::ListTeams => Page<team::Team>;
+    TeamUpdate: sync "v1" "team/update", team::UpdateTeam => team::Team;
+    TeamDelete: sync "v1" "team/delete", team::TeamId => team::Team;
+    TeamMemberAdd: sync "v1" "team/member/add", team::TeamMemberRef => team::TeamMember;
+    TeamMemberList: sync "v1" "team/member/list", team::ListTeamMembers => Page<team::TeamMember>;
+    TeamMemberRemove: sync "v1" "team/member/remove", team::TeamMemberRef => team::TeamMember;
+    TeamGrant: sync "v1" "team/grant", team::GrantTeam => team::Team;
+    TeamRevoke: sync "v1" "team/revoke", team::RevokeTeam => team::Team;
     TokenCreate: sync "v1" "token/create", token::CreateToken => token::IssuedToken;
     TokenList: sync "v1" "token/list", token::ListTokens => Page<token::Token>;
     TokenGet: sync "v1" "token/get", token::TokenId => token::Token;

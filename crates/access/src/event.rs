@@ -390,10 +390,9 @@ async fn tags_of(
     if ids.is_empty() {
         return Ok(by_event);
     }
+    // Read in key order, each event's tags from its own primary-key range.
     let rows = event_tag::Entity::find()
         .filter(event_tag::Column::EventId.is_in(ids))
-        .order_by_asc(event_tag::Column::Key)
-        .order_by_asc(event_tag::Column::Value)
         .all(db)
         .await?;
     for row in rows {
@@ -401,6 +400,9 @@ async fn tags_of(
             key: row.key,
             value: row.value,
         });
+    }
+    for tags in by_event.values_mut() {
+        tags.sort_by(|a, b| (&a.key, &a.value).cmp(&(&b.key, &b.value)));
     }
     Ok(by_event)
 }

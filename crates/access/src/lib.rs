@@ -9,6 +9,9 @@
 //! - Invites: `invite/create|list|cancel` by project admins,
 //!   `invite/get|accept` by token, `invite/mine`.
 //! - `audit/list`: the organization's audit trail, for its admins.
+//! - Teams: `team/create|get|list|update|delete`, `team/member/add|list|
+//!   remove`, `team/grant|revoke`: a team carries a role onto a project or
+//!   the whole organization to its members.
 //! - Policies: `authz/policies` lists every action's policy code;
 //!   `authz/check` answers whether the caller may call one, on given
 //!   records, as the call itself would be decided.
@@ -42,6 +45,8 @@ mod schema;
 #[cfg(feature = "server")]
 mod settings;
 #[cfg(feature = "server")]
+mod team;
+#[cfg(feature = "server")]
 mod token;
 #[cfg(feature = "server")]
 pub mod user;
@@ -66,6 +71,7 @@ pub fn service(settings: Settings) -> Service {
     let service = Service::new(api::SERVICE)
         .state(settings)
         .on_projects_deleted(invite::delete_in_projects)
+        .on_projects_deleted(team::delete_grants_in_projects)
         .sweep_expired("events", event::sweep_expired);
     schema::register(service)
         .action(A::of::<api::UserMe>("Caller found").role(Viewer), user::me)
@@ -157,6 +163,44 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::of::<api::EventTags>("Event tags listed").role(Viewer),
             event::tags,
+        )
+        // Teams: organization admins manage them; anyone may leave one.
+        .action(
+            A::of::<api::TeamCreate>("Team created").role(Admin),
+            team::create,
+        )
+        .action(A::of::<api::TeamGet>("Team found").role(Viewer), team::get)
+        .action(
+            A::of::<api::TeamList>("Teams listed").role(Viewer),
+            team::list,
+        )
+        .action(
+            A::of::<api::TeamUpdate>("Team updated").role(Admin),
+            team::update,
+        )
+        .action(
+            A::of::<api::TeamDelete>("Team deleted").role(Admin),
+            team::delete,
+        )
+        .action(
+            A::of::<api::TeamMemberAdd>("Team member added").role(Admin),
+            team::add_member,
+        )
+        .action(
+            A::of::<api::TeamMemberList>("Team members listed").role(Viewer),
+            team::list_members,
+        )
+        .action(
+            A::of::<api::TeamMemberRemove>("Team member removed").role(Viewer),
+            team::remove_member,
+        )
+        .action(
+            A::of::<api::TeamGrant>("Role granted to the team").role(Admin),
+            team::grant,
+        )
+        .action(
+            A::of::<api::TeamRevoke>("Role revoked from the team").role(Admin),
+            team::revoke,
         )
         // A token's secret is answered once; a slow database answers late
         // rather than park the call, whose kept result holds no secret.

@@ -5,14 +5,16 @@
 
 use crate::api::member::{AddMember, ListMembers, Member, RemoveMember};
 use crate::org_member;
-use actiongate_entity::{project_member, user};
+use std::collections::HashMap;
+
+use actiongate_entity::{project_member, team, team_grant, team_member, user};
 use actiongate_kit::fields;
 use actiongate_kit::page::{self, Page};
 use actiongate_kit::scope::{self, ProjectScope};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 
 /// Where a member call acts: the one of `project_id` and `org_id` it
@@ -46,6 +48,7 @@ impl Member {
         let (email, name) = u.map(|u| (u.email, u.name)).unwrap_or_default();
         Member {
             org_id: None,
+            teams: Vec::new(),
             project_id: Some(m.project_id),
             user_id: m.user_id,
             email,
@@ -64,22 +67,106 @@ pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
         Place::Org(id) => return org_member::list(&ctx, &id, offset, limit).await,
     };
     let scope = scope::project(&ctx, ctx.read(), &project_id, Role::Viewer).await?;
-    let query = project_member::Entity::find()
-        .filter(project_member::Column::ProjectId.eq(&scope.project.id));
-    let count = query.clone().count(ctx.read()).await?;
-    let rows = query
+    let db = ctx.read();
+    let mut members: Vec<Member> = project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(&scope.project.id))
         .find_also_related(user::Entity)
         .order_by_asc(project_member::Column::CreatedAt)
         .order_by_asc(project_member::Column::UserId)
-        .offset(offset)
-        .limit(limit)
-        .all(ctx.read())
-        .await?;
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(m, u)| Member::new(m, u))
+        .collect();
+    through_teams(db, &scope.project.id, &mut members).await?;
+    let count = members.len() as u64;
     Ok(Page {
-        results: rows.into_iter().map(|(m, u)| Member::new(m, u)).collect(),
+        results: members
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect(),
         count,
         offset,
     })
+}
+
+/// Adds to a project's `members` those who hold a role there through
+/// their teams' grants, and names the teams: each member's role is the
+/// better of the two, and whoever holds one only through a team is listed
+/// after the direct members, in the order they joined the team.
+async fn through_teams(
+    db: &impl ConnectionTrait,
+    project_id: &str,
+    members: &mut Vec<Member>,
+) -> ActionResult<()> {
+    let grants = team_grant::Entity::find()
+        .filter(team_grant::Column::ProjectId.eq(project_id))
+        .all(db)
+        .await?;
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let team_ids: Vec<String> = grants.iter().map(|g| g.team_id.clone()).collect();
+    let names: HashMap<String, String> = team::Entity::find()
+        .filter(team::Column::Id.is_in(team_ids.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
+    let roles: HashMap<&str, Role> = grants
+        .iter()
+        .map(|g| (g.team_id.as_str(), g.role.parse().unwrap_or(Role::Viewer)))
+        .collect();
+    let mut in_teams = team_member::Entity::find()
+        .filter(team_member::Column::TeamId.is_in(team_ids))
+        .all(db)
+        .await?;
+    in_teams.sort_by(|a, b| (a.created_at, &a.user_id).cmp(&(b.created_at, &b.user_id)));
+    let new_ids: Vec<String> = in_teams
+        .iter()
+        .map(|m| m.user_id.clone())
+        .filter(|id| !members.iter().any(|m| m.user_id == *id))
+        .collect();
+    let mut users: HashMap<String, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(new_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    for in_team in in_teams {
+        let role = roles[in_team.team_id.as_str()];
+        let team = names.get(&in_team.team_id).cloned().unwrap_or_default();
+        let index = match members.iter().position(|m| m.user_id == in_team.user_id) {
+            Some(index) => index,
+            None => {
+                let (email, name) = users
+                    .remove(&in_team.user_id)
+                    .map(|u| (u.email, u.name))
+                    .unwrap_or_default();
+                members.push(Member {
+                    project_id: Some(project_id.to_owned()),
+                    org_id: None,
+                    user_id: in_team.user_id.clone(),
+                    email,
+                    name,
+                    role: role.as_str().to_owned(),
+                    teams: Vec::new(),
+                    created_at: Timestamp::from_unix_ms(in_team.created_at),
+                    updated_at: Timestamp::from_unix_ms(in_team.created_at),
+                });
+                members.len() - 1
+            }
+        };
+        let member = &mut members[index];
+        if role > member.role.parse().unwrap_or(Role::Viewer) {
+            member.role = role.as_str().to_owned();
+        }
+        member.teams.push(team);
+    }
+    Ok(())
 }
 
 /// `role` as a member may be given it: anything but `owner`.

@@ -22,6 +22,7 @@ impl Member {
         Member {
             project_id: None,
             org_id: Some(m.org_id),
+            teams: Vec::new(),
             user_id: m.user_id,
             email,
             name,

@@ -1,10 +1,12 @@
 //! Organization actions. A token is bound to one organization: it can read
 //! and change that one only, and any other id is reported as not found.
 
-use actiongate_entity::{org_member, organization, project, token, user};
+use actiongate_entity::{
+    org_member, organization, project, team, team_grant, team_member, token, user,
+};
 use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
 use actiongate_wire::new_id;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
@@ -177,6 +179,23 @@ pub async fn delete(ctx: Ctx, input: OrgId) -> ActionResult<Deleted> {
     .await?;
     org_member::Entity::delete_many()
         .filter(org_member::Column::OrgId.eq(&org.id))
+        .exec(&txn)
+        .await?;
+    let teams = Query::select()
+        .column(team::Column::Id)
+        .from(team::Entity)
+        .and_where(team::Column::OrgId.eq(&org.id))
+        .to_owned();
+    team_grant::Entity::delete_many()
+        .filter(team_grant::Column::TeamId.in_subquery(teams.clone()))
+        .exec(&txn)
+        .await?;
+    team_member::Entity::delete_many()
+        .filter(team_member::Column::TeamId.in_subquery(teams))
+        .exec(&txn)
+        .await?;
+    team::Entity::delete_many()
+        .filter(team::Column::OrgId.eq(&org.id))
         .exec(&txn)
         .await?;
     token::Entity::update_many()

@@ -20,5 +20,8 @@ pub mod organization;
 pub mod project;
 pub mod project_member;
 pub mod signing_key;
+pub mod team;
+pub mod team_grant;
+pub mod team_member;
 pub mod token;
 pub mod user;

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
-use actiongate_entity::{auth_epoch, org_member, token};
+use actiongate_entity::{auth_epoch, token};
 use actiongate_kit::tokens::parse_services;
 use actiongate_service::{Principal, Role};
 use actiongate_wire::{ApiError, Status, Timestamp};
@@ -259,14 +259,12 @@ impl TokenVerifier {
             }
             Some(row.expires_at.map_or(until, |at| at.min(until)))
         };
-        let membership = org_member::Entity::find_by_id((row.org_id.clone(), row.user_id.clone()))
-            .one(&self.read)
+        let member_role = actiongate_kit::scope::org_role(&self.read, &row.org_id, &row.user_id)
             .await
             .map_err(unavailable)?
             .ok_or_else(|| {
                 unauthorized("The token's user is no longer a member of its organization")
             })?;
-        let member_role: Role = membership.role.parse().unwrap_or(Role::Viewer);
         let cap = row.role.as_deref().and_then(|r| r.parse::<Role>().ok());
         let grant = Arc::new(Grant {
             principal: Arc::new(Principal {

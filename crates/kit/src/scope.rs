@@ -2,14 +2,19 @@
 //!
 //! A caller sees every project of its token's organization (or, with a
 //! project-limited token, that one). Its role there is the better of its
-//! organization role and its project membership, never above the token's
-//! cap ([`Principal::project_role`]). The gateway checks a declared scope
+//! organization role, its project membership and the grants there of the
+//! teams it is in, never above the token's cap
+//! ([`Principal::project_role`]); its organization role, the better of
+//! its membership and its teams' organization-wide grants ([`org_role`]). The gateway checks a declared scope
 //! with [`role_in_project`]; handlers, inside their own transaction, with
 //! [`project`] and [`project_for_update`].
 
-use actiongate_entity::{project, project_member};
+use actiongate_entity::{org_member, project, project_member, team, team_grant, team_member};
 use actiongate_service::{ActionResult, ApiError, Ctx, Principal, Role, Status};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QuerySelect, Select};
+use sea_orm::sea_query::{IntoCondition, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Select,
+};
 
 /// A project the caller can see, and the caller's role in it.
 pub struct ProjectScope {
@@ -74,6 +79,9 @@ pub async fn role_in_project(
     Ok(Some((project, role)))
 }
 
+/// The principal's role in project `project_id`: the best of its
+/// organization role, its membership there and the grants there of every
+/// team it is in, within its token's cap.
 async fn membership_role(
     db: &impl ConnectionTrait,
     principal: &Principal,
@@ -84,7 +92,63 @@ async fn membership_role(
             .one(db)
             .await?
             .and_then(|m| m.role.parse::<Role>().ok());
-    Ok(principal.project_role(membership))
+    let granted = team_role(
+        db,
+        &principal.user_id,
+        team_grant::Column::ProjectId.eq(project_id),
+    )
+    .await?;
+    Ok(principal.project_role(membership.max(granted)))
+}
+
+/// The best role the teams `user_id` is in carry onto the place `place`
+/// selects (a project's grants, or the organization's).
+async fn team_role(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    place: impl IntoCondition,
+) -> Result<Option<Role>, DbErr> {
+    let teams = Query::select()
+        .column(team_member::Column::TeamId)
+        .from(team_member::Entity)
+        .and_where(team_member::Column::UserId.eq(user_id))
+        .to_owned();
+    let grants = team_grant::Entity::find()
+        .filter(place)
+        .filter(team_grant::Column::TeamId.in_subquery(teams))
+        .all(db)
+        .await?;
+    Ok(grants
+        .iter()
+        .filter_map(|g| g.role.parse::<Role>().ok())
+        .max())
+}
+
+/// `user_id`'s role in organization `org_id`: the better of its membership
+/// and the organization-wide grants of the teams it is in there; `None`
+/// if it is no member. The token verifier computes principals' roles here.
+pub async fn org_role(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<Role>, DbErr> {
+    let Some(membership) = org_member::Entity::find_by_id((org_id.to_owned(), user_id.to_owned()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let member: Role = membership.role.parse().unwrap_or(Role::Viewer);
+    let in_org = Query::select()
+        .column(team::Column::Id)
+        .from(team::Entity)
+        .and_where(team::Column::OrgId.eq(org_id))
+        .to_owned();
+    let org_wide = Condition::all()
+        .add(team_grant::Column::Place.eq(team_grant::ORG))
+        .add(team_grant::Column::TeamId.in_subquery(in_org));
+    let granted = team_role(db, user_id, org_wide).await?;
+    Ok(Some(granted.map_or(member, |granted| granted.max(member))))
 }
 
 /// Project `id` for a read-only handler: the row the gateway read while

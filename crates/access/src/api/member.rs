@@ -14,7 +14,12 @@ pub struct Member {
     pub user_id: String,
     pub email: String,
     pub name: String,
+    /// The best role the member holds there.
     pub role: String,
+    /// In a project: the teams through which the member holds a role
+    /// there (their grants onto it), if any.
+    #[serde(default)]
+    pub teams: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
