@@ -6,11 +6,16 @@
 use actiongate_client::Status;
 use serde_json::json;
 
-use crate::common::{self, expect, expect_at};
+use crate::common::{self, expect, expect_at, TestGateway};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_manage_the_organizations_members_within_their_own_role() {
     let gw = common::start().await;
+    managed_within_reach(&gw).await;
+}
+
+/// Organization members managed by an admin, on either database.
+pub async fn managed_within_reach(gw: &TestGateway) {
     let org = gw.org_id.clone();
     let ann = gw.person("ann", "admin").await;
     let bob = gw.person("bob", "member").await;
@@ -156,6 +161,12 @@ async fn admins_manage_the_organizations_members_within_their_own_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ownership_moves_with_org_transfer() {
     let gw = common::start().await;
+    transferred(&gw).await;
+}
+
+/// The organization handed over, and its old owner leaving, on either
+/// database.
+pub async fn transferred(gw: &TestGateway) {
     let org = gw.org_id.clone();
     let heir = gw.person("hal", "admin").await;
     let owner_id = gw

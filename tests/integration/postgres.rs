@@ -14,6 +14,7 @@ use crate::common::{self, expect};
 use crate::events;
 use crate::jobs;
 use crate::nodes::{self, Node};
+use crate::org_members;
 use crate::teams;
 use crate::tokens;
 use crate::variables;
@@ -590,6 +591,19 @@ async fn teams_on_postgresql_and_across_nodes() {
         .await
         .unwrap();
     expect(&revoked, 403, Status::Forbidden);
+}
+
+/// An organization's members and its transfer, on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_members_on_postgresql() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    org_members::managed_within_reach(&gw).await;
+    let other = fresh_database().await.expect("the same server");
+    let gw = common::start_with(|c| c.database_url = Some(other)).await;
+    org_members::transferred(&gw).await;
 }
 
 /// Tokens managed through actions, and rotated with a grace, on
