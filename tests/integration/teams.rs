@@ -96,6 +96,7 @@ pub async fn roles_carried_by_teams(gw: &TestGateway) {
         .await
         .unwrap();
     expect(&made, 200, Status::Success);
+    let tias = made.envelope.result["id"].clone();
     ok(
         &admin,
         "access/v1/team/revoke",
@@ -120,6 +121,35 @@ pub async fn roles_carried_by_teams(gw: &TestGateway) {
     )
     .await;
     assert!(may_build_in(&tia.client, &project, "back-in").await);
+    // Leaving the organization (her project gone first) takes her out of
+    // its teams.
+    let deleted = admin
+        .call("console/v1/project/delete", &json!({ "id": tias }))
+        .await
+        .unwrap();
+    let deleted = admin.wait(deleted, common::WAIT).await.unwrap();
+    expect(&deleted, 200, Status::Success);
+    ok(
+        &admin,
+        "access/v1/member/remove",
+        json!({ "org_id": gw.org_id, "user_id": tia.id }),
+    )
+    .await;
+    let team_now = ok(&admin, "access/v1/team/get", json!({ "id": team_id })).await;
+    assert_eq!(team_now["members"], 0);
+    ok(
+        &admin,
+        "access/v1/member/add",
+        json!({ "org_id": gw.org_id, "user_id": tia.id, "role": "viewer" }),
+    )
+    .await;
+    assert!(!may_build_in(&tia.client, &project, "rejoined").await);
+    ok(
+        &admin,
+        "access/v1/team/member/add",
+        json!({ "team_id": team_id, "user_id": tia.id }),
+    )
+    .await;
     ok(&admin, "access/v1/team/delete", json!({ "id": team_id })).await;
     assert!(!may_build_in(&tia.client, &project, "team-gone").await);
     let gone = admin

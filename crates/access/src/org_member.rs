@@ -6,7 +6,9 @@
 //! of the member it concerns included.
 
 use crate::api::member::Member;
-use actiongate_entity::{org_member, organization, project, project_member, user};
+use actiongate_entity::{
+    org_member, organization, project, project_member, team, team_member, user,
+};
 use actiongate_kit::fields;
 use actiongate_kit::page::Page;
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
@@ -209,7 +211,7 @@ pub async fn update(ctx: &Ctx, org_id: &str, user_id: &str, role: Role) -> Actio
     Ok(Member::of_org(updated, user))
 }
 
-/// Removes a member from the organization, and from its projects. Admins
+/// Removes a member from the organization, its projects and its teams. Admins
 /// remove others; anyone may leave. A member who owns a project hands it
 /// over first (`project/transfer`).
 pub async fn remove(ctx: &Ctx, org_id: &str, user_id: &str) -> ActionResult<Member> {
@@ -246,6 +248,16 @@ pub async fn remove(ctx: &Ctx, org_id: &str, user_id: &str) -> ActionResult<Memb
     project_member::Entity::delete_many()
         .filter(project_member::Column::UserId.eq(user_id))
         .filter(project_member::Column::ProjectId.in_subquery(in_org))
+        .exec(&txn)
+        .await?;
+    let teams = Query::select()
+        .column(team::Column::Id)
+        .from(team::Entity)
+        .and_where(team::Column::OrgId.eq(&org.id))
+        .to_owned();
+    team_member::Entity::delete_many()
+        .filter(team_member::Column::UserId.eq(user_id))
+        .filter(team_member::Column::TeamId.in_subquery(teams))
         .exec(&txn)
         .await?;
     org_member::Entity::delete_by_id((current.org_id.clone(), current.user_id.clone()))
