@@ -223,3 +223,121 @@ pub async fn transferred(gw: &TestGateway) {
     let gone = gw.call("access/v1/user/me", json!({})).await;
     expect(&gone, 401, Status::Unauthorized);
 }
+
+/// Invites to the organization as a whole, on either database.
+pub async fn invited_to_the_organization(gw: &TestGateway) {
+    let org = gw.org_id.clone();
+    let ok = |reply: actiongate_client::Reply| {
+        expect(&reply, 200, Status::Success);
+        reply.envelope.result
+    };
+    let member = gw.person("mem", "member").await;
+    // Someone of another organization, with a token there.
+    let elsewhere = ok(gw
+        .call("console/v1/org/create", json!({ "name": "elsewhere" }))
+        .await);
+    let elsewhere_id = elsewhere["id"].as_str().unwrap().to_owned();
+    let theirs = gw
+        .client("")
+        .with_token(gw.create_token(&["--org", &elsewhere_id]));
+    let outsider = ok(theirs
+        .call(
+            "access/v1/user/create",
+            &json!({ "email": "out@example.com", "name": "out", "role": "viewer" }),
+        )
+        .await
+        .unwrap());
+    let outsider_id = outsider["id"].as_str().unwrap().to_owned();
+    let outsider_token = gw.create_token(&["--org", &elsewhere_id, "--user", &outsider_id]);
+    let outsider_client = gw.client("").with_token(&outsider_token);
+
+    let invite = ok(gw
+        .call(
+            "access/v1/invite/create",
+            json!({ "org_id": org, "email": "out@example.com", "role": "member" }),
+        )
+        .await);
+    assert!(invite["project_id"].is_null());
+    assert_eq!(invite["org_id"], org.as_str());
+    let token = invite["token"].as_str().unwrap().to_owned();
+    let again = gw
+        .call(
+            "access/v1/invite/create",
+            json!({ "org_id": org, "email": "out@example.com", "role": "member" }),
+        )
+        .await;
+    expect_at(&again, 409, Status::Conflict, "/email");
+    let already = gw
+        .call(
+            "access/v1/invite/create",
+            json!({ "org_id": org, "email": member.email, "role": "viewer" }),
+        )
+        .await;
+    expect_at(&already, 409, Status::Conflict, "/email");
+    let by_member = member
+        .call(
+            "access/v1/invite/create",
+            json!({ "org_id": org, "email": "x@example.com", "role": "viewer" }),
+        )
+        .await;
+    expect(&by_member, 403, Status::Forbidden);
+    let pending = ok(gw
+        .call("access/v1/invite/list", json!({ "org_id": org }))
+        .await);
+    assert_eq!(pending["count"], 1);
+    // Another organization's admins neither see nor cancel it.
+    let foreign_cancel = theirs
+        .call("access/v1/invite/cancel", &json!({ "id": invite["id"] }))
+        .await
+        .unwrap();
+    expect(&foreign_cancel, 404, Status::ResourceNotFound);
+
+    // The invitee finds it, and accepting makes them a member here.
+    let mine = ok(outsider_client
+        .call("access/v1/invite/mine", &json!({}))
+        .await
+        .unwrap());
+    assert_eq!(mine["results"][0]["id"], invite["id"]);
+    let accepted = ok(outsider_client
+        .call("access/v1/invite/accept", &json!({ "token": token }))
+        .await
+        .unwrap());
+    assert_eq!(accepted["state"], "accepted");
+    let members = ok(gw
+        .call("access/v1/member/list", json!({ "org_id": org }))
+        .await);
+    let joined = members["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == outsider_id.as_str())
+        .expect("the invitee is a member")
+        .clone();
+    assert_eq!(joined["role"], "member");
+    let here = gw.create_token(&["--org", &org, "--user", &outsider_id]);
+    let me = ok(gw
+        .client("")
+        .with_token(&here)
+        .call("access/v1/user/me", &json!({}))
+        .await
+        .unwrap());
+    assert_eq!(me["role"], "member");
+
+    // An organization invite is cancelled by its admins.
+    let second = ok(gw
+        .call(
+            "access/v1/invite/create",
+            json!({ "org_id": org, "email": "late@example.com", "role": "viewer" }),
+        )
+        .await);
+    let cancelled = ok(gw
+        .call("access/v1/invite/cancel", json!({ "id": second["id"] }))
+        .await);
+    assert_eq!(cancelled["state"], "cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_to_the_organization_makes_a_member_of_it() {
+    let gw = common::start().await;
+    invited_to_the_organization(&gw).await;
+}

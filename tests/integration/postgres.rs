@@ -604,6 +604,9 @@ async fn organization_members_on_postgresql() {
     let other = fresh_database().await.expect("the same server");
     let gw = common::start_with(|c| c.database_url = Some(other)).await;
     org_members::transferred(&gw).await;
+    let third = fresh_database().await.expect("the same server");
+    let gw = common::start_with(|c| c.database_url = Some(third)).await;
+    org_members::invited_to_the_organization(&gw).await;
 }
 
 /// Tokens managed through actions, and rotated with a grace, on

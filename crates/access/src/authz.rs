@@ -11,7 +11,7 @@ use actiongate_kit::authz::{self, Place};
 use actiongate_kit::scope;
 use actiongate_kit::tokens::parse_services;
 use actiongate_service::catalog::Entry;
-use actiongate_service::{ActionResult, ApiError, Catalog, Ctx, Scope};
+use actiongate_service::{ActionResult, ApiError, Catalog, Ctx, Home, Scope};
 use sea_orm::EntityTrait;
 
 pub async fn policies(ctx: Ctx, _input: ListPolicies) -> ActionResult<Policies> {
@@ -66,13 +66,13 @@ pub async fn check(ctx: Ctx, input: Check) -> ActionResult<Decision> {
     Ok(first_refusal.unwrap_or_else(|| refused("no route")))
 }
 
-/// The projects the named records are in, each as `Some(id)` or `None`
-/// for a record the caller cannot see (or that does not exist).
+/// What the named records belong to, each `None` for a record that does
+/// not exist.
 async fn projects(
     ctx: &Ctx,
     catalog: &Catalog,
     resources: Vec<String>,
-) -> ActionResult<Vec<(String, Option<String>)>> {
+) -> ActionResult<Vec<(String, Option<Home>)>> {
     let mut found = Vec::with_capacity(resources.len());
     for (i, resource) in resources.into_iter().enumerate() {
         let pointer = format!("/resources/{i}");
@@ -84,8 +84,8 @@ async fn projects(
             )
             .into());
         };
-        let project = if kind == "project" {
-            Some(id.to_owned())
+        let home = if kind == "project" {
+            Some(Home::Project(id.to_owned()))
         } else {
             let project_of = catalog.project_of(kind).ok_or_else(|| {
                 let kinds: Vec<&str> = std::iter::once("project").chain(catalog.kinds()).collect();
@@ -95,11 +95,9 @@ async fn projects(
                     format!("{kind:?} is no kind of record: one of {}", kinds.join(", ")),
                 )
             })?;
-            project_of(ctx.read(), id)
-                .await?
-                .map(|place| place.project_id)
+            project_of(ctx.read(), id).await?.map(|place| place.home)
         };
-        found.push((resource, project));
+        found.push((resource, home));
     }
     Ok(found)
 }
@@ -109,7 +107,7 @@ async fn weigh(
     ctx: &Ctx,
     entry: &Entry,
     services: Option<&[String]>,
-    projects: &[(String, Option<String>)],
+    projects: &[(String, Option<Home>)],
 ) -> ActionResult<Decision> {
     let Some(least) = entry.least else {
         return Ok(Decision {
@@ -151,21 +149,34 @@ async fn weigh(
             )),
         });
     }
-    for (resource, project) in projects {
-        let role = match project {
-            Some(id) => scope::role_in_project(ctx.read(), principal, id).await?,
-            None => None,
+    let unseen = |resource: &str| {
+        refused(format!(
+            "{resource} does not exist or is not visible to the caller"
+        ))
+    };
+    for (resource, home) in projects {
+        let decided = match home {
+            Some(Home::Project(id)) => {
+                match scope::role_in_project(ctx.read(), principal, id).await? {
+                    Some((project, role)) => authz::decide(
+                        principal,
+                        least,
+                        Place::Project {
+                            id: &project.id,
+                            role,
+                        },
+                    ),
+                    None => return Ok(unseen(resource)),
+                }
+            }
+            // A record of the organization as a whole, as the pipeline
+            // weighs it.
+            Some(Home::Organization(org_id)) if *org_id == principal.org_id => {
+                authz::decide(principal, least, Place::Org)
+            }
+            _ => return Ok(unseen(resource)),
         };
-        let Some((project, role)) = role else {
-            return Ok(refused(format!(
-                "{resource} does not exist or is not visible to the caller"
-            )));
-        };
-        let place = Place::Project {
-            id: &project.id,
-            role,
-        };
-        if let Err(err) = authz::decide(principal, least, place) {
+        if let Err(err) = decided {
             return Ok(refused(err.summary));
         }
     }

@@ -11,9 +11,9 @@ use crate::entity::invite;
 use actiongate_entity::{org_member, project, project_member, user};
 use actiongate_kit::fields;
 use actiongate_kit::page::{self, Page};
-use actiongate_kit::{load, scope};
+use actiongate_kit::{load, scope, Record};
 use actiongate_service::{
-    sha256_hex, ActionResult, ApiError, Ctx, Role, Status, Timestamp, WriteTxn,
+    sha256_hex, ActionResult, ApiError, Ctx, Home, Role, Status, Timestamp, WriteTxn,
 };
 use actiongate_wire::new_id;
 use futures_util::future::BoxFuture;
@@ -26,6 +26,8 @@ use sea_orm::{
 };
 
 use crate::api::invite::{CreateInvite, Invite, InviteId, InviteToken, ListInvites, Mine};
+use crate::member::{self, Place};
+use crate::org_member as org_members;
 use crate::user::check_email;
 use crate::Settings;
 
@@ -43,6 +45,7 @@ impl From<invite::Model> for Invite {
             state: state_of(&i).to_owned(),
             id: i.id,
             project_id: i.project_id,
+            org_id: i.org_id,
             email: i.email,
             role: i.role,
             invited_by: i.invited_by,
@@ -64,30 +67,59 @@ fn state_of(invite: &invite::Model) -> &str {
     }
 }
 
+/// Creates an invite to a project (by its admins) or to the organization
+/// as a whole (by organization admins, never above their own role).
 pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {
     let email = check_email("/email", &input.email)?;
     if input.role == Role::Owner {
         return Err(ApiError::invalid_field(
             "/role",
             "InvalidValue",
-            "a project has exactly one owner; invite as admin, member or viewer, then use project/transfer",
+            "invite as admin, member or viewer: a project's owner changes by project/transfer, an organization's by org/transfer",
         ).into());
     }
+    let place = member::place(input.project_id, input.org_id)?;
     let ttl = ctx.state::<Settings>().invite_ttl;
     let txn = ctx.begin_write().await?;
-    // Locked, so two invites of one address cannot both be pending.
-    let scope = scope::project_for_update(&ctx, &txn, &input.project_id, Role::Admin).await?;
-    if let Some(member) = member_with_email(&txn, &scope.project.id, &email).await? {
-        return Err(ApiError::conflict(format!(
-            "{email} is already a member of project {} (as {member})",
-            scope.project.id
-        ))
-        .at("/email", "AlreadyMember")
-        .into());
-    }
+    let (project, org_id) = match place {
+        Place::Project(project_id) => {
+            // Locked, so two invites of one address cannot both be pending.
+            let scope = scope::project_for_update(&ctx, &txn, &project_id, Role::Admin).await?;
+            if let Some(member) = member_with_email(&txn, &scope.project.id, &email).await? {
+                return Err(ApiError::conflict(format!(
+                    "{email} is already a member of project {} (as {member})",
+                    scope.project.id
+                ))
+                .at("/email", "AlreadyMember")
+                .into());
+            }
+            let org_id = scope.project.org_id.clone();
+            (Some(scope.project), org_id)
+        }
+        Place::Org(org_id) => {
+            org_members::within_reach(&ctx, "/role", input.role)?;
+            let org = org_members::organization(&ctx, &txn, &org_id, Role::Admin).await?;
+            if let Some(member) = org_member_with_email(&txn, &org.id, &email).await? {
+                return Err(ApiError::conflict(format!(
+                    "{email} is already a member of organization {} (as {member})",
+                    org.id
+                ))
+                .at("/email", "AlreadyMember")
+                .into());
+            }
+            (None, org.id)
+        }
+    };
     let now = fields::now();
+    let project_id = project.as_ref().map(|p| p.id.clone());
+    let to_the_same = match &project_id {
+        Some(project_id) => Condition::all().add(invite::Column::ProjectId.eq(project_id)),
+        None => Condition::all()
+            .add(invite::Column::ProjectId.is_null())
+            .add(invite::Column::OrgId.eq(&org_id)),
+    };
     let open = invite::Entity::find()
-        .filter(invite::Column::ProjectId.eq(&scope.project.id))
+        .filter(to_the_same)
         .filter(invite::Column::Email.eq(&email))
         .filter(invite::Column::State.eq(PENDING))
         .filter(invite::Column::ExpiresAt.gt(now))
@@ -95,7 +127,7 @@ pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {
         .await?;
     if let Some(open) = open {
         return Err(ApiError::conflict(format!(
-            "{email} already has a pending invite to this project ({}); cancel it first",
+            "{email} already has a pending invite here ({}); cancel it first",
             open.id
         ))
         .at("/email", "Duplicate")
@@ -108,8 +140,8 @@ pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let created = invite::ActiveModel {
         id: Set(new_id("inv")),
-        project_id: Set(scope.project.id.clone()),
-        org_id: Set(scope.project.org_id.clone()),
+        project_id: Set(project_id),
+        org_id: Set(org_id),
         email: Set(email),
         role: Set(input.role.as_str().to_owned()),
         token_hash: Set(sha256_hex(token.as_bytes())),
@@ -125,9 +157,28 @@ pub async fn create(ctx: Ctx, input: CreateInvite) -> ActionResult<Invite> {
     txn.commit_for(&created.id).await?;
     Ok(Invite {
         token: Some(token),
-        project_name: Some(scope.project.name),
+        project_name: project.map(|p| p.name),
         ..created.into()
     })
+}
+
+/// The organization role of the member whose email is `email`, if any.
+async fn org_member_with_email(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    email: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    let Some(user) = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(org_member::Entity::find_by_id((org_id.to_owned(), user.id))
+        .one(db)
+        .await?
+        .map(|m| m.role))
 }
 
 /// The role of the project member whose email is `email`, if any.
@@ -151,11 +202,22 @@ async fn member_with_email(
     )
 }
 
-/// The project's pending invites (not expired), oldest first.
+/// A project's pending invites (not expired), or the organization's own,
+/// oldest first.
 pub async fn list(ctx: Ctx, input: ListInvites) -> ActionResult<Page<Invite>> {
-    let scope = scope::project(&ctx, ctx.read(), &input.project_id, Role::Admin).await?;
-    let filter = Condition::all()
-        .add(invite::Column::ProjectId.eq(&scope.project.id))
+    let to = match member::place(input.project_id, input.org_id)? {
+        Place::Project(project_id) => {
+            let scope = scope::project(&ctx, ctx.read(), &project_id, Role::Admin).await?;
+            Condition::all().add(invite::Column::ProjectId.eq(&scope.project.id))
+        }
+        Place::Org(org_id) => {
+            let org = org_members::organization(&ctx, ctx.read(), &org_id, Role::Admin).await?;
+            Condition::all()
+                .add(invite::Column::OrgId.eq(&org.id))
+                .add(invite::Column::ProjectId.is_null())
+        }
+    };
+    let filter = to
         .add(invite::Column::State.eq(PENDING))
         .add(invite::Column::ExpiresAt.gt(fields::now()));
     page(&ctx, filter, input.offset, input.limit).await
@@ -186,11 +248,23 @@ async fn page(
     page::fetch(ctx, query, offset, limit).await
 }
 
+/// Cancels a pending invite: a project's, by its admins; the
+/// organization's, by organization admins.
 pub async fn cancel(ctx: Ctx, input: InviteId) -> ActionResult<Invite> {
     let txn = ctx.begin_write().await?;
-    let found = load::<invite::Model>(&ctx, &txn, &input.id, Role::Admin)
-        .await?
-        .record;
+    let found = match <invite::Model as Record>::find(&txn, &input.id).await? {
+        Some(found) if found.project_id.is_none() => {
+            org_members::organization(&ctx, &txn, &found.org_id, Role::Admin)
+                .await
+                .map_err(|_| ApiError::not_found("invite", &input.id))?;
+            found
+        }
+        _ => {
+            load::<invite::Model>(&ctx, &txn, &input.id, Role::Admin)
+                .await?
+                .record
+        }
+    };
     must_be_pending(&found, "/id")?;
     let mut active = found.into_active_model();
     active.state = Set(CANCELLED.to_owned());
@@ -200,7 +274,25 @@ pub async fn cancel(ctx: Ctx, input: InviteId) -> ActionResult<Invite> {
     Ok(cancelled.into())
 }
 
-actiongate_kit::project_record!(invite, "invite");
+impl Record for invite::Model {
+    const KIND: &'static str = "invite";
+
+    async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Self>, DbErr> {
+        invite::Entity::find_by_id(id).one(db).await
+    }
+
+    /// An organization's invite is in no project: none is found by this.
+    fn project_id(&self) -> &str {
+        self.project_id.as_deref().unwrap_or_default()
+    }
+
+    fn home(&self) -> Home {
+        match &self.project_id {
+            Some(project_id) => Home::Project(project_id.clone()),
+            None => Home::Organization(self.org_id.clone()),
+        }
+    }
+}
 
 /// The access service's records in deleted projects: their invites (see
 /// `actiongate_service::Hooks`).
@@ -220,10 +312,13 @@ pub fn delete_in_projects(
 /// An invite, by its token: whoever holds the token may look.
 pub async fn get(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
     let found = by_token(ctx.read(), &input.token).await?;
-    let project_name = project::Entity::find_by_id(&found.project_id)
-        .one(ctx.read())
-        .await?
-        .map(|p| p.name);
+    let project_name = match &found.project_id {
+        Some(project_id) => project::Entity::find_by_id(project_id)
+            .one(ctx.read())
+            .await?
+            .map(|p| p.name),
+        None => None,
+    };
     Ok(Invite {
         project_name,
         ..found.into()
@@ -245,51 +340,42 @@ pub async fn accept(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
     }
     must_be_pending(&found, "/token")?;
     let now = fields::now();
+    let invited: Role = found.role.parse().unwrap_or(Role::Viewer);
     let in_org = org_member::Entity::find_by_id((found.org_id.clone(), me.id.clone()))
         .one(&txn)
-        .await?
-        .is_some();
-    if !in_org {
-        org_member::ActiveModel {
-            org_id: Set(found.org_id.clone()),
-            user_id: Set(me.id.clone()),
-            role: Set(Role::Viewer.as_str().to_owned()),
-            created_at: Set(now),
-        }
-        .insert(&txn)
         .await?;
-    }
-    let membership = project_member::Entity::find_by_id((found.project_id.clone(), me.id.clone()))
-        .one(&txn)
-        .await?;
-    match membership {
-        // Already in (added directly meanwhile): the better role stands,
-        // and never the owner's.
-        Some(current) => {
-            let current_role: Role = current.role.parse().unwrap_or(Role::Viewer);
-            let invited: Role = found.role.parse().unwrap_or(Role::Viewer);
-            if invited > current_role {
-                let mut active = current.into_active_model();
-                active.role = Set(found.role.clone());
-                active.updated_at = Set(now);
-                active.update(&txn).await?;
-            }
-        }
+    // An invite to the organization gives its role there; one to a project,
+    // a viewer's to a newcomer.
+    let org_role = if found.project_id.is_none() {
+        invited
+    } else {
+        Role::Viewer
+    };
+    match in_org {
         None => {
-            project_member::ActiveModel {
-                project_id: Set(found.project_id.clone()),
+            org_member::ActiveModel {
+                org_id: Set(found.org_id.clone()),
                 user_id: Set(me.id.clone()),
-                role: Set(found.role.clone()),
+                role: Set(org_role.as_str().to_owned()),
                 created_at: Set(now),
-                updated_at: Set(now),
             }
             .insert(&txn)
-            .await
-            .map_err(fields::duplicate_is_conflict(
-                "The caller was added to the project at the same moment; retry",
-                "/token",
-            ))?;
+            .await?;
         }
+        // Already in: the better role stands.
+        Some(current) if found.project_id.is_none() => {
+            if invited > current.role.parse().unwrap_or(Role::Viewer) {
+                let mut active = current.into_active_model();
+                active.role = Set(found.role.clone());
+                active.update(&txn).await?;
+                // The caller's tokens carry the organization role.
+                ctx.invalidates_tokens();
+            }
+        }
+        Some(_) => {}
+    }
+    if let Some(project_id) = &found.project_id {
+        join_project(&txn, project_id, &me.id, invited, now).await?;
     }
     let mut active = found.into_active_model();
     active.state = Set(ACCEPTED.to_owned());
@@ -298,6 +384,48 @@ pub async fn accept(ctx: Ctx, input: InviteToken) -> ActionResult<Invite> {
     let accepted = active.update(&txn).await?;
     txn.commit_for(&accepted.id).await?;
     Ok(accepted.into())
+}
+
+/// Makes `user_id` a member of `project_id` with `role`; one already in
+/// keeps the better of the two roles (never the owner's, which an invite
+/// does not give).
+async fn join_project(
+    txn: &impl ConnectionTrait,
+    project_id: &str,
+    user_id: &str,
+    role: Role,
+    now: i64,
+) -> ActionResult<()> {
+    let membership =
+        project_member::Entity::find_by_id((project_id.to_owned(), user_id.to_owned()))
+            .one(txn)
+            .await?;
+    match membership {
+        Some(current) => {
+            if role > current.role.parse().unwrap_or(Role::Viewer) {
+                let mut active = current.into_active_model();
+                active.role = Set(role.as_str().to_owned());
+                active.updated_at = Set(now);
+                active.update(txn).await?;
+            }
+        }
+        None => {
+            project_member::ActiveModel {
+                project_id: Set(project_id.to_owned()),
+                user_id: Set(user_id.to_owned()),
+                role: Set(role.as_str().to_owned()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(txn)
+            .await
+            .map_err(fields::duplicate_is_conflict(
+                "The caller was added to the project at the same moment; retry",
+                "/token",
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// The invite whose token is `token`, or `ResourceNotFound`.

@@ -6,7 +6,8 @@
 //!   member, viewer`, of a project (`project_id`; its one owner changes
 //!   only by the console's `project/transfer`) or of the organization
 //!   (`org_id`; its owner only by `org/transfer`).
-//! - Invites: `invite/create|list|cancel` by project admins,
+//! - Invites: `invite/create|list|cancel` by project admins (or, with
+//!   `org_id`, organization admins, to the organization as a whole),
 //!   `invite/get|accept` by token, `invite/mine`.
 //! - `audit/list`: the organization's audit trail, for its admins.
 //! - Teams: `team/create|get|list|update|delete`, `team/member/add|list|

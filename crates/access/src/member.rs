@@ -19,12 +19,12 @@ use sea_orm::{
 
 /// Where a member call acts: the one of `project_id` and `org_id` it
 /// names.
-enum Place {
+pub(crate) enum Place {
     Project(String),
     Org(String),
 }
 
-fn place(project_id: Option<String>, org_id: Option<String>) -> ActionResult<Place> {
+pub(crate) fn place(project_id: Option<String>, org_id: Option<String>) -> ActionResult<Place> {
     match (project_id, org_id) {
         (Some(project), None) => Ok(Place::Project(project)),
         (None, Some(org)) => Ok(Place::Org(org)),

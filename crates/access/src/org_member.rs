@@ -45,7 +45,7 @@ fn role_of(member: &org_member::Model) -> Role {
 
 /// The caller's organization `org_id`, if it is the caller's and the
 /// caller holds `least` there with a token not limited to one project.
-async fn organization(
+pub(crate) async fn organization(
     ctx: &Ctx,
     db: &impl ConnectionTrait,
     org_id: &str,
@@ -120,7 +120,7 @@ async fn not_the_last_owner(
 }
 
 /// No granting, changing or removing a role above the caller's own.
-fn within_reach(ctx: &Ctx, pointer: &str, role: Role) -> ActionResult<()> {
+pub(crate) fn within_reach(ctx: &Ctx, pointer: &str, role: Role) -> ActionResult<()> {
     if role > ctx.principal.role {
         return Err(forbidden(
             pointer,

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use actiongate_service::{ActionResult, ApiError, Ctx, RecordPlace, Role, Scope, Status};
+use actiongate_service::{ActionResult, ApiError, Ctx, Home, RecordPlace, Role, Scope, Status};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::scope::{self, ProjectScope};
@@ -26,6 +26,12 @@ pub trait Record: Sized + Send + 'static {
 
     /// The project it belongs to.
     fn project_id(&self) -> &str;
+
+    /// What it belongs to: its project, unless the kind has records of an
+    /// organization as a whole too.
+    fn home(&self) -> Home {
+        Home::Project(self.project_id().to_owned())
+    }
 
     /// The serialization key of the activities on it, when it is not the
     /// record's own `kind:id` (see [`actiongate_service::RecordPlace`]).
@@ -96,7 +102,7 @@ pub fn record<R: Record>(field: &'static str) -> Scope {
         project_of: |db, id| {
             Box::pin(async move {
                 Ok(R::find(db, id).await?.map(|r| RecordPlace {
-                    project_id: r.project_id().to_owned(),
+                    home: r.home(),
                     queue_key: r.queue_key(),
                 }))
             })

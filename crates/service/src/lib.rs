@@ -51,7 +51,7 @@ pub use error::{is_transient, ActionError, Transient};
 pub use hooks::{Hooks, OnActivityEvents, OnProjectsDeleted, ResealSecrets, SweepExpired};
 pub use requests::{ActivityEvent, CancelState, Engine, NewJob, Requests, RunReport};
 pub use schemars::{self, JsonSchema};
-pub use scope::{ProjectOf, RecordPlace, Scope};
+pub use scope::{Home, ProjectOf, RecordPlace, Scope};
 pub use service::Service;
 pub use write::WriteTxn;
 

@@ -16,10 +16,21 @@ pub type ProjectOf = for<'a> fn(
     &'a str,
 ) -> BoxFuture<'a, Result<Option<RecordPlace>, DbErr>>;
 
-/// Where a record is: its project, and the queue its activities run in.
+/// What a record belongs to, where a caller's role on it is weighed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Home {
+    /// A project: the caller's role there.
+    Project(String),
+    /// Its organization as a whole, in no project (an invite to the
+    /// organization): the caller's organization role.
+    Organization(String),
+}
+
+/// Where a record is: what it belongs to, and the queue its activities run
+/// in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordPlace {
-    pub project_id: String,
+    pub home: Home,
     /// The serialization key of the actions on it that are activities,
     /// when it is another record's (a backup's restores queue with its
     /// environment's operations); unset, the record's own `kind:id`.

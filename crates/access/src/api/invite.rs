@@ -1,4 +1,5 @@
-//! Invitations to a project, as the API shows and takes them.
+//! Invitations to a project or to an organization as a whole, as the API
+//! shows and takes them.
 
 use actiongate_wire::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -7,7 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Invite {
     pub id: String,
-    pub project_id: String,
+    /// The project it is to; unset for an invite to the organization.
+    pub project_id: Option<String>,
+    pub org_id: String,
     pub email: String,
     pub role: String,
     /// `pending`, `accepted`, `cancelled` or `expired`.
@@ -27,14 +30,18 @@ pub struct Invite {
 
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateInvite {
-    pub project_id: String,
+    /// The project to invite to; or `org_id`, to invite to the whole
+    /// organization.
+    pub project_id: Option<String>,
+    pub org_id: Option<String>,
     pub email: String,
     pub role: Role,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListInvites {
-    pub project_id: String,
+    pub project_id: Option<String>,
+    pub org_id: Option<String>,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
 }

@@ -8,7 +8,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub project_id: String,
+    /// The project it is to; unset for an invite to the organization as a
+    /// whole.
+    pub project_id: Option<String>,
     pub org_id: String,
     /// Lower-cased.
     pub email: String,

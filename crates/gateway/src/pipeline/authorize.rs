@@ -15,7 +15,7 @@ use std::fmt;
 
 use actiongate_kit::authz::{self, Place};
 use actiongate_kit::scope;
-use actiongate_service::{Access, ActionSpec, Role, Scope};
+use actiongate_service::{Access, ActionSpec, Home, Role, Scope};
 use actiongate_wire::ApiError;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
@@ -55,6 +55,7 @@ pub async fn check(
             _ => err,
         }
     };
+    let principal = &ctx.grant().principal;
     let (project_id, record_key) = match scope {
         Scope::Record {
             project_of, kind, ..
@@ -67,11 +68,20 @@ pub async fn check(
             let key = spec
                 .activity
                 .map(|_| place.queue_key.unwrap_or_else(|| format!("{kind}:{id}")));
-            (place.project_id, key)
+            match place.home {
+                Home::Project(project_id) => (project_id, key),
+                // A record of the organization as a whole: weighed by the
+                // organization role, and hidden from other organizations.
+                Home::Organization(org_id) => {
+                    if org_id != principal.org_id {
+                        return Err(not_found());
+                    }
+                    return authz::decide(principal, least, Place::Org);
+                }
+            }
         }
         _ => (id.clone(), None),
     };
-    let principal = &ctx.grant().principal;
     // Whoever sees a project is at least a viewer there.
     let found = if least == Role::Viewer {
         scope::visible_project(db, principal, &project_id)
