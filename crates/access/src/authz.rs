@@ -170,8 +170,10 @@ async fn weigh(
                 }
             }
             // A record of the organization as a whole, as the pipeline
-            // weighs it.
-            Some(Home::Organization(org_id)) if *org_id == principal.org_id => {
+            // weighs it (out of sight of a token limited to a project).
+            Some(Home::Organization(org_id))
+                if *org_id == principal.org_id && principal.project_id.is_none() =>
+            {
                 authz::decide(principal, least, Place::Org)
             }
             _ => return Ok(unseen(resource)),

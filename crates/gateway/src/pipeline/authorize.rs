@@ -71,9 +71,10 @@ pub async fn check(
             match place.home {
                 Home::Project(project_id) => (project_id, key),
                 // A record of the organization as a whole: weighed by the
-                // organization role, and hidden from other organizations.
+                // organization role, and hidden from other organizations
+                // and from tokens limited to one project.
                 Home::Organization(org_id) => {
-                    if org_id != principal.org_id {
+                    if org_id != principal.org_id || principal.project_id.is_some() {
                         return Err(not_found());
                     }
                     return authz::decide(principal, least, Place::Org);
