@@ -91,7 +91,8 @@
 //! let invite = gateway
 //!     .call_with::<access::InviteCreate>(
 //!         &access::invite::CreateInvite {
-//!             project_id,
+//!             project_id: Some(project_id),
+//!             org_id: None,
 //!             email: "ada@example.com".into(),
 //!             role: Role::Member,
 //!         },
