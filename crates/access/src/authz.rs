@@ -126,7 +126,7 @@ async fn weigh(
         return Ok(match authz::decide(principal, least, Place::Org) {
             Ok(()) => Decision {
                 ok: true,
-                reason: format!("the caller is a {} in the organization", principal.role),
+                reason: format!("the caller's organization role is {}", principal.role),
             },
             Err(err) => refused(err.summary),
         });
@@ -140,7 +140,7 @@ async fn weigh(
             Ok(()) => Decision {
                 ok: true,
                 reason: format!(
-                    "the caller is a {} in the organization, and so in each of its projects",
+                    "the caller's organization role is {}, and so its least role in each of its projects",
                     principal.role
                 ),
             },
