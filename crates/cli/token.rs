@@ -2,7 +2,7 @@
 //! `access/v1/token/*` actions run (`actiongate_kit::tokens`), for an
 //! operator on the host.
 
-use actiongate_entity::organization;
+use actiongate_entity::{auth_epoch, organization};
 use actiongate_gateway::auth_epoch::AuthEpoch;
 use actiongate_gateway::tokens::list;
 use actiongate_kit::tokens::{self, NewToken};
@@ -119,6 +119,7 @@ pub async fn run(
         TokenCommand::Revoke { id } => {
             let txn = db.begin().await?;
             let revoked = tokens::revoke(&txn, id).await?;
+            auth_epoch::bump(&txn).await?;
             txn.commit().await?;
             epoch.moved();
             if revoked {
@@ -135,6 +136,7 @@ pub async fn run(
             let txn = db.begin().await?;
             let rotated =
                 tokens::rotate(&txn, id, Timestamp::now_ms().saturating_add(grace)).await?;
+            auth_epoch::bump(&txn).await?;
             txn.commit().await?;
             epoch.moved();
             let Some(issued) = rotated else {

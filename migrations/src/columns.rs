@@ -27,3 +27,17 @@ pub fn at(col: impl IntoIden) -> ColumnDef {
 pub fn at_null(col: impl IntoIden) -> ColumnDef {
     ColumnDef::new(col).big_integer().null().to_owned()
 }
+
+/// An index named `name` on `table`'s `columns`, in that order.
+pub fn index<T: IntoIden + 'static, C: IntoIden>(
+    name: &str,
+    table: T,
+    columns: impl IntoIterator<Item = C>,
+) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for column in columns {
+        index.col(column);
+    }
+    index.to_owned()
+}

@@ -13,7 +13,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{at, id, text, text_null};
+use crate::columns::{at, id, index, text, text_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -99,55 +99,38 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, table, columns) in [
-            (
+        for index in [
+            index(
                 "team_members_user",
-                TeamMembers::Table.into_iden(),
-                vec![TeamMembers::UserId.into_iden()],
+                TeamMembers::Table,
+                [TeamMembers::UserId],
             ),
-            (
+            index(
                 "team_members_team_created",
-                TeamMembers::Table.into_iden(),
-                vec![
-                    TeamMembers::TeamId.into_iden(),
-                    TeamMembers::CreatedAt.into_iden(),
-                    TeamMembers::UserId.into_iden(),
+                TeamMembers::Table,
+                [
+                    TeamMembers::TeamId,
+                    TeamMembers::CreatedAt,
+                    TeamMembers::UserId,
                 ],
             ),
-            (
+            index(
                 "teams_org_created",
-                Teams::Table.into_iden(),
-                vec![
-                    Teams::OrgId.into_iden(),
-                    Teams::CreatedAt.into_iden(),
-                    Teams::Id.into_iden(),
-                ],
+                Teams::Table,
+                [Teams::OrgId, Teams::CreatedAt, Teams::Id],
             ),
-            (
+            index(
                 "teams_org_updated",
-                Teams::Table.into_iden(),
-                vec![
-                    Teams::OrgId.into_iden(),
-                    Teams::UpdatedAt.into_iden(),
-                    Teams::Id.into_iden(),
-                ],
+                Teams::Table,
+                [Teams::OrgId, Teams::UpdatedAt, Teams::Id],
             ),
-            (
+            index(
                 "org_members_org_created",
-                OrgMembers::Table.into_iden(),
-                vec![
-                    OrgMembers::OrgId.into_iden(),
-                    OrgMembers::CreatedAt.into_iden(),
-                    OrgMembers::UserId.into_iden(),
-                ],
+                OrgMembers::Table,
+                [OrgMembers::OrgId, OrgMembers::CreatedAt, OrgMembers::UserId],
             ),
         ] {
-            let mut index = Index::create();
-            index.name(name).table(table);
-            for column in columns {
-                index.col(column);
-            }
-            manager.create_index(index.to_owned()).await?;
+            manager.create_index(index).await?;
         }
         manager
             .create_table(
@@ -167,13 +150,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("team_grants_project")
-                    .table(TeamGrants::Table)
-                    .col(TeamGrants::ProjectId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "team_grants_project",
+                TeamGrants::Table,
+                [TeamGrants::ProjectId],
+            ))
             .await
     }
 

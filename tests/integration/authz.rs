@@ -169,25 +169,23 @@ async fn a_check_weighs_the_callers_token_and_the_records_named() {
     )
     .await;
     assert!(!ok, "limited to another project");
-    // Public actions are anyone's.
+    // A public action is anyone's, and listed with no least role.
     let policies = gw.call("access/v1/authz/policies", json!({})).await;
-    if let Some(public) = policies.envelope.result["policies"]
+    let ping = policies.envelope.result["policies"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["least_role"].is_null())
-    {
-        let (ok, _) = decide(
-            viewer
-                .call(
-                    "access/v1/authz/check",
-                    check(public["code"].as_str().unwrap(), json!([])),
-                )
-                .await,
-        )
-        .await;
-        assert!(ok);
-    }
+        .find(|p| p["code"] == "testkit::ping")
+        .expect("the test service's public ping is listed")
+        .clone();
+    assert!(ping["least_role"].is_null());
+    let (ok, _) = decide(
+        viewer
+            .call("access/v1/authz/check", check("testkit::ping", json!([])))
+            .await,
+    )
+    .await;
+    assert!(ok);
 
     // Bad input names its field.
     let unknown = gw

@@ -254,6 +254,10 @@ async fn panic(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
     panic!("a bug in a handler")
 }
 
+async fn ping(_ctx: Ctx, _input: Value) -> ActionResult<Value> {
+    Ok(json!({ "pong": true }))
+}
+
 async fn echo(ctx: Ctx, input: Value) -> ActionResult<Value> {
     Ok(json!({ "input": input, "org": ctx.principal.org_id }))
 }
@@ -415,6 +419,7 @@ pub fn testkit(name: &'static str) -> Service {
             ActionSpec::sync("v1", "echo", "Echoed").role(Role::Viewer),
             echo,
         )
+        .action(ActionSpec::sync("v1", "ping", "Pong").public(), ping)
         .action(
             ActionSpec::sync("v1", "steps", "Stepped").role(Role::Viewer),
             steps,

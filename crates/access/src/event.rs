@@ -238,10 +238,21 @@ fn window(filter: &EventFilter) -> Result<(i64, i64), ApiError> {
 }
 
 /// The two queries a filter makes: sent events, and (for admins) audit
-/// events, each `None` when the filter rules its source out.
+/// events, `None` when the filter rules them out.
 struct Sources {
-    sent: Option<Select<event::Entity>>,
+    sent: Select<event::Entity>,
     audit: Option<Select<audit_event::Entity>>,
+}
+
+impl Sources {
+    /// How many events both sources hold.
+    async fn count(&self, db: &DatabaseConnection) -> Result<u64, DbErr> {
+        let mut count = self.sent.clone().count(db).await?;
+        if let Some(audit) = &self.audit {
+            count += audit.clone().count(db).await?;
+        }
+        Ok(count)
+    }
 }
 
 fn sources(principal: &Principal, filter: &EventFilter) -> Result<Sources, ApiError> {
@@ -279,7 +290,7 @@ fn sources(principal: &Principal, filter: &EventFilter) -> Result<Sources, ApiEr
         sent = sent.filter(event::Column::Id.in_subquery(tagged));
     }
     Ok(Sources {
-        sent: Some(sent),
+        sent,
         audit: audit_source(principal, filter, tags.as_deref(), begin, end),
     })
 }
@@ -338,28 +349,27 @@ fn audit_source(
 pub async fn list(ctx: Ctx, input: ListEvents) -> ActionResult<Page<Event>> {
     let (filter, offset, limit) = input.split();
     let (offset, limit) = page::bounds(offset, limit)?;
-    let Sources { sent, audit } = sources(&ctx.principal, &filter)?;
+    let sources = sources(&ctx.principal, &filter)?;
     let db = ctx.read();
+    let count = sources.count(db).await?;
     // Enough of each source, newest first, for the page once merged.
     let enough = offset.saturating_add(limit);
-    let mut count = 0;
-    let mut events: Vec<Event> = Vec::new();
-    if let Some(sent) = sent {
-        count += sent.clone().count(db).await?;
-        let rows = sent
-            .order_by_desc(event::Column::CreatedAt)
-            .order_by_desc(event::Column::Id)
-            .limit(enough)
-            .all(db)
-            .await?;
-        let mut tags = tags_of(db, rows.iter().map(|row| row.id.clone()).collect()).await?;
-        events.extend(rows.into_iter().map(|row| {
+    let rows = sources
+        .sent
+        .order_by_desc(event::Column::CreatedAt)
+        .order_by_desc(event::Column::Id)
+        .limit(enough)
+        .all(db)
+        .await?;
+    let mut tags = tags_of(db, rows.iter().map(|row| row.id.clone()).collect()).await?;
+    let mut events: Vec<Event> = rows
+        .into_iter()
+        .map(|row| {
             let tags = tags.remove(&row.id).unwrap_or_default();
             sent_event(row, tags)
-        }));
-    }
-    if let Some(audit) = audit {
-        count += audit.clone().count(db).await?;
+        })
+        .collect();
+    if let Some(audit) = sources.audit {
         let rows = audit
             .order_by_desc(audit_event::Column::CreatedAt)
             .order_by_desc(audit_event::Column::Id)
@@ -408,15 +418,7 @@ async fn tags_of(
 }
 
 pub async fn count(ctx: Ctx, input: EventFilter) -> ActionResult<EventCount> {
-    let Sources { sent, audit } = sources(&ctx.principal, &input)?;
-    let db = ctx.read();
-    let mut count = 0;
-    if let Some(sent) = sent {
-        count += sent.count(db).await?;
-    }
-    if let Some(audit) = audit {
-        count += audit.count(db).await?;
-    }
+    let count = sources(&ctx.principal, &input)?.count(ctx.read()).await?;
     Ok(EventCount { count })
 }
 

@@ -5,6 +5,7 @@
 
 use crate::api::member::{AddMember, ListMembers, Member, RemoveMember};
 use crate::org_member;
+use crate::user::users_by_id;
 use std::collections::HashMap;
 
 use actiongate_entity::{project_member, team, team_grant, team_member, user};
@@ -13,8 +14,8 @@ use actiongate_kit::page::{self, Page};
 use actiongate_kit::scope::{self, ProjectScope};
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 /// Where a member call acts: the one of `project_id` and `org_id` it
@@ -68,8 +69,31 @@ pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
     };
     let scope = scope::project(&ctx, ctx.read(), &project_id, Role::Viewer).await?;
     let db = ctx.read();
-    let mut members: Vec<Member> = project_member::Entity::find()
-        .filter(project_member::Column::ProjectId.eq(&scope.project.id))
+    let direct = project_member::Entity::find()
+        .filter(project_member::Column::ProjectId.eq(&scope.project.id));
+    let grants = team_grant::Entity::find()
+        .filter(team_grant::Column::ProjectId.eq(&scope.project.id))
+        .all(db)
+        .await?;
+    if grants.is_empty() {
+        // The members are the direct ones: a page read in index order.
+        let count = direct.clone().count(db).await?;
+        let rows = direct
+            .find_also_related(user::Entity)
+            .order_by_asc(project_member::Column::CreatedAt)
+            .order_by_asc(project_member::Column::UserId)
+            .offset(offset)
+            .limit(limit)
+            .all(db)
+            .await?;
+        return Ok(Page {
+            results: rows.into_iter().map(|(m, u)| Member::new(m, u)).collect(),
+            count,
+            offset,
+        });
+    }
+    // Teams add members: all of them, merged, then the page.
+    let mut members: Vec<Member> = direct
         .find_also_related(user::Entity)
         .order_by_asc(project_member::Column::CreatedAt)
         .order_by_asc(project_member::Column::UserId)
@@ -78,7 +102,7 @@ pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
         .into_iter()
         .map(|(m, u)| Member::new(m, u))
         .collect();
-    through_teams(db, &scope.project.id, &mut members).await?;
+    through_teams(db, grants, &mut members).await?;
     let count = members.len() as u64;
     Ok(Page {
         results: members
@@ -91,22 +115,16 @@ pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
     })
 }
 
-/// Adds to a project's `members` those who hold a role there through
-/// their teams' grants, and names the teams: each member's role is the
+/// Adds to a project's `members` those who hold a role there through the
+/// teams `grants` name, and names the teams: each member's role is the
 /// better of the two, and whoever holds one only through a team is listed
 /// after the direct members, in the order they joined the team.
 async fn through_teams(
     db: &impl ConnectionTrait,
-    project_id: &str,
+    grants: Vec<team_grant::Model>,
     members: &mut Vec<Member>,
 ) -> ActionResult<()> {
-    let grants = team_grant::Entity::find()
-        .filter(team_grant::Column::ProjectId.eq(project_id))
-        .all(db)
-        .await?;
-    if grants.is_empty() {
-        return Ok(());
-    }
+    let project_id = grants[0].project_id.clone().unwrap_or_default();
     let team_ids: Vec<String> = grants.iter().map(|g| g.team_id.clone()).collect();
     let names: HashMap<String, String> = team::Entity::find()
         .filter(team::Column::Id.is_in(team_ids.clone()))
@@ -129,13 +147,7 @@ async fn through_teams(
         .map(|m| m.user_id.clone())
         .filter(|id| !members.iter().any(|m| m.user_id == *id))
         .collect();
-    let mut users: HashMap<String, user::Model> = user::Entity::find()
-        .filter(user::Column::Id.is_in(new_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id.clone(), u))
-        .collect();
+    let mut users = users_by_id(db, new_ids).await?;
     for in_team in in_teams {
         let role = roles[in_team.team_id.as_str()];
         let team = names.get(&in_team.team_id).cloned().unwrap_or_default();
@@ -147,7 +159,7 @@ async fn through_teams(
                     .map(|u| (u.email, u.name))
                     .unwrap_or_default();
                 members.push(Member {
-                    project_id: Some(project_id.to_owned()),
+                    project_id: Some(project_id.clone()),
                     org_id: None,
                     user_id: in_team.user_id.clone(),
                     email,

@@ -6,9 +6,11 @@
 //! of the member it concerns included.
 
 use crate::api::member::Member;
+use crate::user::users_by_id;
 use actiongate_entity::{
     org_member, organization, project, project_member, team, team_member, user,
 };
+use actiongate_kit::authz;
 use actiongate_kit::fields;
 use actiongate_kit::page::Page;
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
@@ -35,10 +37,6 @@ impl Member {
     }
 }
 
-fn forbidden(pointer: &str, why: impl Into<String>) -> ApiError {
-    ApiError::new(Status::Forbidden, why).at(pointer, "Forbidden")
-}
-
 fn role_of(member: &org_member::Model) -> Role {
     member.role.parse().unwrap_or(Role::Viewer)
 }
@@ -57,14 +55,11 @@ pub(crate) async fn organization(
         .await?
         .filter(|org| org.id == principal.org_id)
         .ok_or_else(|| ApiError::not_found("organization", org_id).at("/org_id", "NotFound"))?;
-    if least > Role::Viewer && principal.project_id.is_some() {
-        return Err(forbidden(
-            "/org_id",
-            "A token limited to one project does not manage its organization's members",
-        )
-        .into());
+    if least > Role::Viewer {
+        authz::org_wide(principal, least)?;
+    } else {
+        principal.require(least)?;
     }
-    principal.require(least)?;
     Ok(org)
 }
 
@@ -122,13 +117,11 @@ async fn not_the_last_owner(
 /// No granting, changing or removing a role above the caller's own.
 pub(crate) fn within_reach(ctx: &Ctx, pointer: &str, role: Role) -> ActionResult<()> {
     if role > ctx.principal.role {
-        return Err(forbidden(
-            pointer,
-            format!(
-                "The caller, a {}, cannot act on the {role} role",
-                ctx.principal.role
-            ),
-        )
+        return Err(ApiError::forbidden(format!(
+            "The caller, a {}, cannot act on the {role} role",
+            ctx.principal.role
+        ))
+        .at(pointer, "Forbidden")
         .into());
     }
     Ok(())
@@ -146,13 +139,7 @@ pub async fn list(ctx: &Ctx, org_id: &str, offset: u64, limit: u64) -> ActionRes
         .all(ctx.read())
         .await?;
     let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-    let mut users: std::collections::HashMap<String, user::Model> = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
-        .all(ctx.read())
-        .await?
-        .into_iter()
-        .map(|u| (u.id.clone(), u))
-        .collect();
+    let mut users = users_by_id(ctx.read(), ids).await?;
     Ok(Page {
         results: members
             .into_iter()

@@ -17,11 +17,13 @@ use crate::api::team::{
     CreateTeam, GrantTeam, ListTeamMembers, ListTeams, RevokeTeam, Team, TeamId, TeamMember,
     TeamMemberRef, TeamRole, UpdateTeam,
 };
+use crate::user::users_by_id;
 use actiongate_entity::{org_member, team, team_grant, team_member, user};
+use actiongate_kit::authz;
 use actiongate_kit::fields;
 use actiongate_kit::page::{self, Order, Page};
 use actiongate_kit::scope;
-use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
+use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use actiongate_wire::new_id;
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
@@ -29,21 +31,10 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-fn forbidden(pointer: &str, why: impl Into<String>) -> ApiError {
-    ApiError::new(Status::Forbidden, why).at(pointer, "Forbidden")
-}
-
 /// `Forbidden` unless the caller may manage its organization's teams: an
 /// admin whose token is not limited to one project.
 fn manages_teams(ctx: &Ctx) -> ActionResult<()> {
-    if ctx.principal.project_id.is_some() {
-        return Err(forbidden(
-            "/",
-            "A token limited to one project does not manage its organization's teams",
-        )
-        .into());
-    }
-    Ok(ctx.principal.require(Role::Admin)?)
+    Ok(authz::org_wide(&ctx.principal, Role::Admin)?)
 }
 
 /// Team `id` of the caller's organization, else `ResourceNotFound` at
@@ -246,10 +237,10 @@ async fn within_reach(
     };
     if role > held {
         let place = project_id.map_or("the organization".to_owned(), |p| format!("project {p}"));
-        return Err(forbidden(
-            pointer,
-            format!("The caller, a {held} in {place}, cannot hand out the {role} role there"),
-        )
+        return Err(ApiError::forbidden(format!(
+            "The caller, a {held} in {place}, cannot hand out the {role} role there"
+        ))
+        .at(pointer, "Forbidden")
         .into());
     }
     Ok(())
@@ -321,13 +312,7 @@ pub async fn list_members(ctx: Ctx, input: ListTeamMembers) -> ActionResult<Page
         .all(ctx.read())
         .await?;
     let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-    let mut users: HashMap<String, user::Model> = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
-        .all(ctx.read())
-        .await?
-        .into_iter()
-        .map(|u| (u.id.clone(), u))
-        .collect();
+    let mut users = users_by_id(ctx.read(), ids).await?;
     Ok(Page {
         results: members
             .into_iter()

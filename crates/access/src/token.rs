@@ -15,6 +15,7 @@ use crate::api::token::{
     CreateToken, IssuedToken, ListTokens, RotateToken, Token, TokenId, TokenState, UpdateToken,
 };
 use actiongate_entity::{org_member, token};
+use actiongate_kit::authz;
 use actiongate_kit::page::{self, Page};
 use actiongate_kit::scope;
 use actiongate_kit::tokens::{self, parse_services, NewToken};
@@ -62,11 +63,11 @@ impl Token {
 /// Whether the caller manages others' tokens: an organization admin whose
 /// token is not limited to one project.
 fn manages_others(principal: &Principal) -> bool {
-    principal.role >= Role::Admin && principal.project_id.is_none()
+    authz::org_wide(principal, Role::Admin).is_ok()
 }
 
 fn forbidden(pointer: &str, why: impl Into<String>) -> ApiError {
-    ApiError::new(Status::Forbidden, why).at(pointer, "Forbidden")
+    ApiError::forbidden(why).at(pointer, "Forbidden")
 }
 
 /// `duration` in milliseconds, if it is between one second and `max`.

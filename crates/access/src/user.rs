@@ -6,7 +6,11 @@ use actiongate_entity::{org_member, user};
 use actiongate_kit::fields;
 use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use actiongate_wire::new_id;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+};
 
 impl From<user::Model> for User {
     fn from(u: user::Model) -> Self {
@@ -18,6 +22,21 @@ impl From<user::Model> for User {
             updated_at: Timestamp::from_unix_ms(u.updated_at),
         }
     }
+}
+
+/// The users `ids`, by id: the one read a list of members makes for their
+/// names and emails.
+pub(crate) async fn users_by_id(
+    db: &impl ConnectionTrait,
+    ids: Vec<String>,
+) -> Result<HashMap<String, user::Model>, DbErr> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect())
 }
 
 pub async fn me(ctx: Ctx, _input: Empty) -> ActionResult<Me> {

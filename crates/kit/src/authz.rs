@@ -37,6 +37,19 @@ pub fn decide(principal: &Principal, least: Role, place: Place<'_>) -> Result<()
     }
 }
 
+/// `Ok` if `principal` may act on its organization as a whole at `least`:
+/// at that organization role, with a token not limited to one project
+/// (which acts in that project only). Managing members, teams and others'
+/// tokens asks this.
+pub fn org_wide(principal: &Principal, least: Role) -> Result<(), ApiError> {
+    if principal.project_id.is_some() {
+        return Err(ApiError::forbidden(
+            "A token limited to one project does not act on its organization as a whole",
+        ));
+    }
+    decide(principal, least, Place::Org)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +78,12 @@ mod tests {
         let capped = principal(Role::Owner, Some(Role::Member));
         assert!(decide(&capped, Role::Admin, Place::UnnamedProject).is_err());
         assert!(decide(&capped, Role::Member, Place::UnnamedProject).is_ok());
+        let admin = principal(Role::Admin, None);
+        assert!(org_wide(&admin, Role::Admin).is_ok());
+        let limited = Principal {
+            project_id: Some("prj_1".into()),
+            ..principal(Role::Admin, None)
+        };
+        assert!(org_wide(&limited, Role::Admin).is_err());
     }
 }

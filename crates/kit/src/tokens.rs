@@ -8,7 +8,7 @@
 //! is rejected without a database lookup. Only the SHA-256 of the whole
 //! token is stored; the secret is shown once, when it is made.
 
-use actiongate_entity::{auth_epoch, token};
+use actiongate_entity::token;
 use actiongate_service::{sha256_hex, Role};
 use actiongate_wire::{new_id, Timestamp};
 use rand::distributions::{Alphanumeric, DistString};
@@ -139,9 +139,11 @@ pub async fn create(db: &impl ConnectionTrait, new: NewToken) -> Result<IssuedTo
 
 /// Gives the live token `id` a new secret, and returns it. The old secret
 /// keeps working until `grace_until` (Unix ms; now or earlier ends it at
-/// once), replacing any secret an earlier rotation left in grace. Moves
-/// the auth epoch on, so every gateway verifies both afresh. `None` if
-/// there is no such live token.
+/// once), replacing any secret an earlier rotation left in grace. `None`
+/// if there is no such live token. The caller moves the auth epoch on in
+/// the same transaction, so every gateway verifies both afresh (a handler
+/// with `Ctx::invalidates_tokens`, the command line with
+/// `auth_epoch::bump`).
 pub async fn rotate(
     db: &impl ConnectionTrait,
     id: &str,
@@ -163,7 +165,6 @@ pub async fn rotate(
     active.previous_secret_hash = Set(in_grace.then_some(row.secret_hash));
     active.previous_secret_until = Set(in_grace.then_some(grace_until));
     active.update(db).await?;
-    auth_epoch::bump(db).await?;
     Ok(Some(IssuedToken {
         id: id.to_owned(),
         secret,
@@ -171,8 +172,9 @@ pub async fn rotate(
 }
 
 /// Revokes the live token `id`, its secret in grace too; `false` if there
-/// is no such live token. Moves the auth epoch on, so verified copies
-/// cached by any gateway stop working from their next request.
+/// is no such live token. The caller moves the auth epoch on, as for
+/// [`rotate`], so verified copies cached by any gateway stop working from
+/// their next request.
 pub async fn revoke(db: &impl ConnectionTrait, id: &str) -> Result<bool, DbErr> {
     let result = token::Entity::update_many()
         .col_expr(token::Column::RevokedAt, Expr::value(Timestamp::now_ms()))
@@ -188,7 +190,6 @@ pub async fn revoke(db: &impl ConnectionTrait, id: &str) -> Result<bool, DbErr> 
         .filter(token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    auth_epoch::bump(db).await?;
     Ok(result.rows_affected == 1)
 }
 

@@ -51,7 +51,7 @@ pub enum Access {
 ///     .role(Role::Member)
 ///     .scope(record::<Environment>("id"))
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ActionSpec<Act = Untyped> {
     /// `v1`, `v1beta`, ...
     pub version: &'static str,
@@ -77,25 +77,6 @@ pub struct ActionSpec<Act = Untyped> {
     pub shown_once: &'static [&'static str],
     /// The declared action whose types the handler must have.
     action: PhantomData<fn() -> Act>,
-}
-
-// By hand: a derive would ask `Act: Clone` of a marker that is never made.
-impl<Act> Clone for ActionSpec<Act> {
-    fn clone(&self) -> Self {
-        ActionSpec {
-            version: self.version,
-            path: self.path,
-            mode: self.mode,
-            summary: self.summary,
-            threshold: self.threshold,
-            access: self.access,
-            scope: self.scope,
-            accepts_files: self.accepts_files,
-            activity: self.activity,
-            shown_once: self.shown_once,
-            action: PhantomData,
-        }
-    }
 }
 
 /// The `Act` of an action registered without a declaration: its handler's

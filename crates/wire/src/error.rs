@@ -57,6 +57,11 @@ impl ApiError {
         )
     }
 
+    /// The caller may not do this: `Forbidden`, saying why.
+    pub fn forbidden(summary: impl Into<String>) -> Self {
+        ApiError::new(Status::Forbidden, summary)
+    }
+
     pub fn conflict(summary: impl Into<String>) -> Self {
         ApiError::new(Status::Conflict, summary)
     }

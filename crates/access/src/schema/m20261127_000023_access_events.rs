@@ -9,6 +9,7 @@
 //! Audit events join the stream when it is read; they stay in the core's
 //! `audit_events`.
 
+use actiongate_migration::columns::{at, index, text, text_null};
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -48,14 +49,6 @@ enum EventTagValues {
     Value,
 }
 
-fn text(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column).string().not_null().to_owned()
-}
-
-fn at(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column).big_integer().not_null().to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -69,8 +62,8 @@ impl MigrationTrait for Migration {
                     .col(text(Events::Severity))
                     .col(text(Events::Title))
                     .col(ColumnDef::new(Events::Message).text().not_null())
-                    .col(ColumnDef::new(Events::Icon).string().null())
-                    .col(ColumnDef::new(Events::Color).string().null())
+                    .col(text_null(Events::Icon))
+                    .col(text_null(Events::Color))
                     .col(text(Events::UserId))
                     .col(at(Events::CreatedAt))
                     .col(at(Events::ExpiresAt))
@@ -112,38 +105,25 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // A window of an organization's events, newest first; the sweep.
-        for (name, table, columns) in [
-            (
+        for index in [
+            index(
                 "events_org_created",
-                Events::Table.into_iden(),
-                vec![
-                    Events::OrgId.into_iden(),
-                    Events::CreatedAt.into_iden(),
-                    Events::Id.into_iden(),
-                ],
+                Events::Table,
+                [Events::OrgId, Events::CreatedAt, Events::Id],
             ),
-            (
-                "events_expires",
-                Events::Table.into_iden(),
-                vec![Events::ExpiresAt.into_iden()],
-            ),
-            (
+            index("events_expires", Events::Table, [Events::ExpiresAt]),
+            index(
                 "event_tags_pair",
-                EventTags::Table.into_iden(),
-                vec![
-                    EventTags::OrgId.into_iden(),
-                    EventTags::Key.into_iden(),
-                    EventTags::Value.into_iden(),
-                    EventTags::CreatedAt.into_iden(),
+                EventTags::Table,
+                [
+                    EventTags::OrgId,
+                    EventTags::Key,
+                    EventTags::Value,
+                    EventTags::CreatedAt,
                 ],
             ),
         ] {
-            let mut index = Index::create();
-            index.name(name).table(table);
-            for column in columns {
-                index.col(column);
-            }
-            manager.create_index(index.to_owned()).await?;
+            manager.create_index(index).await?;
         }
         Ok(())
     }
