@@ -87,7 +87,7 @@ pub async fn run(
                         .filter(|s| !s.is_empty())
                         .collect(),
                     expires_at,
-                    role: *role,
+                    role: role.map(Into::into),
                     project_id: project.clone(),
                     ..NewToken::default()
                 },

@@ -34,6 +34,7 @@ mod m20261127_000018_job_upstream_request_id;
 mod m20261127_000019_list_indexes;
 mod m20261127_000022_token_management;
 mod m20261127_000024_teams;
+mod m20261127_000026_custom_roles;
 mod runner;
 
 pub use runner::{applied, up, Report};
@@ -57,5 +58,6 @@ pub fn core() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261127_000019_list_indexes::Migration),
         Box::new(m20261127_000022_token_management::Migration),
         Box::new(m20261127_000024_teams::Migration),
+        Box::new(m20261127_000026_custom_roles::Migration),
     ]
 }

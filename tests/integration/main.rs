@@ -27,6 +27,7 @@ mod org_members;
 mod outage;
 mod postgres;
 mod role_matrix;
+mod roles;
 mod routing;
 mod rust_client;
 mod sdk;

@@ -15,6 +15,7 @@ use crate::events;
 use crate::jobs;
 use crate::nodes::{self, Node};
 use crate::org_members;
+use crate::roles;
 use crate::teams;
 use crate::tokens;
 use crate::variables;
@@ -519,6 +520,7 @@ async fn teams_on_postgresql_and_across_nodes() {
     };
     let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
     teams::roles_carried_by_teams(&gw).await;
+    roles::held_through_teams(&gw).await;
 
     let url = fresh_database().await.expect("the same server");
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -591,6 +593,37 @@ async fn teams_on_postgresql_and_across_nodes() {
         .await
         .unwrap();
     expect(&revoked, 403, Status::Forbidden);
+
+    // A custom role held through the team, changed on one node: the
+    // other weighs the new rules from its next request.
+    let role = call(
+        &admin,
+        "access/v1/role/create",
+        json!({ "name": "creator", "rules": [{ "action": "console:project:create", "effect": "allow" }] }),
+    )
+    .await;
+    call(
+        &admin,
+        "access/v1/team/grant",
+        json!({ "team_id": team["id"], "role": "creator" }),
+    )
+    .await;
+    let by_rule = nell_on_b
+        .call("console/v1/project/create", &create(4))
+        .await
+        .unwrap();
+    expect(&by_rule, 200, Status::Success);
+    call(
+        &admin,
+        "access/v1/role/update",
+        json!({ "id": role["id"], "rules": [{ "action": "console:project:list", "effect": "allow" }] }),
+    )
+    .await;
+    let changed = nell_on_b
+        .call("console/v1/project/create", &create(5))
+        .await
+        .unwrap();
+    expect(&changed, 403, Status::Forbidden);
 }
 
 /// An organization's members and its transfer, on PostgreSQL.

@@ -257,3 +257,219 @@ async fn member_with(gw: &TestGateway, project: &str, person: &Person, role: Rol
         gw.add_member(project, person, role.as_str()).await;
     }
 }
+
+/// A caller under a custom role, and what it holds.
+struct Ruled {
+    what: &'static str,
+    client: Client,
+}
+
+/// Whether `reply` says the scope's record `id` (of `kind`) does not
+/// exist, as a record hidden from the caller is reported.
+fn hides(reply: &Reply, kind: &str, id: Option<&str>) -> bool {
+    id.is_some_and(|id| {
+        reply.envelope.status == Status::ResourceNotFound
+            && reply.envelope.summary == format!("No {kind} with id {id:?} exists")
+    })
+}
+
+/// Under a handful of custom roles (held onto a project through a team,
+/// held across the organization, carried by a token with resources), for
+/// every action of the route table: `authz/check` answers what the call
+/// then does. A refused call records nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authz_check_agrees_with_every_call_under_custom_roles() {
+    let gw = common::start_with(common::allow_private_hooks).await;
+    let config = Config::default();
+    let owner = gw.client("");
+    let ok = |reply: Reply| {
+        expect(&reply, 200, Status::Success);
+        reply.envelope.result
+    };
+    let rules = |actions: &[&str]| -> Value {
+        actions
+            .iter()
+            .map(|action| json!({ "action": action, "effect": "allow" }))
+            .collect()
+    };
+    let create_role = |name: &'static str, rules: Value| {
+        let owner = owner.clone();
+        async move {
+            let reply = owner
+                .call(
+                    "access/v1/role/create",
+                    &json!({ "name": name, "rules": rules }),
+                )
+                .await
+                .unwrap();
+            expect(&reply, 200, Status::Success);
+            reply.envelope.result["id"].clone()
+        }
+    };
+    let team_of = |team: &'static str, person: String| {
+        let owner = owner.clone();
+        async move {
+            let made = owner
+                .call("access/v1/team/create", &json!({ "name": team }))
+                .await
+                .unwrap();
+            expect(&made, 200, Status::Success);
+            let team_id = made.envelope.result["id"].clone();
+            let added = owner
+                .call(
+                    "access/v1/team/member/add",
+                    &json!({ "team_id": team_id, "user_id": person }),
+                )
+                .await
+                .unwrap();
+            expect(&added, 200, Status::Success);
+            team_id
+        }
+    };
+
+    create_role(
+        "project-writer",
+        rules(&["deploy:**", "console:project:*", "access:authz:check"]),
+    )
+    .await;
+    create_role(
+        "org-reader",
+        rules(&["**:list", "**:get", "access:authz:check"]),
+    )
+    .await;
+    let keeper_id = create_role("env-keeper", rules(&["deploy:environment:*"])).await;
+    let pat = gw.person("pat", "viewer").await;
+    let rey = gw.person("rey", "viewer").await;
+    let kay = gw.person("kay", "admin").await;
+    let writers = team_of("writers", pat.id.clone()).await;
+    let readers = team_of("readers", rey.id.clone()).await;
+    ok(owner
+        .call(
+            "access/v1/team/grant",
+            &json!({ "team_id": readers, "role": "org-reader" }),
+        )
+        .await
+        .unwrap());
+    let keeper_token = ok(kay
+        .client
+        .call(
+            "access/v1/token/create",
+            &json!({ "name": "keeper", "role": "env-keeper" }),
+        )
+        .await
+        .unwrap())["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let callers = [
+        Ruled {
+            what: "a viewer whose team holds project-writer in the project",
+            client: pat.client.clone(),
+        },
+        Ruled {
+            what: "a viewer whose team holds org-reader across the organization",
+            client: rey.client.clone(),
+        },
+        Ruled {
+            what: "an admin's token carrying env-keeper, limited to the project",
+            client: gw.client("").with_token(&keeper_token),
+        },
+    ];
+
+    let mut records_made = 0;
+    let mut current: Option<Records> = None;
+    let mut checked = 0;
+    let mut admitted_total = 0;
+    let mut refused_total = 0;
+    for service in common::services(&config) {
+        for (spec, _) in &service.actions {
+            if !matches!(spec.access, Access::Token(_)) {
+                continue;
+            }
+            let name = format!("{}/{}/{}", service.name, spec.version, spec.path);
+            let code = actiongate_service::policy_code(service.name, spec.path);
+            if current.is_none() {
+                records_made += 1;
+                let records = records(&gw, 1000 + records_made).await;
+                ok(owner
+                    .call(
+                        "access/v1/team/grant",
+                        &json!({ "team_id": writers, "project_id": records.project, "role": "project-writer" }),
+                    )
+                    .await
+                    .unwrap());
+                ok(owner
+                    .call(
+                        "access/v1/role/update",
+                        &json!({ "id": keeper_id, "rules": [
+                            { "action": "deploy:environment:*", "effect": "allow",
+                              "resources": [format!("project:{}:**", records.project)] },
+                            { "action": "deploy:backup:*", "effect": "allow",
+                              "resources": [format!("project:{}:**", records.project)] },
+                            { "action": "access:authz:check", "effect": "allow" },
+                        ] }),
+                    )
+                    .await
+                    .unwrap());
+                current = Some(records);
+            }
+            let records = current.as_ref().unwrap();
+            let body = body(&spec.scope, records);
+            let scope_id = spec
+                .scope
+                .field()
+                .and_then(|field| body.get(field))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            checked += 1;
+            let mut decided = Vec::new();
+            for caller in &callers {
+                decided.push(may(&caller.client, &code, &spec.scope, &body).await);
+            }
+            // Refusals first: they change nothing the admitted calls see.
+            for (caller, _) in callers.iter().zip(&decided).filter(|(_, may)| !**may) {
+                let jobs = gw.count_jobs().await;
+                let reply = caller.client.call(&name, &body).await.unwrap();
+                assert!(
+                    reply.envelope.status == Status::Forbidden
+                        || hides(&reply, spec.scope.kind(), scope_id.as_deref()),
+                    "authz/check refuses {code} to {}, yet {name} with {body} answered {:#?}",
+                    caller.what,
+                    reply.envelope
+                );
+                assert_eq!(
+                    gw.count_jobs().await,
+                    jobs,
+                    "{name}: a refused call recorded something"
+                );
+                refused_total += 1;
+            }
+            let mut changed = false;
+            for (caller, _) in callers.iter().zip(&decided).filter(|(_, may)| **may) {
+                let reply = caller.client.call(&name, &body).await.unwrap();
+                // The scope's record hidden from the caller, unless an
+                // earlier call deleted it.
+                let hidden = hides(&reply, spec.scope.kind(), scope_id.as_deref());
+                let refused = matches!(
+                    reply.envelope.status,
+                    Status::Forbidden | Status::Unauthorized | Status::ServiceNotEnabled
+                ) || (hidden && !changed);
+                assert!(
+                    !refused,
+                    "authz/check admits {} to {code}, yet {name} with {body} answered {:#?}",
+                    caller.what, reply.envelope
+                );
+                changed |= matches!(reply.http_status, 200 | 202);
+                admitted_total += 1;
+            }
+            if changed {
+                current = None;
+            }
+        }
+    }
+    assert!(checked >= 60, "only {checked} actions were found");
+    assert!(
+        admitted_total >= 40 && refused_total >= 40,
+        "the roles should both admit and refuse plenty: {admitted_total} admitted, {refused_total} refused"
+    );
+}

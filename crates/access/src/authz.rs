@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use crate::api::authz::{Check, Decision, ListPolicies, Policies, Policy};
 use actiongate_entity::token;
-use actiongate_kit::authz::{self, Place};
+use actiongate_kit::authz::{self, Allowed, Asked, Place};
 use actiongate_kit::scope;
 use actiongate_kit::tokens::parse_services;
 use actiongate_service::catalog::Entry;
+use actiongate_service::rules::Target;
 use actiongate_service::{ActionResult, ApiError, Catalog, Ctx, Home, Scope};
 use sea_orm::EntityTrait;
 
@@ -48,7 +49,7 @@ pub async fn check(ctx: Ctx, input: Check) -> ActionResult<Decision> {
             ),
         )
     })?;
-    let projects = projects(&ctx, catalog, input.resources.unwrap_or_default()).await?;
+    let records = projects(&ctx, catalog, input.resources.unwrap_or_default()).await?;
     let own = token::Entity::find_by_id(&ctx.principal.token_id)
         .one(ctx.read())
         .await?;
@@ -57,7 +58,7 @@ pub async fn check(ctx: Ctx, input: Check) -> ActionResult<Decision> {
     // may call any of them.
     let mut first_refusal = None;
     for entry in entries {
-        let decision = weigh(&ctx, entry, services.as_deref(), &projects).await?;
+        let decision = weigh(&ctx, entry, services.as_deref(), &records).await?;
         if decision.ok {
             return Ok(decision);
         }
@@ -66,13 +67,21 @@ pub async fn check(ctx: Ctx, input: Check) -> ActionResult<Decision> {
     Ok(first_refusal.unwrap_or_else(|| refused("no route")))
 }
 
-/// What the named records belong to, each `None` for a record that does
-/// not exist.
+/// A record `authz/check` was asked about, and what it belongs to
+/// (`None`: it does not exist).
+struct Named {
+    resource: String,
+    kind: String,
+    id: String,
+    home: Option<Home>,
+}
+
+/// What the named records belong to.
 async fn projects(
     ctx: &Ctx,
     catalog: &Catalog,
     resources: Vec<String>,
-) -> ActionResult<Vec<(String, Option<Home>)>> {
+) -> ActionResult<Vec<Named>> {
     let mut found = Vec::with_capacity(resources.len());
     for (i, resource) in resources.into_iter().enumerate() {
         let pointer = format!("/resources/{i}");
@@ -97,9 +106,25 @@ async fn projects(
             })?;
             project_of(ctx.read(), id).await?.map(|place| place.home)
         };
-        found.push((resource, home));
+        found.push(Named {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            resource,
+            home,
+        });
     }
     Ok(found)
+}
+
+/// Why a call was allowed, said for `authz/check`.
+fn allowed(how: Allowed, by_role: impl FnOnce() -> String, on: &str) -> Decision {
+    Decision {
+        ok: true,
+        reason: match how {
+            Allowed::ByRole => by_role(),
+            Allowed::ByCustomRole(name) => format!("the custom role {name} allows it {on}"),
+        },
+    }
 }
 
 /// One route's decision, as the pipeline would make it.
@@ -107,7 +132,7 @@ async fn weigh(
     ctx: &Ctx,
     entry: &Entry,
     services: Option<&[String]>,
-    projects: &[(String, Option<Home>)],
+    records: &[Named],
 ) -> ActionResult<Decision> {
     let Some(least) = entry.least else {
         return Ok(Decision {
@@ -122,28 +147,35 @@ async fn weigh(
         )));
     }
     let principal = &ctx.principal;
+    let asked = Asked {
+        service: entry.service,
+        path: entry.path,
+        least,
+    };
     if matches!(entry.scope, Scope::Org) {
-        return Ok(match authz::decide(principal, least, Place::Org) {
-            Ok(()) => Decision {
-                ok: true,
-                reason: format!("the caller's organization role is {}", principal.role),
-            },
+        return Ok(match authz::decide(principal, asked, Place::Org(None)) {
+            Ok(how) => allowed(
+                how,
+                || format!("the caller's organization role is {}", principal.role),
+                "across the organization",
+            ),
             Err(err) => refused(err.summary),
         });
     }
-    if let Err(err) = authz::decide(principal, least, Place::UnnamedProject) {
+    if let Err(err) = authz::decide(principal, asked, Place::UnnamedProject) {
         return Ok(refused(err.summary));
     }
-    if projects.is_empty() {
+    if records.is_empty() {
         // The organization role is a floor in every project.
-        return Ok(match authz::decide(principal, least, Place::Org) {
-            Ok(()) => Decision {
-                ok: true,
-                reason: format!(
+        return Ok(match authz::decide(principal, asked, Place::Org(None)) {
+            Ok(how) => allowed(
+                how,
+                || format!(
                     "the caller's organization role is {}, and so its least role in each of its projects",
                     principal.role
                 ),
-            },
+                "across the organization",
+            ),
             Err(_) => refused(format!(
                 "this needs the {least} role in the project; name it in resources to weigh the caller's membership there"
             )),
@@ -154,19 +186,20 @@ async fn weigh(
             "{resource} does not exist or is not visible to the caller"
         ))
     };
-    for (resource, home) in projects {
-        let decided = match home {
+    let mut by_custom_role = None;
+    for named in records {
+        let decided = match &named.home {
             Some(Home::Project(id)) => {
                 match scope::role_in_project(ctx.read(), principal, id).await? {
-                    Some((project, role)) => authz::decide(
-                        principal,
-                        least,
-                        Place::Project {
-                            id: &project.id,
-                            role,
-                        },
-                    ),
-                    None => return Ok(unseen(resource)),
+                    Some((project, role)) => {
+                        let target = Target {
+                            project_id: Some(&project.id),
+                            kind: &named.kind,
+                            id: &named.id,
+                        };
+                        authz::decide(principal, asked, Place::Project { role, target })
+                    }
+                    None => return Ok(unseen(&named.resource)),
                 }
             }
             // A record of the organization as a whole, as the pipeline
@@ -174,16 +207,32 @@ async fn weigh(
             Some(Home::Organization(org_id))
                 if *org_id == principal.org_id && principal.project_id.is_none() =>
             {
-                authz::decide(principal, least, Place::Org)
+                let target = Target {
+                    project_id: None,
+                    kind: &named.kind,
+                    id: &named.id,
+                };
+                authz::decide(principal, asked, Place::Org(Some(target)))
             }
-            _ => return Ok(unseen(resource)),
+            _ => return Ok(unseen(&named.resource)),
         };
-        if let Err(err) = decided {
-            return Ok(refused(err.summary));
+        match decided {
+            Err(err) => return Ok(refused(err.summary)),
+            Ok(Allowed::ByCustomRole(name)) => by_custom_role = Some(name),
+            Ok(Allowed::ByRole) => {}
         }
     }
-    Ok(Decision {
-        ok: true,
-        reason: format!("the caller holds the {least} role where it acts"),
-    })
+    let on = format!(
+        "on {}",
+        records
+            .iter()
+            .map(|n| n.resource.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(allowed(
+        by_custom_role.map_or(Allowed::ByRole, Allowed::ByCustomRole),
+        || format!("the caller holds the {least} role where it acts"),
+        &on,
+    ))
 }

@@ -42,6 +42,8 @@ mod member;
 #[cfg(feature = "server")]
 mod org_member;
 #[cfg(feature = "server")]
+mod role;
+#[cfg(feature = "server")]
 mod schema;
 #[cfg(feature = "server")]
 mod settings;
@@ -164,6 +166,24 @@ pub fn service(settings: Settings) -> Service {
         .action(
             A::of::<api::EventTags>("Event tags listed").role(Viewer),
             event::tags,
+        )
+        // Custom roles: organization admins write them, anyone reads them.
+        .action(
+            A::of::<api::RoleCreate>("Role created").role(Admin),
+            role::create,
+        )
+        .action(A::of::<api::RoleGet>("Role found").role(Viewer), role::get)
+        .action(
+            A::of::<api::RoleList>("Roles listed").role(Viewer),
+            role::list,
+        )
+        .action(
+            A::of::<api::RoleUpdate>("Role updated").role(Admin),
+            role::update,
+        )
+        .action(
+            A::of::<api::RoleDelete>("Role deleted").role(Admin),
+            role::delete,
         )
         // Teams: organization admins manage them; anyone may leave one.
         .action(

@@ -56,7 +56,7 @@ pub(crate) async fn organization(
         .filter(|org| org.id == principal.org_id)
         .ok_or_else(|| ApiError::not_found("organization", org_id).at("/org_id", "NotFound"))?;
     if least > Role::Viewer {
-        authz::org_wide(principal, least)?;
+        authz::in_org(ctx, db, least).await?;
     } else {
         principal.require(least)?;
     }

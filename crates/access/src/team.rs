@@ -22,19 +22,20 @@ use actiongate_entity::{org_member, team, team_grant, team_member, user};
 use actiongate_kit::authz;
 use actiongate_kit::fields;
 use actiongate_kit::page::{self, Order, Page};
-use actiongate_kit::scope;
-use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
-use actiongate_wire::new_id;
+use actiongate_kit::{roles, scope};
+use actiongate_service::{ActionResult, ApiError, Catalog, Ctx, Role, Timestamp};
+use actiongate_wire::{new_id, RoleName};
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use std::sync::Arc;
 
 /// `Forbidden` unless the caller may manage its organization's teams: an
 /// admin whose token is not limited to one project.
-fn manages_teams(ctx: &Ctx) -> ActionResult<()> {
-    Ok(authz::org_wide(&ctx.principal, Role::Admin)?)
+async fn manages_teams(ctx: &Ctx) -> ActionResult<()> {
+    authz::in_org(ctx, ctx.read(), Role::Admin).await
 }
 
 /// Team `id` of the caller's organization, else `ResourceNotFound` at
@@ -64,7 +65,10 @@ async fn present(db: &impl ConnectionTrait, teams: Vec<team::Model>) -> ActionRe
     {
         grants.entry(grant.team_id).or_default().push(TeamRole {
             project_id: grant.project_id,
-            role: grant.role.parse().unwrap_or(Role::Viewer),
+            role: grant
+                .role
+                .parse()
+                .unwrap_or(RoleName::Builtin(Role::Viewer)),
         });
     }
     let mut members: HashMap<String, u64> = HashMap::new();
@@ -99,14 +103,8 @@ async fn one(db: &impl ConnectionTrait, team: team::Model) -> ActionResult<Team>
 }
 
 pub async fn create(ctx: Ctx, input: CreateTeam) -> ActionResult<Team> {
-    manages_teams(&ctx)?;
-    if let Some(org_id) = &input.org_id {
-        if *org_id != ctx.principal.org_id {
-            return Err(ApiError::not_found("organization", org_id)
-                .at("/org_id", "NotFound")
-                .into());
-        }
-    }
+    manages_teams(&ctx).await?;
+    scope::own_organization(&ctx.principal, input.org_id.as_deref())?;
     let now = fields::now();
     let txn = ctx.begin_write().await?;
     let created = team::ActiveModel {
@@ -168,7 +166,7 @@ pub async fn list(ctx: Ctx, input: ListTeams) -> ActionResult<Page<Team>> {
 }
 
 pub async fn update(ctx: Ctx, input: UpdateTeam) -> ActionResult<Team> {
-    manages_teams(&ctx)?;
+    manages_teams(&ctx).await?;
     let txn = ctx.begin_write().await?;
     let found = visible(&ctx, &txn, &input.id, "/id").await?;
     let mut active = found.into_active_model();
@@ -197,7 +195,7 @@ pub async fn update(ctx: Ctx, input: UpdateTeam) -> ActionResult<Team> {
 /// Deletes a team, its grants and its membership: its members lose what
 /// it carried from the next request.
 pub async fn delete(ctx: Ctx, input: TeamId) -> ActionResult<Team> {
-    manages_teams(&ctx)?;
+    manages_teams(&ctx).await?;
     let txn = ctx.begin_write().await?;
     let found = visible(&ctx, &txn, &input.id, "/id").await?;
     let shown = one(&txn, found).await?;
@@ -213,6 +211,29 @@ pub async fn delete(ctx: Ctx, input: TeamId) -> ActionResult<Team> {
     ctx.invalidates_tokens();
     txn.commit_for(&shown.id).await?;
     Ok(shown)
+}
+
+/// The most role `name` gives: a built-in role itself; for a custom one of
+/// organization `org_id`, the most any action it allows needs
+/// ([`roles::reach`]). A custom role that does not exist is
+/// `ResourceNotFound` at `pointer`.
+async fn reach(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    name: &str,
+    pointer: &str,
+) -> ActionResult<Role> {
+    if let Ok(role) = name.parse::<Role>() {
+        return Ok(role);
+    }
+    let found = roles::find(db, org_id, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("role", name).at(pointer, "NotFound"))?;
+    Ok(roles::reach(
+        &roles::compile(&found),
+        ctx.state::<Arc<Catalog>>(),
+    ))
 }
 
 /// `Forbidden` at `pointer` unless the caller holds `role` where `grant`
@@ -258,7 +279,7 @@ fn present_member(m: team_member::Model, u: Option<user::Model>) -> TeamMember {
 }
 
 pub async fn add_member(ctx: Ctx, input: TeamMemberRef) -> ActionResult<TeamMember> {
-    manages_teams(&ctx)?;
+    manages_teams(&ctx).await?;
     let txn = ctx.begin_write().await?;
     let found = visible(&ctx, &txn, &input.team_id, "/team_id").await?;
     // Adding someone gives them everything the team carries.
@@ -267,7 +288,7 @@ pub async fn add_member(ctx: Ctx, input: TeamMemberRef) -> ActionResult<TeamMemb
         .all(&txn)
         .await?
     {
-        let role = grant.role.parse().unwrap_or(Role::Viewer);
+        let role = reach(&ctx, &txn, &found.org_id, &grant.role, "/team_id").await?;
         within_reach(&ctx, &txn, grant.project_id.as_deref(), role, "/team_id").await?;
     }
     if org_member::Entity::find_by_id((found.org_id.clone(), input.user_id.clone()))
@@ -329,7 +350,7 @@ pub async fn list_members(ctx: Ctx, input: ListTeamMembers) -> ActionResult<Page
 /// Takes a member out of a team. Admins remove anyone; anyone may leave.
 pub async fn remove_member(ctx: Ctx, input: TeamMemberRef) -> ActionResult<TeamMember> {
     if input.user_id != ctx.principal.user_id {
-        manages_teams(&ctx)?;
+        manages_teams(&ctx).await?;
     }
     let txn = ctx.begin_write().await?;
     let found = visible(&ctx, &txn, &input.team_id, "/team_id").await?;
@@ -355,8 +376,8 @@ fn place(project_id: Option<&str>) -> String {
 }
 
 pub async fn grant(ctx: Ctx, input: GrantTeam) -> ActionResult<Team> {
-    manages_teams(&ctx)?;
-    if input.project_id.is_some() && input.role == Role::Owner {
+    manages_teams(&ctx).await?;
+    if input.project_id.is_some() && input.role.builtin() == Some(Role::Owner) {
         return Err(ApiError::invalid_field(
             "/role",
             "InvalidValue",
@@ -366,12 +387,13 @@ pub async fn grant(ctx: Ctx, input: GrantTeam) -> ActionResult<Team> {
     }
     let txn = ctx.begin_write().await?;
     let found = visible(&ctx, &txn, &input.team_id, "/team_id").await?;
-    within_reach(&ctx, &txn, input.project_id.as_deref(), input.role, "/role").await?;
+    let most = reach(&ctx, &txn, &found.org_id, input.role.as_str(), "/role").await?;
+    within_reach(&ctx, &txn, input.project_id.as_deref(), most, "/role").await?;
     team_grant::Entity::insert(team_grant::ActiveModel {
         team_id: Set(found.id.clone()),
         place: Set(place(input.project_id.as_deref())),
         project_id: Set(input.project_id.clone()),
-        role: Set(input.role.as_str().to_owned()),
+        role: Set(input.role.to_string()),
         created_at: Set(fields::now()),
     })
     .on_conflict(
@@ -388,7 +410,7 @@ pub async fn grant(ctx: Ctx, input: GrantTeam) -> ActionResult<Team> {
 }
 
 pub async fn revoke(ctx: Ctx, input: RevokeTeam) -> ActionResult<Team> {
-    manages_teams(&ctx)?;
+    manages_teams(&ctx).await?;
     let txn = ctx.begin_write().await?;
     let found = visible(&ctx, &txn, &input.team_id, "/team_id").await?;
     let at = place(input.project_id.as_deref());
@@ -408,7 +430,7 @@ pub async fn revoke(ctx: Ctx, input: RevokeTeam) -> ActionResult<Team> {
             .at(pointer, "NotFound")
         })?;
     // Taking a role away is reaching it too.
-    let role = grant.role.parse().unwrap_or(Role::Viewer);
+    let role = reach(&ctx, &txn, &found.org_id, &grant.role, "/team_id").await?;
     within_reach(&ctx, &txn, grant.project_id.as_deref(), role, "/team_id").await?;
     team_grant::Entity::delete_by_id((grant.team_id.clone(), grant.place.clone()))
         .exec(&txn)

@@ -17,13 +17,17 @@ use crate::api::token::{
 use actiongate_entity::{org_member, token};
 use actiongate_kit::authz;
 use actiongate_kit::page::{self, Page};
-use actiongate_kit::scope;
 use actiongate_kit::tokens::{self, parse_services, NewToken};
-use actiongate_service::{ActionResult, ApiError, Ctx, Principal, Role, Status, Timestamp};
+use actiongate_kit::{roles, scope};
+use actiongate_service::{
+    ActionResult, ApiError, Catalog, Ctx, Principal, Role, Status, Timestamp,
+};
+use actiongate_wire::RoleName;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use std::sync::Arc;
 
 /// The longest lifetime a token is given.
 const MAX_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -170,6 +174,66 @@ fn services(asked: Option<Vec<String>>, mine: Option<Vec<String>>) -> ActionResu
     Ok(asked)
 }
 
+/// The role a new token carries: `asked`, if the caller may give it, or
+/// the caller's own. Nobody makes a token that may do more than they may:
+/// a built-in role is at most the caller's; a custom role allows nothing
+/// above it ([`roles::reach`]); a caller whose token carries a custom role
+/// makes tokens carrying that one.
+async fn token_role(
+    ctx: &Ctx,
+    db: &impl ConnectionTrait,
+    asked: Option<RoleName>,
+    for_self: bool,
+) -> ActionResult<Option<RoleName>> {
+    let principal = &ctx.principal;
+    let carried = principal.custom.token.as_ref().map(|rules| rules.name());
+    let Some(asked) = asked else {
+        // Left out, the role is the caller's: for another user, never
+        // above the caller's; for the caller, its own token's.
+        return Ok(match carried {
+            Some(name) => Some(name.parse().map_err(|_| {
+                forbidden(
+                    "/role",
+                    "The calling token's role cannot be given: name one",
+                )
+            })?),
+            None if for_self => principal.role_cap.map(RoleName::from),
+            None => Some(principal.role.into()),
+        });
+    };
+    if let Some(carried) = carried.filter(|carried| *carried != asked.as_str()) {
+        return Err(forbidden(
+            "/role",
+            format!(
+                "The calling token carries the role {carried}; the tokens it makes carry it too"
+            ),
+        )
+        .into());
+    }
+    let most = match &asked {
+        RoleName::Builtin(role) => *role,
+        RoleName::Custom(name) => {
+            let found = roles::find(db, &principal.org_id, name.as_str())
+                .await?
+                .ok_or_else(|| {
+                    ApiError::not_found("role", name.as_str()).at("/role", "NotFound")
+                })?;
+            roles::reach(&roles::compile(&found), ctx.state::<Arc<Catalog>>())
+        }
+    };
+    if most > principal.role {
+        return Err(forbidden(
+            "/role",
+            format!(
+                "A token cannot do more than the caller who makes it, a {}; {asked} allows what needs {most}",
+                principal.role
+            ),
+        )
+        .into());
+    }
+    Ok(Some(asked))
+}
+
 pub async fn create(ctx: Ctx, input: CreateToken) -> ActionResult<IssuedToken> {
     let principal = &ctx.principal;
     let user_id = match input.user_id {
@@ -186,27 +250,9 @@ pub async fn create(ctx: Ctx, input: CreateToken) -> ActionResult<IssuedToken> {
         _ => principal.user_id.clone(),
     };
     let for_self = user_id == principal.user_id;
-    if let Some(role) = input.role {
-        if role > principal.role {
-            return Err(forbidden(
-                "/role",
-                format!(
-                    "A token cannot do more than the caller who makes it, a {}",
-                    principal.role
-                ),
-            )
-            .into());
-        }
-    }
-    // Left out, the role is the caller's: for another user, never above
-    // the caller's; for the caller, its own token's cap.
-    let role = input.role.or(if for_self {
-        principal.role_cap
-    } else {
-        Some(principal.role)
-    });
     let expires_at = expiry(input.expires_in)?;
     let txn = ctx.begin_write().await?;
+    let role = token_role(&ctx, &txn, input.role, for_self).await?;
     let services = services(input.services, callers_services(&ctx, &txn).await?)?;
     let project_id = match (input.project_id, &principal.project_id) {
         (None, only) => only.clone(),

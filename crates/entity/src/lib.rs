@@ -19,6 +19,7 @@ pub mod org_member;
 pub mod organization;
 pub mod project;
 pub mod project_member;
+pub mod role;
 pub mod signing_key;
 pub mod team;
 pub mod team_grant;

@@ -6,6 +6,10 @@
 //! A secret replaced by a rotation is still verified until its grace ends
 //! (`previous_secret_hash`), as a grant that expires then.
 //!
+//! A grant carries what its principal may do: its organization role, and
+//! the custom roles its user's teams hold and its token carries
+//! ([`actiongate_kit::roles`]), compiled once per verification.
+//!
 //! Verified tokens are cached by hash, each under the auth epoch it was
 //! verified in ([`crate::auth_epoch`]). Every revocation or role change
 //! moves the epoch on, and every request makes sure of the epoch before it
@@ -21,7 +25,9 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use actiongate_entity::{auth_epoch, token};
+use actiongate_kit::roles;
 use actiongate_kit::tokens::parse_services;
+use actiongate_service::rules::CustomRoles;
 use actiongate_service::{Principal, Role};
 use actiongate_wire::{ApiError, Status, Timestamp};
 use sea_orm::{
@@ -266,6 +272,16 @@ impl TokenVerifier {
                 unauthorized("The token's user is no longer a member of its organization")
             })?;
         let cap = row.role.as_deref().and_then(|r| r.parse::<Role>().ok());
+        let custom = CustomRoles {
+            held: Some(Arc::new(
+                roles::held(&self.read, &row.org_id, &row.user_id)
+                    .await
+                    .map_err(unavailable)?,
+            )),
+            token: roles::carried(&self.read, &row.org_id, row.role.as_deref())
+                .await
+                .map_err(unavailable)?,
+        };
         let grant = Arc::new(Grant {
             principal: Arc::new(Principal {
                 token_id: row.id,
@@ -274,6 +290,7 @@ impl TokenVerifier {
                 role: cap.map_or(member_role, |cap| cap.min(member_role)),
                 project_id: row.project_id,
                 role_cap: cap,
+                custom,
             }),
             services: parse_services(&row.services),
             expires_at,

@@ -2,6 +2,7 @@
 //! handler reads like the work it does.
 //!
 //! - [`authz`]: the one evaluator of who may call what;
+//! - [`roles`]: custom roles as the evaluator reads them;
 //! - [`scope`]: the projects a caller can see and its role in one;
 //! - [`record`]: a record loaded only if the caller may see it, at a role,
 //!   in its project, and the [`Scope`](actiongate_service::Scope) an action
@@ -21,6 +22,7 @@ pub mod authz;
 pub mod fields;
 pub mod page;
 pub mod record;
+pub mod roles;
 pub mod scope;
 pub mod tokens;
 pub mod write;

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 
+use actiongate_service::rules::Target;
 use actiongate_service::{ActionResult, ApiError, Ctx, Home, RecordPlace, Role, Scope, Status};
 use sea_orm::{ConnectionTrait, DbErr};
 
@@ -89,7 +90,12 @@ async fn load_in<R: Record>(
         Some(Status::ResourceNotFound) => not_found().into(),
         _ => err,
     })?;
-    scope.require(least)?;
+    let target = Target {
+        project_id: Some(project_id),
+        kind: R::KIND,
+        id,
+    };
+    scope.require(ctx, db, least, target).await?;
     Ok(Loaded { record, scope })
 }
 

@@ -10,6 +10,7 @@
 //! [`project`] and [`project_for_update`].
 
 use actiongate_entity::{org_member, project, project_member, team, team_grant, team_member};
+use actiongate_service::rules::Target;
 use actiongate_service::{ActionResult, ApiError, Ctx, Principal, Role, Status};
 use sea_orm::sea_query::{IntoCondition, Query};
 use sea_orm::{
@@ -23,9 +24,17 @@ pub struct ProjectScope {
 }
 
 impl ProjectScope {
-    /// `Forbidden` unless the caller holds at least `least` in the project.
-    pub fn require(&self, least: Role) -> Result<(), ApiError> {
-        require(&self.project.id, self.role, least)
+    /// `Forbidden` unless the caller holds at least `least` on `target`
+    /// (a record of the project, or the project itself): by its role
+    /// there, or by a custom role ([`crate::authz::in_project`]).
+    pub async fn require(
+        &self,
+        ctx: &Ctx,
+        db: &impl ConnectionTrait,
+        least: Role,
+        target: Target<'_>,
+    ) -> ActionResult<()> {
+        crate::authz::in_project(ctx, db, self.role, least, target).await
     }
 }
 
@@ -40,6 +49,17 @@ pub fn require(project_id: &str, role: Role, least: Role) -> Result<(), ApiError
                 "This needs the {least} role in project {project_id}; the caller is a {role} there"
             ),
         ))
+    }
+}
+
+/// `ResourceNotFound` at `/org_id` unless `org_id`, if the input names
+/// one, is the caller's own organization (the only one it may name).
+pub fn own_organization(principal: &Principal, org_id: Option<&str>) -> Result<(), ApiError> {
+    match org_id {
+        Some(org_id) if org_id != principal.org_id => {
+            Err(ApiError::not_found("organization", org_id).at("/org_id", "NotFound"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -219,6 +239,7 @@ async fn with_role(
 ) -> ActionResult<ProjectScope> {
     let role = membership_role(db, &ctx.principal, &project.id).await?;
     let scope = ProjectScope { role, project };
-    scope.require(least)?;
+    let target = Target::project(&scope.project.id);
+    scope.require(ctx, db, least, target).await?;
     Ok(scope)
 }

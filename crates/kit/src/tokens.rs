@@ -9,8 +9,8 @@
 //! token is stored; the secret is shown once, when it is made.
 
 use actiongate_entity::token;
-use actiongate_service::{sha256_hex, Role};
-use actiongate_wire::{new_id, Timestamp};
+use actiongate_service::sha256_hex;
+use actiongate_wire::{new_id, RoleName, Timestamp};
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -101,8 +101,9 @@ pub struct NewToken {
     /// Empty means every service.
     pub services: Vec<String>,
     pub expires_at: Option<i64>,
-    /// A cap below the user's own role.
-    pub role: Option<Role>,
+    /// A cap below the user's own role: built in, or a custom role the
+    /// token may do no more than.
+    pub role: Option<RoleName>,
     /// The one project the token may touch.
     pub project_id: Option<String>,
     /// The user making it, when a user does (not the command line).
@@ -124,7 +125,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewToken) -> Result<IssuedTo
         created_at: Set(Timestamp::now_ms()),
         expires_at: Set(new.expires_at),
         revoked_at: Set(None),
-        role: Set(new.role.map(|r| r.as_str().to_owned())),
+        role: Set(new.role.map(String::from)),
         project_id: Set(new.project_id),
         last_used_at: Set(None),
         description: Set(new.description),

@@ -25,6 +25,8 @@ pub struct Principal {
     pub project_id: Option<String>,
     /// The token's role cap, if any. Project roles are capped by it too.
     pub role_cap: Option<Role>,
+    /// The custom roles that shape what it may do besides.
+    pub custom: crate::rules::CustomRoles,
 }
 
 impl Principal {
@@ -37,6 +39,7 @@ impl Principal {
             role: Role::Viewer,
             project_id: None,
             role_cap: None,
+            custom: Default::default(),
         }
     }
 
@@ -355,6 +358,11 @@ impl Ctx {
     /// # Panics
     /// If the service never registered a `T`: a programming error caught by
     /// the first test that calls the action.
+    /// The service's state of type `T`, if it was registered.
+    pub fn try_state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.state.get::<T>()
+    }
+
     pub fn state<T: Send + Sync + 'static>(&self) -> &T {
         self.state.get::<T>().unwrap_or_else(|| {
             panic!(

@@ -33,6 +33,7 @@ mod digest;
 mod error;
 mod hooks;
 mod requests;
+pub mod rules;
 mod scope;
 pub mod secrets;
 mod service;

@@ -24,7 +24,7 @@ pub use envelope::{AcceptedResult, Envelope, LogLine};
 pub use error::{ApiError, FieldError};
 pub use id::{new_id, InvalidRequestId, RequestId};
 pub use page::Page;
-pub use role::Role;
+pub use role::{Effect, Role, RoleName, Rule};
 pub use status::Status;
 pub use timestamp::Timestamp;
 pub use upload::{encode_data, Upload};

@@ -2,7 +2,7 @@
 //! onto projects or onto the whole organization by its grants.
 
 use actiongate_wire::fields::{Description, Name, Slug};
-use actiongate_wire::{Role, Timestamp};
+use actiongate_wire::{RoleName, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A role a team carries: onto one project, or (no `project_id`) the
@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TeamRole {
     pub project_id: Option<String>,
-    pub role: Role,
+    /// Built in, or one of the organization's custom roles.
+    pub role: RoleName,
 }
 
 /// A team as the API shows it.
@@ -93,7 +94,8 @@ pub struct GrantTeam {
     /// The project it carries `role` onto; the whole organization when
     /// left out.
     pub project_id: Option<String>,
-    pub role: Role,
+    /// Built in, or one of the organization's custom roles.
+    pub role: RoleName,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]

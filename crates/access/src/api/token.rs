@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use actiongate_wire::fields::{Description, Name};
-use actiongate_wire::{Role, Timestamp};
+use actiongate_wire::{RoleName, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Where a token stands.
@@ -29,9 +29,10 @@ pub struct Token {
     pub user_id: String,
     /// The user who made it; unset for one made on the command line.
     pub created_by: Option<String>,
-    /// The most it may do, below its user's own role; unset: its user's
-    /// role.
-    pub role: Option<Role>,
+    /// The most it may do, below its user's own role: a built-in role, or
+    /// a custom role whose rules it may do no more than; unset: its
+    /// user's role.
+    pub role: Option<RoleName>,
     /// The one project it may touch, if limited to one.
     pub project_id: Option<String>,
     /// The services it may call; `["*"]`: every service.
@@ -63,9 +64,9 @@ pub struct CreateToken {
     /// Services it may call; the caller's own when left out. None beyond
     /// the caller's.
     pub services: Option<Vec<String>>,
-    /// The most it may do; the caller's own when left out. Never above
-    /// the caller's.
-    pub role: Option<Role>,
+    /// The most it may do, built in or custom; the caller's own when left
+    /// out. Never above the caller's.
+    pub role: Option<RoleName>,
     /// Limits it to one project of the organization. A caller limited to
     /// a project makes tokens limited to the same one.
     pub project_id: Option<String>,

@@ -80,6 +80,7 @@ impl Jobs {
                 role: Role::Viewer,
                 project_id: None,
                 role_cap: None,
+                custom: Default::default(),
             }),
             scope_project_id: None,
             service: job.service,

@@ -100,6 +100,8 @@ impl Jobs {
                 .unwrap_or(Role::Viewer),
             project_id: row.project_id.clone(),
             role_cap: row.role_cap.as_deref().and_then(|role| role.parse().ok()),
+            // Loaded by a check that needs them.
+            custom: Default::default(),
         });
         let project_scope = row.scope_project_id.clone().map(Into::into);
         let (ctx, work) = self

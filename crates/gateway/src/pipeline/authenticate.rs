@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use actiongate_kit::authz::{self, Place};
+use actiongate_kit::authz::{self, Asked, Place};
 use actiongate_service::{Access, ActionSpec, Scope};
 use actiongate_wire::{ApiError, Status};
 use http::header::AUTHORIZATION;
@@ -91,10 +91,15 @@ pub async fn for_action(
     // A project-scoped action is weighed in its project by `authorize`;
     // here only the token's cap can refuse it.
     let place = match spec.scope {
-        Scope::Org => Place::Org,
+        Scope::Org => Place::Org(None),
         _ => Place::UnnamedProject,
     };
-    authz::decide(&grant.principal, role, place)?;
+    let asked = Asked {
+        service,
+        path: spec.path,
+        least: role,
+    };
+    authz::decide(&grant.principal, asked, place)?;
     ctx.grant = Some(grant);
     Ok(())
 }

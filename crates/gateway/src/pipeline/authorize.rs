@@ -13,8 +13,9 @@
 
 use std::fmt;
 
-use actiongate_kit::authz::{self, Place};
+use actiongate_kit::authz::{self, Asked, Place};
 use actiongate_kit::scope;
+use actiongate_service::rules::Target;
 use actiongate_service::{Access, ActionSpec, Home, Role, Scope};
 use actiongate_wire::ApiError;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -27,11 +28,17 @@ use crate::Gateway;
 pub async fn check(
     gateway: &Gateway,
     ctx: &mut RequestCtx<'_>,
+    service: &'static str,
     spec: &ActionSpec,
     body: &[u8],
 ) -> Result<(), ApiError> {
     let Access::Token(least) = spec.access else {
         return Ok(());
+    };
+    let asked = Asked {
+        service,
+        path: spec.path,
+        least,
     };
     let Some(scope) = spec
         .scope
@@ -77,7 +84,13 @@ pub async fn check(
                     if org_id != principal.org_id || principal.project_id.is_some() {
                         return Err(not_found());
                     }
-                    return authz::decide(principal, least, Place::Org);
+                    let target = Target {
+                        project_id: None,
+                        kind,
+                        id: &id,
+                    };
+                    authz::decide(principal, asked, Place::Org(Some(target)))?;
+                    return Ok(());
                 }
             }
         }
@@ -94,14 +107,15 @@ pub async fn check(
     let (project, role) = found
         .map_err(|err| unavailable_db(ctx.request_id, &err))?
         .ok_or_else(not_found)?;
-    authz::decide(
-        principal,
-        least,
-        Place::Project {
-            id: &project.id,
-            role,
+    let target = match scope {
+        Scope::Record { kind, .. } => Target {
+            project_id: Some(&project.id),
+            kind,
+            id: &id,
         },
-    )?;
+        _ => Target::project(&project.id),
+    };
+    authz::decide(principal, asked, Place::Project { role, target })?;
     ctx.scope_record = record_key;
     ctx.project_scope = Some(project.id.as_str().into());
     ctx.checked_project = Some(std::sync::Arc::new(project));

@@ -150,7 +150,7 @@ async fn run<'a>(
                     action.spec.accepts_files,
                 )
                 .await?;
-                authorize::check(gateway, ctx, &action.spec, &body).await?;
+                authorize::check(gateway, ctx, service.name, &action.spec, &body).await?;
                 let input = action.handler.decode(&body)?;
                 let repeat = replay::Repeat::read(&ctx.parts.headers)?;
                 let called = replay::Called {
