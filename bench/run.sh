@@ -226,6 +226,27 @@ case_body() {
             # them, an hour ago.
             python3 bench/seed-events.py "$data/actiongate.db" 1000000
             python3 -c 'import time; now = int(time.time() * 1000); print("{\"begin\": %d, \"end\": %d}" % (now - 7200000, now - 3600000))' ;;
+        hello/custom-role)
+            # A token carrying a custom role of 50 rules, the one that
+            # allows hello last; the case calls with it.
+            python3 - "http://$addr" "$token" >"$data/case.token" <<'PY'
+import json, sys, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+def call(path, body):
+    request = urllib.request.Request(f"{base}/{path}", json.dumps(body).encode(),
+                                     {"Authorization": f"Bearer {token}"})
+    return json.load(urllib.request.urlopen(request))["result"]
+codes = [p["code"] for p in call("access/v1/authz/policies", {})["policies"]
+         if not p["code"].startswith("greeter:")]
+rules = [{"action": code, "effect": "allow"} if i % 2 else
+         {"action": code, "effect": "allow", "resources": ["project:*:**"]}
+         for i, code in enumerate(codes[:49])]
+rules.append({"action": "greeter::hello", "effect": "allow"})
+assert len(rules) == 50
+call("access/v1/role/create", {"name": "fifty-rules", "rules": rules})
+print(call("access/v1/token/create", {"name": "bench", "role": "fifty-rules"})["secret"])
+PY
+            echo '{"name": "bench"}' ;;
         hello*) echo '{"name": "bench"}' ;;
         *) echo '{}' ;;
     esac
@@ -236,6 +257,7 @@ cases=(
     "greeter/v1/hello (sync, no database)|sqlite|greeter/v1/hello|hello|yes"
     "greeter/v1/hello, metrics off|sqlite|greeter/v1/hello|hello|yes|ACTIONGATE_METRICS=false"
     "greeter/v1/hello/open (no auth, no limit)|sqlite|greeter/v1/hello/open|hello|"
+    "greeter/v1/hello, token with a 50-rule custom role|sqlite|greeter/v1/hello|hello/custom-role|yes"
     "console/v1/project/get (SQLite)|sqlite|console/v1/project/get|project/get|yes"
     "greeter/v1/report (designated async, 202)|sqlite|greeter/v1/report|report|yes"
     "deploy/v1/activity/list, 100k activities, 32 conns|sqlite|deploy/v1/activity/list|activity/list|yes||32"
@@ -286,6 +308,8 @@ for round in $(seq 1 "$ROUNDS"); do
             bare=$(measure_bare "$connections") || exit 1
             start_gateway "$database" "$settings"
             body=$(case_body "$kind")
+            # A case may call with a token of its own.
+            if [ -s "$data/case.token" ]; then token=$(cat "$data/case.token"); fi
             figures=$(measure "http://$addr/$path" "$body" "${authenticated:+$token}" "$connections") || exit 1
             finish_gateway
             echo "$name$label|$figures|$bare" >>"$results"
@@ -338,18 +362,21 @@ for line in open(sys.argv[1]):
     name, figures, bare = line.rstrip("\n").split("|")
     rows.setdefault(name, []).append(([float(x) for x in figures.split()], [float(x) for x in bare.split()]))
 fmt = lambda us: f"{us / 1000:.2f}ms" if us >= 1000 else f"{us:.0f}us"
-print(f"{'case':<44}{'req/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}{'bare p50':>10}{'vs bare':>9}")
+print(f"{'case':<52}{'req/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}{'bare p50':>10}{'vs bare':>9}")
 med = {}
 for name, runs in rows.items():
     rps, p50, p99 = [statistics.median(col) for col in zip(*(r for r, _ in runs))]
     bare_rps, bare_p50, _ = [statistics.median(col) for col in zip(*(b for _, b in runs))]
     ratio = statistics.median(r[0] / b[0] for r, b in runs)
     med[name] = rps
-    print(f"{name:<44}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}{bare_rps:>12.0f}{fmt(bare_p50):>10}{100 * ratio:>8.0f}%")
+    print(f"{name:<52}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}{bare_rps:>12.0f}{fmt(bare_p50):>10}{100 * ratio:>8.0f}%")
 secured = med.get("greeter/v1/hello (sync, no database)")
 open_ = med.get("greeter/v1/hello/open (no auth, no limit)")
 if secured and open_:
     print(f"cost of security: authenticated and rate-limited hello keeps {100 * secured / open_:.0f}% of the open route's req/s")
+custom = med.get("greeter/v1/hello, token with a 50-rule custom role")
+if secured and custom:
+    print(f"cost of a custom role: hello with a 50-rule role's token keeps {custom / secured:.3f} of the admin token's req/s")
 unmetered = med.get("greeter/v1/hello, metrics off")
 if secured and unmetered:
     print(f"cost of metrics: hello with metrics on keeps {secured / unmetered:.3f} of its req/s with metrics off")
@@ -365,12 +392,12 @@ for line in open(sys.argv[1]):
     name, figures = line.rstrip("\n").split("|")
     rows.setdefault(name, []).append([float(x) for x in figures.split()])
 fmt = lambda us: f"{us / 1000:.2f}ms" if us >= 1000 else f"{us:.0f}us"
-print(f"{'case':<44}{'req/s':>10}{'p50':>10}{'p99':>10}")
+print(f"{'case':<52}{'req/s':>10}{'p50':>10}{'p99':>10}")
 med = {}
 for name, runs in rows.items():
     med[name] = [statistics.median(col) for col in zip(*runs)]
     rps, p50, p99 = med[name]
-    print(f"{name:<44}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}")
+    print(f"{name:<52}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}")
 ours = med.get("proxy: through actiongate (upstream)")
 nginx = med.get("proxy: through nginx (keep-alive)")
 if ours and nginx:
@@ -387,11 +414,11 @@ rows = {}
 for line in open(sys.argv[1]):
     name, figures, bare = line.rstrip("\n").split("|")
     rows.setdefault(name, []).append(([float(x) for x in figures.split()], float(bare.split()[0])))
-print(f"{'case':<44}{'jobs/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}")
+print(f"{'case':<52}{'jobs/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}")
 for name, runs in rows.items():
     jobs, p50, p99 = [statistics.median(col) for col in zip(*(r for r, _ in runs))]
     bare = statistics.median(b for _, b in runs)
-    print(f"{name:<44}{jobs:>10.0f}{p50 / 1000:>8.2f}ms{p99 / 1000:>8.2f}ms{bare:>12.0f}")
+    print(f"{name:<52}{jobs:>10.0f}{p50 / 1000:>8.2f}ms{p99 / 1000:>8.2f}ms{bare:>12.0f}")
 PY
 fi
 

@@ -131,6 +131,38 @@ pub async fn held_through_teams(gw: &TestGateway) {
     )
     .await;
     expect(&variable, 200, Status::Success);
+    // A designated-async action: its job's own check, on the worker,
+    // weighs the custom role too.
+    let paused = call(
+        &dee.client,
+        "deploy/v1/environment/pause",
+        json!({ "id": env_id }),
+    )
+    .await;
+    expect(&paused, 202, Status::Accepted);
+    let paused = dee
+        .client
+        .wait(paused, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    expect(&paused, 200, Status::Success);
+    let members = ok(
+        &admin,
+        "access/v1/member/list",
+        json!({ "project_id": project }),
+    )
+    .await;
+    let listed = members["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == dee.id.as_str())
+        .expect("dee is listed through her team")
+        .clone();
+    assert_eq!(
+        (&listed["role"], &listed["teams"]),
+        (&json!("deployer"), &json!(["deployers"]))
+    );
     // Not in another project; not beyond its rules.
     let outside = call(
         &dee.client,

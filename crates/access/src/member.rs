@@ -117,7 +117,8 @@ pub async fn list(ctx: Ctx, input: ListMembers) -> ActionResult<Page<Member>> {
 
 /// Adds to a project's `members` those who hold a role there through the
 /// teams `grants` name, and names the teams: each member's role is the
-/// better of the two, and whoever holds one only through a team is listed
+/// better of the two (a custom role shows only where nothing built in
+/// does), and whoever holds one only through a team is listed
 /// after the direct members, in the order they joined the team.
 async fn through_teams(
     db: &impl ConnectionTrait,
@@ -133,9 +134,11 @@ async fn through_teams(
         .into_iter()
         .map(|t| (t.id, t.name))
         .collect();
-    let roles: HashMap<&str, Role> = grants
+    // A custom role (by its name) shows for a member who holds nothing
+    // built in there; a built-in role shows over it, the best one.
+    let roles: HashMap<&str, &str> = grants
         .iter()
-        .map(|g| (g.team_id.as_str(), g.role.parse().unwrap_or(Role::Viewer)))
+        .map(|g| (g.team_id.as_str(), g.role.as_str()))
         .collect();
     let mut in_teams = team_member::Entity::find()
         .filter(team_member::Column::TeamId.is_in(team_ids))
@@ -164,7 +167,7 @@ async fn through_teams(
                     user_id: in_team.user_id.clone(),
                     email,
                     name,
-                    role: role.as_str().to_owned(),
+                    role: role.to_owned(),
                     teams: Vec::new(),
                     created_at: Timestamp::from_unix_ms(in_team.created_at),
                     updated_at: Timestamp::from_unix_ms(in_team.created_at),
@@ -173,8 +176,12 @@ async fn through_teams(
             }
         };
         let member = &mut members[index];
-        if role > member.role.parse().unwrap_or(Role::Viewer) {
-            member.role = role.as_str().to_owned();
+        let held = member.role.parse::<Role>().ok();
+        if role
+            .parse::<Role>()
+            .is_ok_and(|role| held.is_none_or(|held| role > held))
+        {
+            member.role = role.to_owned();
         }
         member.teams.push(team);
     }

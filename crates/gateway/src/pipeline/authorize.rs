@@ -124,7 +124,7 @@ pub async fn check(
 
 /// The string value of the body's top-level `field`, if it has one; the
 /// rest of the body is skipped, not built.
-fn string_field(body: &[u8], field: &str) -> Option<String> {
+pub(super) fn string_field(body: &[u8], field: &str) -> Option<String> {
     let mut de = serde_json::Deserializer::from_slice(body);
     FieldSeed(field).deserialize(&mut de).ok().flatten()
 }

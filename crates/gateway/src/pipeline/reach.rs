@@ -5,11 +5,14 @@
 //! call: the same user and organization, the original's service enabled
 //! for it, the call's project inside its project limit, and the action's
 //! least role within its cap and held in that project (or organization)
-//! now. Anything else is answered exactly as a request that does not
+//! now, weighed by the evaluator the call itself was (custom roles
+//! included, on the record the call named). Anything else is answered exactly as a request that does not
 //! exist, so nothing about other people's requests leaks.
 
 use actiongate_entity::{job, project};
+use actiongate_kit::authz::{self, Asked, Place};
 use actiongate_kit::scope;
+use actiongate_service::rules::Target;
 use actiongate_service::{Role, Scope};
 use actiongate_wire::{ApiError, Status};
 use sea_orm::{DbErr, EntityTrait};
@@ -73,14 +76,37 @@ pub async fn reaches(gateway: &Gateway, grant: &Grant, row: &job::Model) -> Resu
             .as_ref()
             .is_none_or(|only| project_id == Some(only))
     };
+    let asked = Asked {
+        service: &row.service,
+        path: &row.action,
+        least,
+    };
     match (&row.scope_project_id, action.spec.scope) {
-        (Some(project_id), _) => {
+        (Some(project_id), declared) => {
             let db = &gateway.db().read;
             if !within_limit(Some(project_id)) {
                 return Ok(false);
             }
-            if let Some((_, role)) = scope::role_in_project(db, principal, project_id).await? {
-                return Ok(role >= least);
+            if let Some((project, role)) = scope::role_in_project(db, principal, project_id).await?
+            {
+                // The record the call named, as `authorize` weighed it.
+                let named = declared
+                    .applying(|field| super::authorize::string_field(&row.input, field).is_some())
+                    .and_then(|scope| {
+                        let id = super::authorize::string_field(&row.input, scope.field()?)?;
+                        Some((scope.kind(), id))
+                    });
+                let target = match &named {
+                    Some((kind, id)) if *kind != "project" => Target {
+                        project_id: Some(&project.id),
+                        kind,
+                        id,
+                    },
+                    _ => Target::project(&project.id),
+                };
+                return Ok(
+                    authz::decide(principal, asked, Place::Project { role, target }).is_ok(),
+                );
             }
             // Not seen: hidden from the caller, or gone since (deleted by
             // this very request, perhaps). Deletion is final, so looking
@@ -91,9 +117,10 @@ pub async fn reaches(gateway: &Gateway, grant: &Grant, row: &job::Model) -> Resu
                 .one(db)
                 .await?
                 .is_none();
-            Ok(gone && principal.role >= least)
+            Ok(gone && authz::decide(principal, asked, Place::Org(None)).is_ok())
         }
-        (None, Scope::Org) => Ok(principal.role >= least && within_limit(row.project_id.as_ref())),
+        (None, Scope::Org) => Ok(within_limit(row.project_id.as_ref())
+            && authz::decide(principal, asked, Place::Org(None)).is_ok()),
         // Recorded before actions declared their scopes: only the token
         // that made it.
         (None, _) => Ok(row.token_id == principal.token_id),
