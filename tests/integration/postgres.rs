@@ -626,6 +626,22 @@ async fn teams_on_postgresql_and_across_nodes() {
     expect(&changed, 403, Status::Forbidden);
 }
 
+/// Custom roles' bad rules, escalations and tokens, on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_roles_on_postgresql() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url)).await;
+    roles::bad_rules_named(&gw).await;
+    let url = fresh_database().await.expect("the same server");
+    let gw = common::start_with(|c| c.database_url = Some(url)).await;
+    roles::no_way_up(&gw).await;
+    let url = fresh_database().await.expect("the same server");
+    let gw = common::start_with(|c| c.database_url = Some(url)).await;
+    roles::carried_by_a_token(&gw).await;
+}
+
 /// An organization's members and its transfer, on PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn organization_members_on_postgresql() {

@@ -228,7 +228,10 @@ pub async fn held_through_teams(gw: &TestGateway) {
 /// Each bad rule is refused, naming its field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_rules_name_their_field() {
-    let gw = common::start().await;
+    bad_rules_named(&common::start().await).await;
+}
+
+pub async fn bad_rules_named(gw: &TestGateway) {
     let admin = gw.client("");
     let rule = |action: &str| json!({ "action": action, "effect": "allow" });
     for (rules, at) in [
@@ -293,7 +296,10 @@ async fn bad_rules_name_their_field() {
 /// Nobody writes, hands out or carries a role above their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_role_is_a_way_up() {
-    let gw = common::start().await;
+    no_way_up(&common::start().await).await;
+}
+
+pub async fn no_way_up(gw: &TestGateway) {
     let owner = gw.client("");
     let ada = gw.person("ada", "admin").await;
     let mel = gw.person("mel", "member").await;
@@ -370,7 +376,10 @@ async fn no_role_is_a_way_up() {
 /// records they name, and makes no token that may do more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_carries_a_custom_role() {
-    let gw = common::start().await;
+    carried_by_a_token(&common::start().await).await;
+}
+
+pub async fn carried_by_a_token(gw: &TestGateway) {
     let admin = gw.client("");
     let project = gw.project("seen").await["id"].clone();
     let other = gw.project("unseen").await["id"].clone();
