@@ -12,6 +12,11 @@
 # starts a throwaway one, idle between its cases), on PostgreSQL: completed
 # jobs per second and submit-to-result latency.
 #
+# Then, once each: 10,000 idle keep-alive connections (bench/connections.py)
+# and a mixed load of 32 clients for MIXED_DURATION seconds (180) in one
+# growing project (bench/async-load's actiongate-bench-mixed), reported per
+# kind of call at its start and its end.
+#
 # Environment: DURATION (default 10s), ROUNDS (3), CONNECTIONS (64), THREADS
 # (1: wrk shares the machine's 2 cores with the server under test),
 # LOG_LEVEL (info: every request is logged, as in production), ASYNC_CLIENTS
@@ -39,7 +44,7 @@ if [ ! -x "$nginx_bin" ]; then
 fi
 
 cargo build --release --quiet --example custom_service -p actiongate
-cargo build --release --quiet -p actiongate-bench-bare -p actiongate-bench-async
+cargo build --release --quiet -p actiongate-bench-bare -p actiongate-bench-async --bins
 
 work=$(mktemp -d)
 server_pid=
@@ -435,5 +440,32 @@ if grep -Eq -- "$CASES" <<<"$connections_case"; then
         read -r idle held after <<<"$figures"
         echo
         echo "$connections_case$label: RSS idle $((idle / 1024)) MB, with them open $((held / 1024)) MB ($(((held - idle) / 10000)) KB each), $((${CONNECTIONS_SETTLE:-60})) s after they closed $((after / 1024)) MB"
+    done
+fi
+
+# A mixed load, once, alone: clones (their 202s), reads and bad input in
+# one project that grows by every clone; each kind's p50 and p99 over the
+# first and the last 20 s.
+mixed_case="mixed load: clone, project/get, environment/list, bad input"
+if grep -Eq -- "$CASES" <<<"$mixed_case"; then
+    for build in "${builds[@]}"; do
+        IFS='|' read -r label gateway_bin <<<"$build"
+        start_gateway sqlite
+        figures=$(DURATION=${MIXED_DURATION:-180} target/release/actiongate-bench-mixed "http://$addr" "$token") || exit 1
+        finish_gateway
+        echo
+        echo "$mixed_case$label, 32 clients, ${MIXED_DURATION:-180} s:"
+        python3 - "$figures" <<'PY'
+import sys
+fmt = lambda us: f"{int(us) / 1000:.2f}ms"
+print(f"{'call':<28}{'start p50':>11}{'start p99':>11}{'end p50':>10}{'end p99':>10}{'calls':>9}")
+for line in sys.argv[1].splitlines():
+    name, figures = line.split("|")
+    if name == "environments":
+        print(f"the project held {figures} environments at the end")
+        continue
+    s50, s99, e50, e99, calls = figures.split()
+    print(f"{name:<28}{fmt(s50):>11}{fmt(s99):>11}{fmt(e50):>10}{fmt(e99):>10}{calls:>9}")
+PY
     done
 fi

@@ -251,6 +251,9 @@ pub async fn metrics(gateway: &Gateway) -> Option<String> {
         unindexed_reads: gateway
             .sqlite_reader()
             .map(|reader| (reader.plans().sorted(), reader.plans().scanned())),
+        long_reads: gateway
+            .sqlite_reader()
+            .map(|reader| reader.plans().offloaded()),
         ..Scraped::default()
     };
     match job_figures(&gateway.db().read).await {

@@ -32,7 +32,7 @@ const BUCKETS: [f64; 14] = [
 ];
 
 /// Each series' name, unit and help text.
-const DESCRIPTIONS: [(&str, Kind, Unit, &str); 10] = [
+const DESCRIPTIONS: [(&str, Kind, Unit, &str); 11] = [
     (
         REQUESTS,
         Kind::Counter,
@@ -93,6 +93,12 @@ const DESCRIPTIONS: [(&str, Kind, Unit, &str); 10] = [
         Unit::Count,
         "SQLite reads whose plan lacked an index: sorted (rows sorted in a temporary b-tree) or scanned (a whole table walked).",
     ),
+    (
+        LONG_READS,
+        Kind::Counter,
+        Unit::Count,
+        "SQLite reads run with the runtime worker handed over to other requests, their statement's last run having been long.",
+    ),
 ];
 
 const REQUESTS: &str = "actiongate_requests_total";
@@ -105,6 +111,7 @@ const AUTH_FAILURES: &str = "actiongate_auth_failures_total";
 const POOL: &str = "actiongate_db_pool_connections";
 const LOG_DROPPED: &str = "actiongate_log_lines_dropped_total";
 const UNINDEXED_READS: &str = "actiongate_sqlite_unindexed_reads_total";
+const LONG_READS: &str = "actiongate_sqlite_long_reads_total";
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -158,6 +165,7 @@ pub struct Metrics {
     pool_in_use: Gauge,
     unindexed_sorted: Counter,
     unindexed_scanned: Counter,
+    long_reads: Counter,
     /// The gateway's own endpoints, by the name they log under.
     endpoints: Vec<(&'static str, RouteMetrics)>,
     /// Requests that matched no route.
@@ -211,6 +219,7 @@ impl Metrics {
                 UNINDEXED_READS,
                 vec![Label::from_static_parts("plan", "scanned")],
             ),
+            long_reads: registry.counter(LONG_READS, vec![]),
             jobs: JOB_STATES.map(|name| registry.gauge(JOBS, state(name))),
             queue_oldest: registry.gauge(QUEUE_OLDEST, vec![]),
             pool_idle: registry.gauge(POOL, state("idle")),
@@ -273,6 +282,9 @@ impl Metrics {
             self.unindexed_sorted.absolute(sorted);
             self.unindexed_scanned.absolute(scanned);
         }
+        if let Some(long) = scraped.long_reads {
+            self.long_reads.absolute(long);
+        }
     }
 
     /// The exposition text, or `None` when metrics are off.
@@ -301,6 +313,8 @@ pub struct Scraped {
     pub log_dropped: u64,
     /// Reads that sorted and reads that scanned, on SQLite.
     pub unindexed_reads: Option<(u64, u64)>,
+    /// SQLite reads run off the runtime's worker.
+    pub long_reads: Option<u64>,
 }
 
 /// The series of one route (an action, or one of the gateway's

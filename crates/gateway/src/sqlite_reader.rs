@@ -13,6 +13,13 @@
 //! `Db::write`), and transactions (a transaction begun here gives no
 //! snapshot across its statements; use `Db::begin_write` for one).
 //!
+//! A read that turns out long does not hold a runtime worker other
+//! requests need: each statement's last run is measured in SQLite's own
+//! virtual-machine steps, and a statement whose last run took more than
+//! [`SLOW_STEPS`] runs next inside `tokio::task::block_in_place`, which
+//! hands the worker's other tasks to another thread for as long as it
+//! reads. Point lookups, most reads, stay on the fast path.
+//!
 //! It also counts the reads whose plan lacked an index ([`ReadPlans`]):
 //! SQLite's own counters of each statement tell whether it sorted rows or
 //! walked a whole table, at the cost of reading two integers.
@@ -33,13 +40,23 @@ use sea_orm::{DbErr, ProxyDatabaseTrait, ProxyExecResult, ProxyRow, Statement};
 /// Statements prepared once per connection and reused.
 const STATEMENT_CACHE: usize = 128;
 
+/// Past this many virtual-machine steps (on the order of a millisecond),
+/// a statement's next run leaves the runtime's worker free.
+const SLOW_STEPS: i32 = 100_000;
+
 static NEXT_READER: AtomicU64 = AtomicU64::new(0);
 
 /// A thread's connection to one database, and the result columns of each
 /// statement it has run (their names and what sea-orm expects of them).
 struct ReaderConnection {
     connection: Connection,
-    columns: HashMap<String, Rc<[(String, ColumnKind)]>>,
+    statements: HashMap<String, Shape>,
+}
+
+/// What a statement gives back, and how long its last run was.
+struct Shape {
+    columns: Rc<[(String, ColumnKind)]>,
+    slow: bool,
 }
 
 thread_local! {
@@ -54,6 +71,7 @@ thread_local! {
 pub struct ReadPlans {
     sorted: AtomicU64,
     scanned: AtomicU64,
+    offloaded: AtomicU64,
 }
 
 impl ReadPlans {
@@ -65,6 +83,12 @@ impl ReadPlans {
     /// Reads that walked a whole table (or built a temporary index).
     pub fn scanned(&self) -> u64 {
         self.scanned.load(Ordering::Relaxed)
+    }
+
+    /// Reads run with the runtime's worker handed over, their statement's
+    /// last run having been long.
+    pub fn offloaded(&self) -> u64 {
+        self.offloaded.load(Ordering::Relaxed)
     }
 }
 
@@ -111,7 +135,7 @@ impl SqliteReader {
                 std::collections::hash_map::Entry::Vacant(entry) => {
                     entry.insert(ReaderConnection {
                         connection: self.open().map_err(query_error)?,
-                        columns: HashMap::new(),
+                        statements: HashMap::new(),
                     })
                 }
             };
@@ -136,6 +160,14 @@ impl SqliteReader {
     }
 }
 
+/// Whether this thread is a worker of a multi-threaded runtime, where
+/// `block_in_place` can hand its other tasks over (elsewhere, as in a
+/// single-threaded test runtime, a read runs where it is).
+fn may_block_in_place() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 fn query_error(err: rusqlite::Error) -> DbErr {
     DbErr::Custom(format!("SQLite read failed: {err}"))
 }
@@ -153,8 +185,8 @@ impl ProxyDatabaseTrait for SqliteReader {
         };
         self.with_connection(|reader| {
             let mut prepared = reader.connection.prepare_cached(&statement.sql)?;
-            let columns = match reader.columns.get(&statement.sql) {
-                Some(columns) => columns.clone(),
+            let shape = match reader.statements.get_mut(&statement.sql) {
+                Some(shape) => shape,
                 None => {
                     let columns: Rc<[(String, ColumnKind)]> = prepared
                         .columns()
@@ -163,27 +195,40 @@ impl ProxyDatabaseTrait for SqliteReader {
                         .collect();
                     // Bounded like the statement cache: the queries a
                     // program makes are few, but some text (IN lists) varies.
-                    if reader.columns.len() >= STATEMENT_CACHE {
-                        reader.columns.clear();
+                    if reader.statements.len() >= STATEMENT_CACHE {
+                        reader.statements.clear();
                     }
                     reader
-                        .columns
-                        .insert(statement.sql.clone(), columns.clone());
-                    columns
+                        .statements
+                        .entry(statement.sql.clone())
+                        .or_insert(Shape {
+                            columns,
+                            slow: false,
+                        })
                 }
             };
-            let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let mut values = BTreeMap::new();
-                for (index, (name, kind)) in columns.iter().enumerate() {
-                    values.insert(name.clone(), kind.value(row.get_ref(index)?));
+            let columns = shape.columns.clone();
+            let read = || -> rusqlite::Result<Vec<ProxyRow>> {
+                let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    let mut values = BTreeMap::new();
+                    for (index, (name, kind)) in columns.iter().enumerate() {
+                        values.insert(name.clone(), kind.value(row.get_ref(index)?));
+                    }
+                    out.push(ProxyRow::new(values));
                 }
-                out.push(ProxyRow::new(values));
-            }
-            drop(rows);
+                Ok(out)
+            };
+            let out = if shape.slow && may_block_in_place() {
+                self.plans.offloaded.fetch_add(1, Ordering::Relaxed);
+                tokio::task::block_in_place(read)?
+            } else {
+                read()?
+            };
             // Each counter is reset every time: the statement is cached, and
             // its next run must start from zero.
+            shape.slow = prepared.reset_status(StatementStatus::VmStep) > SLOW_STEPS;
             let sorted = prepared.reset_status(StatementStatus::Sort) > 0;
             let full_scans = prepared.reset_status(StatementStatus::FullscanStep);
             let auto_indexes = prepared.reset_status(StatementStatus::AutoIndex);
@@ -310,6 +355,48 @@ impl ColumnKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_long_read_runs_next_with_the_worker_handed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reads.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER);
+                 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 100000)
+                 INSERT INTO t SELECT i, i % 7 FROM c;",
+            )
+            .unwrap();
+        let reader = SqliteReader::new(path);
+        let read = |sql: &str| Statement::from_string(sea_orm::DbBackend::Sqlite, sql.to_owned());
+        for _ in 0..3 {
+            let point = reader
+                .query(read("SELECT n FROM t WHERE id = 5"))
+                .await
+                .unwrap();
+            assert_eq!(point.len(), 1);
+        }
+        assert_eq!(
+            reader.plans().offloaded(),
+            0,
+            "point lookups stay on the worker"
+        );
+        let long = "SELECT count(*) AS c FROM t WHERE n * 3 % 5 = 1";
+        reader.query(read(long)).await.unwrap();
+        assert_eq!(
+            reader.plans().offloaded(),
+            0,
+            "a first run is not known to be long"
+        );
+        let counted = reader.query(read(long)).await.unwrap();
+        assert_eq!(
+            reader.plans().offloaded(),
+            1,
+            "its next run hands the worker over"
+        );
+        assert_eq!(counted.len(), 1);
+    }
 
     #[test]
     fn declared_types_pick_the_value_variant() {
