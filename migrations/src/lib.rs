@@ -35,6 +35,7 @@ mod m20261127_000019_list_indexes;
 mod m20261127_000022_token_management;
 mod m20261127_000024_teams;
 mod m20261127_000026_custom_roles;
+mod m20261127_000027_job_claim_indexes;
 mod runner;
 
 pub use runner::{applied, up, Report};
@@ -59,5 +60,6 @@ pub fn core() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261127_000022_token_management::Migration),
         Box::new(m20261127_000024_teams::Migration),
         Box::new(m20261127_000026_custom_roles::Migration),
+        Box::new(m20261127_000027_job_claim_indexes::Migration),
     ]
 }

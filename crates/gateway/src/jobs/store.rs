@@ -7,8 +7,7 @@
 use actiongate_entity::{audit_event, job};
 use actiongate_service::RunReport;
 use sea_orm::sea_query::{
-    Alias, Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query, SelectStatement,
-    SimpleExpr,
+    Condition, Expr, LockBehavior, LockType, OnConflict, Order, Query, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
@@ -264,26 +263,7 @@ pub async fn claim(
     let mut pick = Query::select();
     pick.column(job::Column::RequestId)
         .from(job::Entity)
-        .cond_where(
-            Condition::any()
-                .add(
-                    Condition::all().add(job::Column::State.eq(QUEUED)).add(
-                        Condition::any()
-                            .add(job::Column::DueAt.is_null())
-                            .add(job::Column::DueAt.lte(now)),
-                    ),
-                )
-                .add(
-                    Condition::all()
-                        .add(job::Column::State.eq(RUNNING))
-                        .add(job::Column::LeaseUntil.lt(now)),
-                ),
-        )
-        .cond_where(
-            Condition::any()
-                .add(job::Column::QueueKey.is_null())
-                .add(Expr::exists(ahead_in_queue()).not()),
-        )
+        .and_where(claimable(conn.get_database_backend(), limit, now))
         .order_by(job::Column::RequestId, Order::Asc)
         .limit(limit);
     if conn.get_database_backend() == DbBackend::Postgres {
@@ -309,6 +289,98 @@ pub async fn claim(
         .await
 }
 
+/// What a claim may take, every `?` the claim's `now`. The candidates
+/// are found from indexes, never by walking every queued job
+/// (`m20261127_000027_job_claim_indexes`):
+/// - queued jobs of no queue that are due, oldest first (`jobs_unqueued`);
+/// - running jobs whose lease lapsed (`jobs_state_lease`);
+/// - the head of each queue, the oldest of its queued and running jobs,
+///   if it is queued and due, found by stepping from one queue's key to
+///   the next (`jobs_queue_pending`): a claim costs a few index seeks per
+///   queue, however long the queues are.
+///
+/// Then a candidate must be due if queued, lapsed if running, and one of a
+/// queue must have no other job of its queue running
+/// (`jobs_queue_running`) nor pending before it. The candidates' rows are
+/// read by their key: `state || ''` keeps a planner from walking the state
+/// index instead. SQLite, which keeps no statistics here, is told which
+/// index to read (`{unqueued}`, `{pending}`); PostgreSQL's planner finds
+/// them itself.
+const CLAIMABLE: &str = "request_id IN (
+    SELECT request_id FROM (
+        SELECT request_id FROM jobs {unqueued}
+        WHERE state = 'queued' AND queue_key IS NULL AND (due_at IS NULL OR due_at <= ?)
+        ORDER BY request_id LIMIT {limit}
+    ) AS unqueued
+    UNION ALL
+    SELECT request_id FROM jobs WHERE state = 'running' AND lease_until < ?
+    UNION ALL
+    SELECT head FROM (
+        WITH RECURSIVE queues(queue) AS (
+            SELECT min(queue_key) FROM jobs {pending}
+            WHERE state IN ('queued', 'running') AND queue_key IS NOT NULL
+            UNION ALL
+            SELECT (
+                SELECT min(next.queue_key) FROM jobs AS next {pending}
+                WHERE next.state IN ('queued', 'running') AND next.queue_key IS NOT NULL
+                    AND next.queue_key > queues.queue
+            ) FROM queues WHERE queues.queue IS NOT NULL
+        )
+        SELECT (
+            SELECT first.request_id FROM jobs AS first {pending}
+            WHERE first.state IN ('queued', 'running') AND first.queue_key IS NOT NULL
+                AND first.queue_key = queues.queue
+            ORDER BY first.request_id LIMIT 1
+        ) AS head
+        FROM queues WHERE queues.queue IS NOT NULL
+    ) AS heads
+)
+AND ((state || '' = 'queued' AND (due_at IS NULL OR due_at <= ?))
+    OR (state || '' = 'running' AND lease_until < ?))
+AND (queue_key IS NULL OR (
+    NOT EXISTS (
+        SELECT 1 FROM jobs AS other
+        WHERE other.state = 'running' AND other.queue_key IS NOT NULL
+            AND other.queue_key = jobs.queue_key AND other.request_id <> jobs.request_id
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM jobs AS earlier
+        WHERE earlier.state IN ('queued', 'running') AND earlier.queue_key IS NOT NULL
+            AND earlier.queue_key = jobs.queue_key AND earlier.request_id < jobs.request_id
+    )
+))";
+
+/// [`CLAIMABLE`] for `backend`, taking at most `limit` of the unqueued,
+/// with its values: `now` for every `?` (on PostgreSQL, one numbered
+/// placeholder, as sea-query reads custom SQL there).
+fn claimable(backend: DbBackend, limit: u64, now: i64) -> SimpleExpr {
+    let sqlite = backend == DbBackend::Sqlite;
+    let sql = CLAIMABLE
+        .replace("{limit}", &limit.to_string())
+        .replace(
+            "{unqueued}",
+            if sqlite {
+                "INDEXED BY jobs_unqueued"
+            } else {
+                ""
+            },
+        )
+        .replace(
+            "{pending}",
+            if sqlite {
+                "INDEXED BY jobs_queue_pending"
+            } else {
+                ""
+            },
+        );
+    if sqlite {
+        let values = std::iter::repeat_n(now, sql.matches('?').count());
+        Expr::cust_with_values(sql, values)
+    } else {
+        Expr::cust_with_values(sql.replace('?', "$1"), [now])
+    }
+}
+
 /// The database's clock in Unix ms, read when the statement reaches the
 /// row.
 fn database_now_ms(backend: DbBackend) -> SimpleExpr {
@@ -318,29 +390,6 @@ fn database_now_ms(backend: DbBackend) -> SimpleExpr {
         }
         _ => Expr::cust("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"),
     }
-}
-
-/// The jobs ahead of the outer query's job in its queue: others with its
-/// key that are running, or queued before it.
-fn ahead_in_queue() -> SelectStatement {
-    let other = Alias::new("ahead");
-    let col = |c: job::Column| Expr::col((other.clone(), c));
-    let outer = |c: job::Column| Expr::col((job::Entity, c));
-    Query::select()
-        .expr(Expr::val(1))
-        .from_as(job::Entity, other.clone())
-        .and_where(col(job::Column::QueueKey).equals((job::Entity, job::Column::QueueKey)))
-        .and_where(col(job::Column::RequestId).ne(outer(job::Column::RequestId)))
-        .cond_where(
-            Condition::any()
-                .add(col(job::Column::State).eq(RUNNING))
-                .add(
-                    Condition::all()
-                        .add(col(job::Column::State).eq(QUEUED))
-                        .add(col(job::Column::RequestId).lt(outer(job::Column::RequestId))),
-                ),
-        )
-        .to_owned()
 }
 
 /// Stores what a run reported (progress, log, description), so that a
