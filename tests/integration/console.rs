@@ -2,6 +2,7 @@
 //! isolation of organizations.
 
 use actiongate_client::{Client, Status};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
 use crate::common::{self, expect};
@@ -262,6 +263,15 @@ async fn v1_organizations() {
         .call("v1/project/create", &json!({ "name": "p" }))
         .await
         .unwrap();
+    let access = Client::new(format!("{}/access", gw.url), &token);
+    let role = access
+        .call(
+            "v1/role/create",
+            &json!({ "name": "theirs", "rules": [{ "action": "deploy:**", "effect": "allow" }] }),
+        )
+        .await
+        .unwrap();
+    expect(&role, 200, Status::Success);
     let reply = theirs
         .call("v1/org/delete", &json!({ "id": second }))
         .await
@@ -275,6 +285,18 @@ async fn v1_organizations() {
     // Deleting an organization revokes its tokens, from the next request.
     let reply = theirs.call("v1/org/list", &json!({})).await.unwrap();
     expect(&reply, 401, Status::Unauthorized);
+    // Its custom roles go with it.
+    let url = format!(
+        "sqlite://{}?mode=ro",
+        gw.dir.path().join("actiongate.db").display()
+    );
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    let left = actiongate_entity::role::Entity::find()
+        .filter(actiongate_entity::role::Column::OrgId.eq(&second))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the deleted organization's roles remain");
     // The first organization and its projects are untouched.
     expect(
         &console

@@ -2,7 +2,7 @@
 //! and change that one only, and any other id is reported as not found.
 
 use actiongate_entity::{
-    org_member, organization, project, team, team_grant, team_member, token, user,
+    org_member, organization, project, role, team, team_grant, team_member, token, user,
 };
 use actiongate_service::{ActionResult, ApiError, Ctx, Timestamp};
 use actiongate_wire::new_id;
@@ -196,6 +196,10 @@ pub async fn delete(ctx: Ctx, input: OrgId) -> ActionResult<Deleted> {
         .await?;
     team::Entity::delete_many()
         .filter(team::Column::OrgId.eq(&org.id))
+        .exec(&txn)
+        .await?;
+    role::Entity::delete_many()
+        .filter(role::Column::OrgId.eq(&org.id))
         .exec(&txn)
         .await?;
     token::Entity::update_many()
