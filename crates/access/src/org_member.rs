@@ -6,7 +6,7 @@
 //! of the member it concerns included.
 
 use crate::api::member::Member;
-use crate::user::users_by_id;
+use crate::user::members_page;
 use actiongate_entity::{
     org_member, organization, project, project_member, team, team_member, user,
 };
@@ -17,7 +17,7 @@ use actiongate_service::{ActionResult, ApiError, Ctx, Role, Status, Timestamp};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, Set,
 };
 
 impl Member {
@@ -129,28 +129,11 @@ pub(crate) fn within_reach(ctx: &Ctx, pointer: &str, role: Role) -> ActionResult
 
 pub async fn list(ctx: &Ctx, org_id: &str, offset: u64, limit: u64) -> ActionResult<Page<Member>> {
     let org = organization(ctx, ctx.read(), org_id, Role::Viewer).await?;
-    let query = org_member::Entity::find().filter(org_member::Column::OrgId.eq(&org.id));
-    let count = query.clone().count(ctx.read()).await?;
-    let members = query
+    let query = org_member::Entity::find()
+        .filter(org_member::Column::OrgId.eq(&org.id))
         .order_by_asc(org_member::Column::CreatedAt)
-        .order_by_asc(org_member::Column::UserId)
-        .offset(offset)
-        .limit(limit)
-        .all(ctx.read())
-        .await?;
-    let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-    let mut users = users_by_id(ctx.read(), ids).await?;
-    Ok(Page {
-        results: members
-            .into_iter()
-            .map(|m| {
-                let u = users.remove(&m.user_id);
-                Member::of_org(m, u)
-            })
-            .collect(),
-        count,
-        offset,
-    })
+        .order_by_asc(org_member::Column::UserId);
+    members_page(ctx, query, offset, limit, |m| &m.user_id, Member::of_org).await
 }
 
 pub async fn add(ctx: &Ctx, org_id: &str, user_id: &str, role: Role) -> ActionResult<Member> {

@@ -17,7 +17,7 @@ use crate::api::team::{
     CreateTeam, GrantTeam, ListTeamMembers, ListTeams, RevokeTeam, Team, TeamId, TeamMember,
     TeamMemberRef, TeamRole, UpdateTeam,
 };
-use crate::user::users_by_id;
+use crate::user::members_page;
 use actiongate_entity::{org_member, team, team_grant, team_member, user};
 use actiongate_kit::authz;
 use actiongate_kit::fields;
@@ -213,10 +213,8 @@ pub async fn delete(ctx: Ctx, input: TeamId) -> ActionResult<Team> {
     Ok(shown)
 }
 
-/// The most role `name` gives: a built-in role itself; for a custom one of
-/// organization `org_id`, the most any action it allows needs
-/// ([`roles::reach`]). A custom role that does not exist is
-/// `ResourceNotFound` at `pointer`.
+/// The most role `name` gives ([`roles::most_of`]); a custom role that
+/// does not exist is `ResourceNotFound` at `pointer`.
 async fn reach(
     ctx: &Ctx,
     db: &impl ConnectionTrait,
@@ -224,16 +222,10 @@ async fn reach(
     name: &str,
     pointer: &str,
 ) -> ActionResult<Role> {
-    if let Ok(role) = name.parse::<Role>() {
-        return Ok(role);
-    }
-    let found = roles::find(db, org_id, name)
+    let catalog = ctx.state::<Arc<Catalog>>();
+    Ok(roles::most_of(db, catalog, org_id, name)
         .await?
-        .ok_or_else(|| ApiError::not_found("role", name).at(pointer, "NotFound"))?;
-    Ok(roles::reach(
-        &roles::compile(&found),
-        ctx.state::<Arc<Catalog>>(),
-    ))
+        .ok_or_else(|| ApiError::not_found("role", name).at(pointer, "NotFound"))?)
 }
 
 /// `Forbidden` at `pointer` unless the caller holds `role` where `grant`
@@ -323,28 +315,11 @@ pub async fn add_member(ctx: Ctx, input: TeamMemberRef) -> ActionResult<TeamMemb
 pub async fn list_members(ctx: Ctx, input: ListTeamMembers) -> ActionResult<Page<TeamMember>> {
     let (offset, limit) = page::bounds(input.offset, input.limit)?;
     let found = visible(&ctx, ctx.read(), &input.team_id, "/team_id").await?;
-    let query = team_member::Entity::find().filter(team_member::Column::TeamId.eq(&found.id));
-    let count = query.clone().count(ctx.read()).await?;
-    let members = query
+    let query = team_member::Entity::find()
+        .filter(team_member::Column::TeamId.eq(&found.id))
         .order_by_asc(team_member::Column::CreatedAt)
-        .order_by_asc(team_member::Column::UserId)
-        .offset(offset)
-        .limit(limit)
-        .all(ctx.read())
-        .await?;
-    let ids: Vec<String> = members.iter().map(|m| m.user_id.clone()).collect();
-    let mut users = users_by_id(ctx.read(), ids).await?;
-    Ok(Page {
-        results: members
-            .into_iter()
-            .map(|m| {
-                let u = users.remove(&m.user_id);
-                present_member(m, u)
-            })
-            .collect(),
-        count,
-        offset,
-    })
+        .order_by_asc(team_member::Column::UserId);
+    members_page(&ctx, query, offset, limit, |m| &m.user_id, present_member).await
 }
 
 /// Takes a member out of a team. Admins remove anyone; anyone may leave.

@@ -210,17 +210,10 @@ async fn token_role(
         )
         .into());
     }
-    let most = match &asked {
-        RoleName::Builtin(role) => *role,
-        RoleName::Custom(name) => {
-            let found = roles::find(db, &principal.org_id, name.as_str())
-                .await?
-                .ok_or_else(|| {
-                    ApiError::not_found("role", name.as_str()).at("/role", "NotFound")
-                })?;
-            roles::reach(&roles::compile(&found), ctx.state::<Arc<Catalog>>())
-        }
-    };
+    let catalog = ctx.state::<Arc<Catalog>>();
+    let most = roles::most_of(db, catalog, &principal.org_id, asked.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("role", asked.as_str()).at("/role", "NotFound"))?;
     if most > principal.role {
         return Err(forbidden(
             "/role",

@@ -8,8 +8,10 @@ use actiongate_service::{ActionResult, ApiError, Ctx, Role, Timestamp};
 use actiongate_wire::new_id;
 use std::collections::HashMap;
 
+use actiongate_kit::page::Page;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, Select, Set,
 };
 
 impl From<user::Model> for User {
@@ -37,6 +39,38 @@ pub(crate) async fn users_by_id(
         .into_iter()
         .map(|u| (u.id.clone(), u))
         .collect())
+}
+
+/// One page of `query`'s memberships (already filtered and ordered), each
+/// shown with its user by `present`: a list of an organization's or a
+/// team's members.
+pub(crate) async fn members_page<E, T>(
+    ctx: &Ctx,
+    query: Select<E>,
+    offset: u64,
+    limit: u64,
+    user_of: fn(&E::Model) -> &str,
+    present: fn(E::Model, Option<user::Model>) -> T,
+) -> ActionResult<Page<T>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let count = query.clone().count(ctx.read()).await?;
+    let rows = query.offset(offset).limit(limit).all(ctx.read()).await?;
+    let ids: Vec<String> = rows.iter().map(|m| user_of(m).to_owned()).collect();
+    let mut users = users_by_id(ctx.read(), ids).await?;
+    Ok(Page {
+        results: rows
+            .into_iter()
+            .map(|m| {
+                let u = users.remove(user_of(&m));
+                present(m, u)
+            })
+            .collect(),
+        count,
+        offset,
+    })
 }
 
 pub async fn me(ctx: Ctx, _input: Empty) -> ActionResult<Me> {

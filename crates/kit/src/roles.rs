@@ -140,6 +140,23 @@ pub fn reach(rules: &RuleSet, catalog: &Catalog) -> Role {
         .unwrap_or(Role::Viewer)
 }
 
+/// The most role `name` gives in organization `org_id`: a built-in role
+/// itself; a custom one, its [`reach`]; `None` if no such custom role
+/// exists.
+pub async fn most_of(
+    db: &impl ConnectionTrait,
+    catalog: &Catalog,
+    org_id: &str,
+    name: &str,
+) -> Result<Option<Role>, DbErr> {
+    if let Ok(role) = name.parse::<Role>() {
+        return Ok(Some(role));
+    }
+    Ok(find(db, org_id, name)
+        .await?
+        .map(|found| reach(&compile(&found), catalog)))
+}
+
 /// The rules of built-in role `role`, as `role/list` shows them: every
 /// policy at or below it (for the owner, everything).
 pub fn builtin_rules(role: Role, catalog: &Catalog) -> Vec<Rule> {

@@ -75,12 +75,8 @@ impl Pattern {
     }
 
     /// How many segments it has.
-    pub fn len(&self) -> usize {
+    pub fn segment_count(&self) -> usize {
         self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -191,7 +187,7 @@ impl RuleSet {
                         .map(|(j, text)| {
                             let pattern = Pattern::parse(text)
                                 .map_err(|d| error(format!("/resources/{j}"), d))?;
-                            if pattern.len() < 2 {
+                            if pattern.segment_count() < 2 {
                                 return Err(error(
                                     format!("/resources/{j}"),
                                     format!("{text:?} is not a record: write <kind>:<id>, such as project:prj_... or project:prj_...:**"),
@@ -255,11 +251,6 @@ impl RuleSet {
                 None => true,
                 Some(resources) => resources.iter().any(|r| target.named_by(r)),
             })
-    }
-
-    /// Whether any of its rules names records (so it holds only on them).
-    pub fn names_records(&self) -> bool {
-        self.rules.iter().any(|rule| rule.resources.is_some())
     }
 }
 

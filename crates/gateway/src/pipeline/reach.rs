@@ -89,13 +89,21 @@ pub async fn reaches(gateway: &Gateway, grant: &Grant, row: &job::Model) -> Resu
             }
             if let Some((project, role)) = scope::role_in_project(db, principal, project_id).await?
             {
-                // The record the call named, as `authorize` weighed it.
-                let named = declared
-                    .applying(|field| super::authorize::string_field(&row.input, field).is_some())
-                    .and_then(|scope| {
-                        let id = super::authorize::string_field(&row.input, scope.field()?)?;
+                // The record the call named, as `authorize` weighed it;
+                // only a custom role's rules look at it, so the input is
+                // read only for a caller with one.
+                let named = principal
+                    .custom
+                    .in_play()
+                    .then(|| {
+                        let input = &row.input;
+                        let scope = declared.applying(|field| {
+                            super::authorize::string_field(input, field).is_some()
+                        })?;
+                        let id = super::authorize::string_field(input, scope.field()?)?;
                         Some((scope.kind(), id))
-                    });
+                    })
+                    .flatten();
                 let target = match &named {
                     Some((kind, id)) if *kind != "project" => Target {
                         project_id: Some(&project.id),
