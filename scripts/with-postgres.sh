@@ -33,7 +33,7 @@ trap stop EXIT
     || { cat "$dir/initdb.log" >&2; exit 1; }
 # fsync off: the data is thrown away, and tests should not wait on the disk.
 "${as_postgres[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-    -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null \
+    -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 -c shared_preload_libraries=pg_stat_statements" start >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }
 
 export ACTIONGATE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"

@@ -139,6 +139,7 @@ const ORDER: Order<team::Column> = Order {
     ],
     default: team::Column::Name,
     id: team::Column::Id,
+    unique: &[team::Column::Name],
 };
 
 pub async fn list(ctx: Ctx, input: ListTeams) -> ActionResult<Page<Team>> {

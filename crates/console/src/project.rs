@@ -93,6 +93,7 @@ const ORDER: Order<project::Column> = Order {
     ],
     default: project::Column::CreatedAt,
     id: project::Column::Id,
+    unique: &[project::Column::Name],
 };
 
 /// Any keyword matching, case-insensitively, part of the project's id,

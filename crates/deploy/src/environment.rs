@@ -218,6 +218,7 @@ const ORDER: Order<environment::Column> = Order {
     ],
     default: environment::Column::CreatedAt,
     id: environment::Column::Id,
+    unique: &[environment::Column::Name],
 };
 
 pub async fn get(ctx: Ctx, input: EnvironmentId) -> ActionResult<Environment> {

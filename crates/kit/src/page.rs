@@ -47,11 +47,18 @@ where
 
 /// How a list is sorted: `order_by` is `field` or `-field` (descending),
 /// one of `columns` (by name); `None` sorts by `default`. Ties are broken
-/// by `id`, in the same direction, so pages never overlap.
+/// by `id`, in the same direction, so pages never overlap, except on a
+/// column in `unique`.
 pub struct Order<C: 'static> {
     pub columns: &'static [(&'static str, C)],
     pub default: C,
     pub id: C,
+    /// Columns unique within every list sorted by this order (a project's
+    /// environments by name), which never tie. They are sorted without
+    /// the tie-breaker, so that their unique index serves the order:
+    /// PostgreSQL, unlike SQLite, does not infer that `id` adds nothing,
+    /// and would sort every row instead.
+    pub unique: &'static [C],
 }
 
 impl<C: ColumnTrait> Order<C> {
@@ -92,8 +99,12 @@ impl<C: ColumnTrait> Order<C> {
         } else {
             sea_orm::Order::Asc
         };
-        Ok(query
-            .order_by(column, order.clone())
-            .order_by(self.id, order))
+        let unique = self.unique.iter().any(|u| u.as_str() == column.as_str());
+        let query = query.order_by(column, order.clone());
+        Ok(if unique {
+            query
+        } else {
+            query.order_by(self.id, order)
+        })
     }
 }

@@ -13,8 +13,8 @@ use actiongate_service::ActivityEvent;
 use actiongate_wire::Timestamp;
 use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
-    ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use tokio::task::JoinHandle;
 
@@ -87,7 +87,12 @@ impl Jobs {
     async fn dispatch(&self) -> Result<u64, DbErr> {
         // A look on the read side first: an idle outbox costs no write
         // transaction (on SQLite, the one writer connection).
-        if activity_event::Entity::find().count(&self.db.read).await? == 0 {
+        if activity_event::Entity::find()
+            .order_by_asc(activity_event::Column::Id)
+            .one(&self.db.read)
+            .await?
+            .is_none()
+        {
             return Ok(0);
         }
         let txn = self.db.write.begin().await?;
