@@ -8,6 +8,7 @@
 //!   in its project, and the [`Scope`](actiongate_service::Scope) an action
 //!   declares for it at registration;
 //! - [`fields`]: field types checked while the input is decoded;
+//! - [`find`]: lookups by primary key, their SQL built once;
 //! - [`page`]: paging and ordering, the same for every list;
 //! - [`write`]: the last steps of every update;
 //! - [`tokens`]: bearer tokens as they are made, rotated and revoked (the
@@ -20,6 +21,7 @@
 pub mod actor;
 pub mod authz;
 pub mod fields;
+pub mod find;
 pub mod page;
 pub mod record;
 pub mod roles;

@@ -129,8 +129,7 @@ macro_rules! project_record {
                 db: &impl ::sea_orm::ConnectionTrait,
                 id: &str,
             ) -> Result<Option<Self>, ::sea_orm::DbErr> {
-                use ::sea_orm::EntityTrait;
-                $entity::Entity::find_by_id(id).one(db).await
+                $crate::find::by_id::<$entity::Entity>(db, id).await
             }
 
             fn project_id(&self) -> &str {

@@ -79,8 +79,7 @@ pub async fn visible_project(
     principal: &Principal,
     id: &str,
 ) -> Result<Option<project::Model>, DbErr> {
-    Ok(project::Entity::find_by_id(id)
-        .one(db)
+    Ok(crate::find::by_id::<project::Entity>(db, id)
         .await?
         .filter(|project| sees(principal, project)))
 }
@@ -186,7 +185,10 @@ pub async fn visible(
     db: &impl ConnectionTrait,
     id: &str,
 ) -> ActionResult<project::Model> {
-    visible_in(ctx, db, project::Entity::find_by_id(id), id).await
+    Ok(crate::find::by_id::<project::Entity>(db, id)
+        .await?
+        .filter(|p| sees(&ctx.principal, p))
+        .ok_or_else(|| ApiError::not_found("project", id))?)
 }
 
 async fn visible_in(
