@@ -443,6 +443,55 @@ if grep -Eq -- "$CASES" <<<"$connections_case"; then
     done
 fi
 
+# Statements per job, once, alone, on PostgreSQL: what the database ran
+# while 32 clients submitted a designated-async call and long-polled its
+# result for $DURATION, from pg_stat_statements (scripts/with-postgres.sh
+# loads it) and the database's commit count, each divided by the jobs that
+# succeeded. The job engine's statements are the same on SQLite.
+statements_case="statements per job (PostgreSQL)"
+if [ -n "${ACTIONGATE_TEST_POSTGRES_URL:-}" ] && grep -Eq -- "$CASES" <<<"$statements_case"; then
+    gateway_bin=${builds[0]#*|}
+    start_gateway postgres
+    stats_url="${ACTIONGATE_TEST_POSTGRES_URL%/*}/$db"
+    psql -qAt "$stats_url" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+    commits() {
+        psql -qAt "$stats_url" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    }
+    psql -qAt "$stats_url" -c "SELECT pg_stat_statements_reset()" >/dev/null
+    commits_before=$(commits)
+    CONCURRENCY=32 DURATION=$async_secs target/release/actiongate-bench-async "http://$addr" "$token" greeter/v1/report '{}' >/dev/null || exit 1
+    sleep 1
+    commits_after=$(commits)
+    jobs=$(psql -qAt "$stats_url" -c "SELECT count(*) FROM jobs WHERE state = 'succeeded'")
+    psql -qAt -F '|' "$stats_url" -o "$work/statements" -c "SELECT calls, rows, regexp_replace(query, '\s+', ' ', 'g') FROM pg_stat_statements \
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg\_%'"
+    finish_gateway
+    echo
+    echo "$statements_case: 32 clients for $DURATION"
+    python3 - "$jobs" "$((commits_after - commits_before))" "$work/statements" <<'PY'
+import sys
+jobs, commits, statements = int(sys.argv[1]), int(sys.argv[2]), open(sys.argv[3]).read()
+# One line per kind of statement: a batch of 1 and of 5 rows are one kind.
+kinds = {}
+for line in statements.splitlines():
+    calls, rows, query = line.split("|", 2)
+    words = query.replace('"', "").split()
+    kind = " ".join(words[:4])
+    if words[0] == "SELECT" and "FROM" in words:
+        start = words.index("FROM")
+        where = words.index("WHERE") if "WHERE" in words else len(words)
+        kind = " ".join(["SELECT", words[1], "...", *words[start:start + 2], *words[where:where + 4]])
+    total = kinds.setdefault(kind, [0, 0])
+    total[0] += int(calls)
+    total[1] += int(rows)
+print(f"{jobs} jobs; {commits / jobs:.2f} transactions per job (an autocommitted read is one)")
+print(f"{'per job':>8}{'rows each':>11}  statement")
+for kind, (calls, rows) in sorted(kinds.items(), key=lambda k: -k[1][0]):
+    if calls / jobs >= 0.001:
+        print(f"{calls / jobs:>8.3f}{rows / max(calls, 1):>11.1f}  {kind[:100]}")
+PY
+fi
+
 # A mixed load, once, alone: clones (their 202s), reads and bad input in
 # one project that grows by every clone; each kind's p50 and p99 over the
 # first and the last 20 s.

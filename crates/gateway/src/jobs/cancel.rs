@@ -33,7 +33,7 @@ impl Jobs {
             }
             store::notify(&txn, &format!("done:{}", row.request_id)).await?;
             txn.commit().await?;
-            self.waiters.wake(&row.request_id);
+            self.waiters.wake(&row.request_id, None);
             return Ok(Cancelled::Now);
         }
         if store::request_cancel(&txn, &row.request_id).await? {

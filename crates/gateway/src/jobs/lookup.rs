@@ -6,8 +6,8 @@ use actiongate_entity::job;
 use actiongate_wire::Timestamp;
 use sea_orm::DbErr;
 
-use super::store;
-use super::waiters::Registration;
+use super::store::{self, Final};
+use super::waiters::{Registration, Woken};
 use super::writer::{Done, Op};
 use super::{live, Jobs};
 
@@ -55,30 +55,49 @@ impl Jobs {
         self.waiters.register(request_id)
     }
 
-    /// Waits up to `at_most` for `request_id` to finish, on a wait
-    /// registered before the caller last looked at it; the row as it is
-    /// then, finished or not.
+    /// Waits up to `at_most` for job `request_id`, `seen` (as the caller last read
+    /// it, after registering) to finish; the job as it is then, finished
+    /// or not (as last seen, if it has expired since). Woken by this node's own commit of its end, it answers
+    /// without reading the row again.
     pub async fn wait_final(
         &self,
         request_id: &str,
+        seen: job::Model,
         at_most: Duration,
         registered: Registration<'_>,
-    ) -> Result<Option<job::Model>, DbErr> {
+    ) -> Result<job::Model, DbErr> {
         // Results stored by another node reach this one by NOTIFY on
         // PostgreSQL; looking again every second covers a missed one.
         const LOOK_AGAIN: Duration = Duration::from_secs(1);
         let deadline = tokio::time::Instant::now() + at_most;
         let mut registration = registered;
+        let mut seen = seen;
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            registration.wait(remaining.min(LOOK_AGAIN)).await;
+            if let Woken::Ended(end) = registration.wait(remaining.min(LOOK_AGAIN)).await {
+                return Ok(ended(seen, &end));
+            }
             let next = self.waiters.register(request_id);
             match self.find_live(request_id).await? {
                 Some(row) if row.response.is_none() && tokio::time::Instant::now() < deadline => {
+                    seen = row;
                     registration = next;
                 }
-                row => return Ok(row),
+                row => return Ok(row.unwrap_or(seen)),
             }
         }
+    }
+}
+
+/// `row` with the end its job was given.
+fn ended(row: job::Model, end: &Final) -> job::Model {
+    job::Model {
+        state: end.state.to_owned(),
+        response: Some(end.response.clone()),
+        http_code: Some(end.http_code),
+        finished_at: Some(end.finished_at),
+        expires_at: Some(end.expires_at),
+        upstream_request_id: end.upstream_request_id.clone(),
+        ..row
     }
 }

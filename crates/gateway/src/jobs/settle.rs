@@ -2,6 +2,7 @@
 //! audit event and the auth epoch in one transaction (fenced by the claim),
 //! or the job handed back to the queue when the database was away.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actiongate_entity::{audit_event, auth_epoch};
@@ -188,7 +189,8 @@ impl Jobs {
                 match committed {
                     Ok(applied) => {
                         if applied {
-                            self.waiters.wake(&claim.fence.request_id);
+                            self.waiters
+                                .wake(&claim.fence.request_id, Some(Arc::new(end)));
                         }
                         applied
                     }

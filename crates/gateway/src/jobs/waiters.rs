@@ -1,24 +1,33 @@
 //! Long-polls waiting for a job's result, woken when it is stored: by this
 //! node's own writes, or by another node's through PostgreSQL NOTIFY.
+//!
+//! A wake by this node's job writer carries the end it committed, so the
+//! poll it wakes answers without reading the row again; any other wake
+//! (another node's NOTIFY, a cancel) only says that the row changed.
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
+use super::store::Final;
+
+/// The end of a job as committed, shared by every poll waiting for it.
+pub type Ended = Arc<OnceLock<Arc<Final>>>;
+
 #[derive(Default)]
 pub struct Waiters {
-    by_request: Mutex<HashMap<String, Arc<Notify>>>,
+    by_request: Mutex<HashMap<String, (Arc<Notify>, Ended)>>,
 }
 
 impl Waiters {
     /// Starts waiting for `request_id` to be woken. Register before looking
     /// at the job: a wake between the look and the wait is then not missed.
     pub fn register<'a>(&'a self, request_id: &'a str) -> Registration<'a> {
-        let notify = self
+        let (notify, ended) = self
             .by_request
             .lock()
             .expect("waiters lock")
@@ -31,21 +40,36 @@ impl Waiters {
             waiters: self,
             request_id,
             notify,
+            ended,
             notified,
         }
     }
 
-    /// Wakes everyone waiting for `request_id`.
-    pub fn wake(&self, request_id: &str) {
-        let notify = self
+    /// Wakes everyone waiting for `request_id`, with its end if the caller
+    /// committed it.
+    pub fn wake(&self, request_id: &str, end: Option<Arc<Final>>) {
+        let waiting = self
             .by_request
             .lock()
             .expect("waiters lock")
             .remove(request_id);
-        if let Some(notify) = notify {
+        if let Some((notify, ended)) = waiting {
+            if let Some(end) = end {
+                let _ = ended.set(end);
+            }
             notify.notify_waiters();
         }
     }
+}
+
+/// How a wait ended.
+pub enum Woken {
+    /// With the job's end, as this node committed it.
+    Ended(Arc<Final>),
+    /// The job changed; read it to know how.
+    Changed,
+    /// Nothing happened in the time given.
+    TimedOut,
 }
 
 /// One registered wait; see [`Waiters::register`].
@@ -53,15 +77,23 @@ pub struct Registration<'a> {
     waiters: &'a Waiters,
     request_id: &'a str,
     notify: Arc<Notify>,
+    ended: Ended,
     notified: Pin<Box<OwnedNotified>>,
 }
 
 impl Registration<'_> {
-    /// Waits up to `at_most`; whether it was woken.
-    pub async fn wait(mut self, at_most: Duration) -> bool {
-        tokio::time::timeout(at_most, self.notified.as_mut())
+    /// Waits up to `at_most`.
+    pub async fn wait(mut self, at_most: Duration) -> Woken {
+        if tokio::time::timeout(at_most, self.notified.as_mut())
             .await
-            .is_ok()
+            .is_err()
+        {
+            return Woken::TimedOut;
+        }
+        match self.ended.get() {
+            Some(end) => Woken::Ended(end.clone()),
+            None => Woken::Changed,
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::outbox;
-use super::store::{self, Fence, Finish};
+use super::store::{self, Fence, Final, Finish};
 use super::waiters::Waiters;
 
 /// The most writes one transaction takes.
@@ -67,8 +67,8 @@ impl Writer {
                 let (ops, replies): (Vec<Op>, Vec<_>) = batch.drain(..).unzip();
                 match apply_retrying(&write, ops).await {
                     Ok((done, finished)) => {
-                        for request_id in &finished {
-                            waiters.wake(request_id);
+                        for (request_id, end) in finished {
+                            waiters.wake(&request_id, Some(end));
                         }
                         for (reply, done) in replies.into_iter().zip(done) {
                             let _ = reply.send(Ok(done));
@@ -107,7 +107,7 @@ impl Writer {
 async fn apply_retrying(
     write: &DatabaseConnection,
     ops: Vec<Op>,
-) -> Result<(Vec<Done>, Vec<String>), DbErr> {
+) -> Result<(Vec<Done>, Vec<(String, Arc<Final>)>), DbErr> {
     const ATTEMPTS: u32 = 3;
     // SQLite's one writer meets nobody: no copy kept for a repeat.
     if write.get_database_backend() != DbBackend::Postgres {
@@ -143,7 +143,7 @@ fn transient(err: &DbErr) -> bool {
 async fn apply(
     write: &DatabaseConnection,
     ops: Vec<Op>,
-) -> Result<(Vec<Done>, Vec<String>), DbErr> {
+) -> Result<(Vec<Done>, Vec<(String, Arc<Final>)>), DbErr> {
     let mut rows = Vec::new();
     let mut finishes = Vec::new();
     let mut releases = Vec::new();
@@ -240,5 +240,11 @@ async fn apply(
             Slot::Audited => Done::Inserted,
         })
         .collect();
-    Ok((done, finished))
+    // What each finished job's pollers answer with, unread.
+    let ended = finishes
+        .into_iter()
+        .filter(|f| applied.contains(f.fence.request_id.as_str()))
+        .map(|f| (f.fence.request_id, Arc::new(f.end)))
+        .collect();
+    Ok((done, ended))
 }

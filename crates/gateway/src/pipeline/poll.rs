@@ -41,7 +41,8 @@ pub async fn answer(
     // once the count is stored, so a caller's next fetch sees it.
     let fetches = row.poll_count.saturating_add(1);
     let limit = jobs.settings().poll_limit;
-    let counted = jobs.count_poll(&row.request_id);
+    let request_id = row.request_id.clone();
+    let counted = jobs.count_poll(&request_id);
     if u32::try_from(fetches).unwrap_or(u32::MAX) > limit {
         counted.await.map_err(unavailable)?;
         return Err(ApiError::new(
@@ -52,16 +53,16 @@ pub async fn answer(
     let waited = async {
         match registration {
             Some(registration) if row.response.is_none() => {
-                jobs.wait_final(id_text, wait, registration).await
+                jobs.wait_final(id_text, row, wait, registration).await
             }
-            _ => Ok(None),
+            _ => Ok(row),
         }
     };
     let (counted, waited) = tokio::join!(counted, waited);
     counted.map_err(unavailable)?;
     let row = job::Model {
         poll_count: fetches,
-        ..waited.map_err(unavailable)?.unwrap_or(row)
+        ..waited.map_err(unavailable)?
     };
     ctx.answer_trace = row.traceparent.as_deref().and_then(TraceContext::parse);
     Ok(reply_for(gateway, ctx, &row))
