@@ -78,8 +78,11 @@ fn greeter() -> Service {
         )
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    actiongate_gateway::memory::runtime()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     // The same file the binary reads: ACTIONGATE_CONFIG, else the default.
     let file = std::env::var_os("ACTIONGATE_CONFIG")
         .map(std::path::PathBuf::from)

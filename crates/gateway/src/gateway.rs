@@ -239,6 +239,9 @@ impl Gateway {
                 gateway.clone(),
             )));
         }
+        // Startup's work (migrations, the route table, the documents) is
+        // done; what it freed on this thread goes back to the system.
+        crate::memory::give_back();
         Ok(RunningGateway {
             addr: local_addr,
             metrics_addr,

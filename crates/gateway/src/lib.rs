@@ -18,6 +18,7 @@ pub mod health;
 pub mod jobs;
 mod json_depth;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod multipart;
 pub mod openapi;

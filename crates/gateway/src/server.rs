@@ -103,7 +103,10 @@ pub async fn serve(
             let _slot = slot;
             match tls {
                 None => serve_connection(stream, peer, gateway, &builder, stopping, timeouts).await,
-                Some(tls) => {
+                // Boxed: a task is as large as its largest state, and a TLS
+                // session's would otherwise make every plain connection's
+                // task 8 KB.
+                Some(tls) => Box::pin(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
                         Ok(Ok(stream)) => {
                             serve_connection(stream, peer, gateway, &builder, stopping, timeouts)
@@ -114,7 +117,8 @@ pub async fn serve(
                         }
                         Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
                     }
-                }
+                })
+                .await,
             }
         });
     }
