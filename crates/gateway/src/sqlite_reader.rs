@@ -317,6 +317,10 @@ impl ColumnKind {
             .to_ascii_lowercase();
         match base.as_str() {
             "bigint" => ColumnKind::BigInt,
+            // An auto-increment `big_integer` key is declared `integer` on
+            // SQLite (the rowid's alias), so an i64 model field there does
+            // not decode through this reader: read such a key on the
+            // writer, or select an expression instead.
             "integer" | "int" | "smallint" | "tinyint" => ColumnKind::Int,
             "boolean" | "bool" => ColumnKind::Bool,
             "blob" | "binary" | "varbinary" => ColumnKind::Bytes,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use actiongate_entity::{activity_event, job};
 use actiongate_service::ActivityEvent;
 use actiongate_wire::Timestamp;
-use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -86,9 +86,15 @@ impl Jobs {
     /// Hands one batch over; how many events it held.
     async fn dispatch(&self) -> Result<u64, DbErr> {
         // A look on the read side first: an idle outbox costs no write
-        // transaction (on SQLite, the one writer connection).
+        // transaction (on SQLite, the one writer connection). It reads
+        // whether an event is there, through the primary key, without
+        // counting them all (or decoding one).
         if activity_event::Entity::find()
+            .select_only()
+            .expr_as(Expr::val(1), "waiting")
             .order_by_asc(activity_event::Column::Id)
+            .limit(1)
+            .into_tuple::<i32>()
             .one(&self.db.read)
             .await?
             .is_none()
