@@ -43,7 +43,7 @@ pub async fn spawn(jobs: Arc<Jobs>, database_url: &str) -> Option<JoinHandle<()>
                     if payload == "queued" {
                         jobs.wake_claimer.notify_one();
                     } else if let Some(id) = payload.strip_prefix("done:") {
-                        jobs.waiters.wake(id, None);
+                        jobs.waiters.wake_noticed(id);
                     } else if let Some(id) = payload.strip_prefix("cancel:") {
                         jobs.trip(id);
                     }

@@ -171,6 +171,7 @@ impl Jobs {
         let applied = match pending {
             Some(txn) => {
                 let end = self.final_of(request_id, claim.request_time, claim.retention, &outcome);
+                let _committing = self.waiters.committing(vec![request_id.to_string()]);
                 let committed = async {
                     if let Some(report) = &report {
                         store::save_report(&txn, &claim.fence, report).await?;

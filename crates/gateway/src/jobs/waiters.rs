@@ -3,9 +3,12 @@
 //!
 //! A wake by this node's job writer carries the end it committed, so the
 //! poll it wakes answers without reading the row again; any other wake
-//! (another node's NOTIFY, a cancel) only says that the row changed.
+//! (another node's NOTIFY, a cancel) only says that the row changed. The
+//! NOTIFY of an end this node is committing is its own, and could beat
+//! the wake that carries the end: it is held back until that wake is
+//! done ([`Waiters::committing`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -21,6 +24,8 @@ pub type Ended = Arc<OnceLock<Arc<Final>>>;
 #[derive(Default)]
 pub struct Waiters {
     by_request: Mutex<HashMap<String, (Arc<Notify>, Ended)>>,
+    /// Jobs whose end this node is committing.
+    committing: Mutex<HashSet<String>>,
 }
 
 impl Waiters {
@@ -58,6 +63,56 @@ impl Waiters {
                 let _ = ended.set(end);
             }
             notify.notify_waiters();
+        }
+    }
+}
+
+impl Waiters {
+    /// Wakes for a NOTIFY that `request_id` ended, unless the end is this
+    /// node's own and its wake, carrying it, is still to come.
+    pub fn wake_noticed(&self, request_id: &str) {
+        if !self
+            .committing
+            .lock()
+            .expect("committing lock")
+            .contains(request_id)
+        {
+            self.wake(request_id, None);
+        }
+    }
+
+    /// Marks the ends of `request_ids` as being committed here, until the
+    /// guard is dropped (after the commit's own wakes). Dropping it wakes
+    /// each again without an end, for one whose end was not applied
+    /// (another node had taken the job) and whose NOTIFY was held back.
+    pub fn committing(&self, request_ids: Vec<String>) -> Committing<'_> {
+        self.committing
+            .lock()
+            .expect("committing lock")
+            .extend(request_ids.iter().cloned());
+        Committing {
+            waiters: self,
+            request_ids,
+        }
+    }
+}
+
+/// See [`Waiters::committing`].
+pub struct Committing<'a> {
+    waiters: &'a Waiters,
+    request_ids: Vec<String>,
+}
+
+impl Drop for Committing<'_> {
+    fn drop(&mut self) {
+        {
+            let mut committing = self.waiters.committing.lock().expect("committing lock");
+            for id in &self.request_ids {
+                committing.remove(id);
+            }
+        }
+        for id in &self.request_ids {
+            self.waiters.wake(id, None);
         }
     }
 }

@@ -65,6 +65,14 @@ impl Writer {
             let mut batch = Vec::with_capacity(BATCH);
             while incoming.recv_many(&mut batch, BATCH).await > 0 {
                 let (ops, replies): (Vec<Op>, Vec<_>) = batch.drain(..).unzip();
+                let ending = ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        Op::Finish(finish) => Some(finish.fence.request_id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let _committing = waiters.committing(ending);
                 match apply_retrying(&write, ops).await {
                     Ok((done, finished)) => {
                         for (request_id, end) in finished {
