@@ -55,10 +55,11 @@ impl Jobs {
         self.waiters.register(request_id)
     }
 
-    /// Waits up to `at_most` for job `request_id`, `seen` (as the caller last read
-    /// it, after registering) to finish; the job as it is then, finished
-    /// or not (as last seen, if it has expired since). Woken by this node's own commit of its end, it answers
-    /// without reading the row again.
+    /// Waits up to `at_most` for job `request_id`, `seen` as the caller
+    /// last read it (after registering), to finish; the job as it is
+    /// then, finished or not (as last seen, if it has expired since).
+    /// Woken by this node's own commit of the end, it answers with that
+    /// end, without reading the row again.
     pub async fn wait_final(
         &self,
         request_id: &str,
