@@ -161,3 +161,63 @@ impl Drop for Registration<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "prq_01kb0000000000000000000000";
+    const SHORT: Duration = Duration::from_millis(50);
+
+    fn end() -> Arc<Final> {
+        Arc::new(Final {
+            state: "succeeded",
+            response: "{}".into(),
+            http_code: 200,
+            finished_at: 1,
+            expires_at: 2,
+            upstream_request_id: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_wake_with_the_end_hands_it_over() {
+        let waiters = Waiters::default();
+        let waiting = waiters.register(ID);
+        waiters.wake(ID, Some(end()));
+        assert!(matches!(waiting.wait(SHORT).await, Woken::Ended(e) if e.http_code == 200));
+    }
+
+    #[tokio::test]
+    async fn a_notice_of_an_end_committed_here_waits_for_the_wake_that_carries_it() {
+        let waiters = Waiters::default();
+        let waiting = waiters.register(ID);
+        let committing = waiters.committing(vec![ID.to_owned()]);
+        // The node's own NOTIFY, before its writer's wake: held back.
+        waiters.wake_noticed(ID);
+        waiters.wake(ID, Some(end()));
+        drop(committing);
+        assert!(matches!(waiting.wait(SHORT).await, Woken::Ended(_)));
+    }
+
+    #[tokio::test]
+    async fn a_notice_held_back_is_delivered_when_the_commit_is_done() {
+        let waiters = Waiters::default();
+        let waiting = waiters.register(ID);
+        let committing = waiters.committing(vec![ID.to_owned()]);
+        // Another node's end, while this node's run lost the job.
+        waiters.wake_noticed(ID);
+        drop(committing);
+        assert!(matches!(waiting.wait(SHORT).await, Woken::Changed));
+    }
+
+    #[tokio::test]
+    async fn a_notice_of_another_nodes_end_wakes_at_once() {
+        let waiters = Waiters::default();
+        let waiting = waiters.register(ID);
+        waiters.wake_noticed(ID);
+        assert!(matches!(waiting.wait(SHORT).await, Woken::Changed));
+        let waiting = waiters.register(ID);
+        assert!(matches!(waiting.wait(SHORT).await, Woken::TimedOut));
+    }
+}
