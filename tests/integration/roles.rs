@@ -7,13 +7,7 @@
 use actiongate_client::{Client, Reply, Status};
 use serde_json::{json, Value};
 
-use crate::common::{self, expect, expect_at, TestGateway};
-
-async fn ok(client: &Client, path: &str, body: Value) -> Value {
-    let reply = client.call(path, &body).await.expect("an envelope");
-    expect(&reply, 200, Status::Success);
-    reply.envelope.result
-}
+use crate::common::{self, expect, expect_at, succeeded, TestGateway};
 
 async fn call(client: &Client, path: &str, body: Value) -> Reply {
     client.call(path, &body).await.expect("an envelope")
@@ -22,14 +16,14 @@ async fn call(client: &Client, path: &str, body: Value) -> Reply {
 /// A team holding `role` (onto `project`, or the organization), with
 /// `user` in it.
 async fn team_holding(admin: &Client, name: &str, user: &str, role: &str, project: Option<&Value>) {
-    let team = ok(admin, "access/v1/team/create", json!({ "name": name })).await;
-    ok(
+    let team = succeeded(admin, "access/v1/team/create", json!({ "name": name })).await;
+    succeeded(
         admin,
         "access/v1/team/member/add",
         json!({ "team_id": team["id"], "user_id": user }),
     )
     .await;
-    ok(
+    succeeded(
         admin,
         "access/v1/team/grant",
         json!({ "team_id": team["id"], "project_id": project, "role": role }),
@@ -43,7 +37,7 @@ pub async fn held_through_teams(gw: &TestGateway) {
     let admin = gw.client("");
 
     // The built-in roles come first, with their rules.
-    let listed = ok(&admin, "access/v1/role/list", json!({})).await;
+    let listed = succeeded(&admin, "access/v1/role/list", json!({})).await;
     let names: Vec<&str> = listed["results"]
         .as_array()
         .unwrap()
@@ -81,7 +75,7 @@ pub async fn held_through_teams(gw: &TestGateway) {
         { "action": "deploy:variable:**", "effect": "allow",
           "resources": [format!("project:{}:**", project.as_str().unwrap())] },
     ]);
-    let role = ok(
+    let role = succeeded(
         &admin,
         "access/v1/role/create",
         json!({ "name": "deployer", "display_name": "Deployer", "rules": rules }),
@@ -91,10 +85,10 @@ pub async fn held_through_teams(gw: &TestGateway) {
     assert_eq!(role["rules"], rules);
     let role_id = role["id"].clone();
     assert_eq!(
-        ok(&admin, "access/v1/role/get", json!({ "id": role_id })).await,
+        succeeded(&admin, "access/v1/role/get", json!({ "id": role_id })).await,
         role
     );
-    let customs = ok(&admin, "access/v1/role/list", json!({ "builtin": false })).await;
+    let customs = succeeded(&admin, "access/v1/role/list", json!({ "builtin": false })).await;
     assert_eq!(customs["count"], 1);
     assert_eq!(customs["results"][0]["name"], "deployer");
     let dup = call(
@@ -146,19 +140,7 @@ pub async fn held_through_teams(gw: &TestGateway) {
         .await
         .unwrap();
     expect(&paused, 200, Status::Success);
-    let members = ok(
-        &admin,
-        "access/v1/member/list",
-        json!({ "project_id": project }),
-    )
-    .await;
-    let listed = members["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["user_id"] == dee.id.as_str())
-        .expect("dee is listed through her team")
-        .clone();
+    let listed = crate::teams::listed_member(&admin, &project, &dee.id).await;
     assert_eq!(
         (&listed["role"], &listed["teams"]),
         (&json!("deployer"), &json!(["deployers"]))
@@ -178,7 +160,7 @@ pub async fn held_through_teams(gw: &TestGateway) {
     )
     .await;
     expect(&beyond, 403, Status::Forbidden);
-    let check = ok(
+    let check = succeeded(
         &dee.client,
         "access/v1/authz/check",
         json!({ "action": "deploy:environment:create", "resources": [format!("project:{}", project.as_str().unwrap())] }),
@@ -191,7 +173,7 @@ pub async fn held_through_teams(gw: &TestGateway) {
     );
 
     // A change to its rules holds from the next request.
-    ok(
+    succeeded(
         &admin,
         "access/v1/role/update",
         json!({ "id": role_id, "rules": [{ "action": "deploy:variable:list", "effect": "allow" }] }),
@@ -208,19 +190,19 @@ pub async fn held_through_teams(gw: &TestGateway) {
     // In use, it stays; once nothing names it, it goes.
     let in_use = call(&admin, "access/v1/role/delete", json!({ "id": role_id })).await;
     expect_at(&in_use, 409, Status::ResourceInUse, "/id");
-    let teams = ok(
+    let teams = succeeded(
         &admin,
         "access/v1/team/list",
         json!({ "name": "deployers" }),
     )
     .await;
-    ok(
+    succeeded(
         &admin,
         "access/v1/team/revoke",
         json!({ "team_id": teams["results"][0]["id"], "project_id": project }),
     )
     .await;
-    ok(&admin, "access/v1/role/delete", json!({ "id": role_id })).await;
+    succeeded(&admin, "access/v1/role/delete", json!({ "id": role_id })).await;
     let gone = call(&admin, "access/v1/role/get", json!({ "id": role_id })).await;
     expect_at(&gone, 404, Status::ResourceNotFound, "/id");
 }
@@ -269,7 +251,7 @@ pub async fn bad_rules_named(gw: &TestGateway) {
     )
     .await;
     expect_at(&builtin_name, 409, Status::Conflict, "/name");
-    let team = ok(&admin, "access/v1/team/create", json!({ "name": "team-x" })).await;
+    let team = succeeded(&admin, "access/v1/team/create", json!({ "name": "team-x" })).await;
     let not_a_role = call(
         &admin,
         "access/v1/team/grant",
@@ -324,13 +306,13 @@ pub async fn no_way_up(gw: &TestGateway) {
 
     // The owner writes one; an admin may neither grant it, nor give it
     // to a token, nor widen a role it can write.
-    ok(
+    succeeded(
         &owner,
         "access/v1/role/create",
         json!({ "name": "org-keeper", "rules": rule("console:org:**") }),
     )
     .await;
-    let team = ok(
+    let team = succeeded(
         &ada.client,
         "access/v1/team/create",
         json!({ "name": "keepers" }),
@@ -350,7 +332,7 @@ pub async fn no_way_up(gw: &TestGateway) {
     )
     .await;
     expect_at(&carried, 403, Status::Forbidden, "/role");
-    let own = ok(
+    let own = succeeded(
         &ada.client,
         "access/v1/role/create",
         json!({ "name": "ops", "rules": rule("deploy:**") }),
@@ -383,7 +365,7 @@ pub async fn carried_by_a_token(gw: &TestGateway) {
     let admin = gw.client("");
     let project = gw.project("seen").await["id"].clone();
     let other = gw.project("unseen").await["id"].clone();
-    ok(
+    succeeded(
         &admin,
         "access/v1/role/create",
         json!({ "name": "reader", "rules": [
@@ -394,7 +376,7 @@ pub async fn carried_by_a_token(gw: &TestGateway) {
         ] }),
     )
     .await;
-    let issued = ok(
+    let issued = succeeded(
         &admin,
         "access/v1/token/create",
         json!({ "name": "reader", "role": "reader" }),
@@ -408,7 +390,7 @@ pub async fn carried_by_a_token(gw: &TestGateway) {
     expect(&unseen, 403, Status::Forbidden);
     let listed = call(&reader, "console/v1/project/list", json!({})).await;
     expect(&listed, 403, Status::Forbidden);
-    let check = ok(
+    let check = succeeded(
         &reader,
         "access/v1/authz/check",
         json!({ "action": "console:project:get", "resources": [format!("project:{}", other.as_str().unwrap())] }),
@@ -426,7 +408,7 @@ pub async fn carried_by_a_token(gw: &TestGateway) {
     )
     .await;
     expect_at(&wider, 403, Status::Forbidden, "/role");
-    let same = ok(&reader, "access/v1/token/create", json!({ "name": "same" })).await;
+    let same = succeeded(&reader, "access/v1/token/create", json!({ "name": "same" })).await;
     assert_eq!(same["role"], "reader");
     let in_use = call(&admin, "access/v1/role/list", json!({ "name": "reader" })).await;
     expect(&in_use, 200, Status::Success);

@@ -7,12 +7,23 @@
 use actiongate_client::{Client, Status};
 use serde_json::{json, Value};
 
-use crate::common::{self, expect, expect_at, TestGateway};
+use crate::common::{self, expect, expect_at, succeeded, TestGateway};
 
-async fn ok(client: &Client, path: &str, body: Value) -> Value {
-    let reply = client.call(path, &body).await.expect("an envelope");
-    expect(&reply, 200, Status::Success);
-    reply.envelope.result
+/// `user_id`'s entry in `member/list` of `project`, as `admin` reads it.
+pub async fn listed_member(admin: &Client, project: &Value, user_id: &str) -> Value {
+    let members = succeeded(
+        admin,
+        "access/v1/member/list",
+        json!({ "project_id": project }),
+    )
+    .await;
+    members["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == user_id)
+        .unwrap_or_else(|| panic!("{user_id} is listed in {project}"))
+        .clone()
 }
 
 /// Whether `client` may create an environment in `project` (a member's
@@ -37,14 +48,14 @@ pub async fn roles_carried_by_teams(gw: &TestGateway) {
     let admin = gw.client("");
     let project = gw.project("teamed").await["id"].clone();
     let tia = gw.person("tia", "viewer").await;
-    let team = ok(
+    let team = succeeded(
         &admin,
         "access/v1/team/create",
         json!({ "name": "ops", "display_name": "Operations" }),
     )
     .await;
     let team_id = team["id"].clone();
-    ok(
+    succeeded(
         &admin,
         "access/v1/team/member/add",
         json!({ "team_id": team_id, "user_id": tia.id }),
@@ -53,7 +64,7 @@ pub async fn roles_carried_by_teams(gw: &TestGateway) {
     assert!(!may_build_in(&tia.client, &project, "before").await);
 
     // Onto one project.
-    let granted = ok(
+    let granted = succeeded(
         &admin,
         "access/v1/team/grant",
         json!({ "team_id": team_id, "project_id": project, "role": "member" }),
@@ -65,30 +76,18 @@ pub async fn roles_carried_by_teams(gw: &TestGateway) {
     );
     assert_eq!(granted["members"], 1);
     assert!(may_build_in(&tia.client, &project, "through-ops").await);
-    let members = ok(
-        &admin,
-        "access/v1/member/list",
-        json!({ "project_id": project }),
-    )
-    .await;
-    let listed = members["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["user_id"] == tia.id.as_str())
-        .expect("tia is listed as a member through her team")
-        .clone();
+    let listed = listed_member(&admin, &project, &tia.id).await;
     assert_eq!(listed["role"], "member");
     assert_eq!(listed["teams"], json!(["ops"]));
 
     // Onto the whole organization: her organization role rises.
-    ok(
+    succeeded(
         &admin,
         "access/v1/team/grant",
         json!({ "team_id": team_id, "role": "admin" }),
     )
     .await;
-    let me = ok(&tia.client, "access/v1/user/me", json!({})).await;
+    let me = succeeded(&tia.client, "access/v1/user/me", json!({})).await;
     assert_eq!(me["role"], "admin");
     let made = tia
         .client
@@ -97,24 +96,24 @@ pub async fn roles_carried_by_teams(gw: &TestGateway) {
         .unwrap();
     expect(&made, 200, Status::Success);
     let tias = made.envelope.result["id"].clone();
-    ok(
+    succeeded(
         &admin,
         "access/v1/team/revoke",
         json!({ "team_id": team_id }),
     )
     .await;
-    let me = ok(&tia.client, "access/v1/user/me", json!({})).await;
+    let me = succeeded(&tia.client, "access/v1/user/me", json!({})).await;
     assert_eq!(me["role"], "viewer");
 
     // Out of the team, or the team gone: nothing carried.
-    ok(
+    succeeded(
         &admin,
         "access/v1/team/member/remove",
         json!({ "team_id": team_id, "user_id": tia.id }),
     )
     .await;
     assert!(!may_build_in(&tia.client, &project, "after-leaving").await);
-    ok(
+    succeeded(
         &admin,
         "access/v1/team/member/add",
         json!({ "team_id": team_id, "user_id": tia.id }),
@@ -129,28 +128,28 @@ pub async fn roles_carried_by_teams(gw: &TestGateway) {
         .unwrap();
     let deleted = admin.wait(deleted, common::WAIT).await.unwrap();
     expect(&deleted, 200, Status::Success);
-    ok(
+    succeeded(
         &admin,
         "access/v1/member/remove",
         json!({ "org_id": gw.org_id, "user_id": tia.id }),
     )
     .await;
-    let team_now = ok(&admin, "access/v1/team/get", json!({ "id": team_id })).await;
+    let team_now = succeeded(&admin, "access/v1/team/get", json!({ "id": team_id })).await;
     assert_eq!(team_now["members"], 0);
-    ok(
+    succeeded(
         &admin,
         "access/v1/member/add",
         json!({ "org_id": gw.org_id, "user_id": tia.id, "role": "viewer" }),
     )
     .await;
     assert!(!may_build_in(&tia.client, &project, "rejoined").await);
-    ok(
+    succeeded(
         &admin,
         "access/v1/team/member/add",
         json!({ "team_id": team_id, "user_id": tia.id }),
     )
     .await;
-    ok(&admin, "access/v1/team/delete", json!({ "id": team_id })).await;
+    succeeded(&admin, "access/v1/team/delete", json!({ "id": team_id })).await;
     assert!(!may_build_in(&tia.client, &project, "team-gone").await);
     let gone = admin
         .call("access/v1/team/get", &json!({ "id": team_id }))
@@ -173,8 +172,8 @@ async fn nobody_hands_out_more_than_they_hold_through_a_team() {
     let mo = gw.person("mo", "member").await;
     let project = gw.project("guarded").await["id"].clone();
 
-    let owners = ok(&owner, "access/v1/team/create", json!({ "name": "owners" })).await;
-    ok(
+    let owners = succeeded(&owner, "access/v1/team/create", json!({ "name": "owners" })).await;
+    succeeded(
         &owner,
         "access/v1/team/grant",
         json!({ "team_id": owners["id"], "role": "owner" }),
@@ -189,7 +188,7 @@ async fn nobody_hands_out_more_than_they_hold_through_a_team() {
         .await;
     expect_at(&into_owners, 403, Status::Forbidden, "/team_id");
     // ...nor grant it, nor take it back.
-    let helpers = ok(
+    let helpers = succeeded(
         &ann.client,
         "access/v1/team/create",
         json!({ "name": "helpers" }),
@@ -231,7 +230,7 @@ async fn nobody_hands_out_more_than_they_hold_through_a_team() {
         expect(&refused, 403, Status::Forbidden);
     }
     // Another organization's project is out of reach.
-    let other_org = ok(
+    let other_org = succeeded(
         &owner,
         "console/v1/org/create",
         json!({ "name": "elsewhere" }),
@@ -239,7 +238,7 @@ async fn nobody_hands_out_more_than_they_hold_through_a_team() {
     .await;
     let other_token = gw.create_token(&["--org", other_org["id"].as_str().unwrap()]);
     let other = gw.client("").with_token(&other_token);
-    let foreign = ok(
+    let foreign = succeeded(
         &other,
         "console/v1/project/create",
         json!({ "name": "foreign" }),
@@ -266,7 +265,7 @@ async fn teams_are_listed_by_name_member_and_order() {
     let admin = gw.client("");
     let zed = gw.person("zed", "member").await;
     for name in ["beta", "alpha", "gamma"] {
-        ok(&admin, "access/v1/team/create", json!({ "name": name })).await;
+        succeeded(&admin, "access/v1/team/create", json!({ "name": name })).await;
     }
     let twice = admin
         .call("access/v1/team/create", &json!({ "name": "alpha" }))
@@ -286,26 +285,26 @@ async fn teams_are_listed_by_name_member_and_order() {
             .map(|t| t["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let by_name = ok(&admin, "access/v1/team/list", json!({})).await;
+    let by_name = succeeded(&admin, "access/v1/team/list", json!({})).await;
     assert_eq!(names(&by_name), ["alpha", "beta", "gamma"]);
-    let newest = ok(
+    let newest = succeeded(
         &admin,
         "access/v1/team/list",
         json!({ "order_by": "-created_at" }),
     )
     .await;
     assert_eq!(names(&newest), ["gamma", "alpha", "beta"]);
-    let gamma = ok(&admin, "access/v1/team/list", json!({ "name": "gamma" })).await;
+    let gamma = succeeded(&admin, "access/v1/team/list", json!({ "name": "gamma" })).await;
     assert_eq!(gamma["count"], 1);
-    ok(
+    succeeded(
         &admin,
         "access/v1/team/member/add",
         json!({ "team_id": gamma["results"][0]["id"], "user_id": zed.id }),
     )
     .await;
-    let zeds = ok(&admin, "access/v1/team/list", json!({ "member": zed.id })).await;
+    let zeds = succeeded(&admin, "access/v1/team/list", json!({ "member": zed.id })).await;
     assert_eq!(names(&zeds), ["gamma"]);
-    let members = ok(
+    let members = succeeded(
         &zed.client,
         "access/v1/team/member/list",
         json!({ "team_id": gamma["results"][0]["id"] }),
@@ -313,7 +312,7 @@ async fn teams_are_listed_by_name_member_and_order() {
     .await;
     assert_eq!(members["results"][0]["email"], "zed@example.com");
     // Anyone may leave.
-    ok(
+    succeeded(
         &zed.client,
         "access/v1/team/member/remove",
         json!({ "team_id": gamma["results"][0]["id"], "user_id": zed.id }),
