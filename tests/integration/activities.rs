@@ -559,6 +559,46 @@ async fn operations_on_one_environment_run_one_at_a_time_in_order() {
     one_at_a_time(&client, &client).await;
 }
 
+/// A queue moves on when its running activity ends, not at the claimer's
+/// next round: with rounds an hour apart, operations queued behind one
+/// another on one environment still all end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_moves_on_as_soon_as_its_running_activity_ends() {
+    let gw =
+        common::start_with(|config| config.job_claim_interval = Duration::from_secs(3600)).await;
+    let client = gw.client("");
+    let (_, environment) = gw.project_with_environment("queue", "busy").await;
+    let held = accepted(
+        &client,
+        "testkit/v1/hold",
+        json!({ "id": environment, "ms": 200 }),
+    )
+    .await;
+    let paused = accepted(
+        &client,
+        "deploy/v1/environment/pause",
+        json!({ "id": environment }),
+    )
+    .await;
+    let resumed = accepted(
+        &client,
+        "deploy/v1/environment/resume",
+        json!({ "id": environment }),
+    )
+    .await;
+    for reply in [held, paused, resumed] {
+        let done = client.wait(reply, WAIT).await.unwrap();
+        expect(&done, 200, Status::Success);
+    }
+    let env = succeeded(
+        &client,
+        "deploy/v1/environment/get",
+        json!({ "id": environment }),
+    )
+    .await;
+    assert_eq!(env["status"], "active", "the resume ran last");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activities_are_cancelled_while_pending_or_running_and_not_after() {
     let gw = common::start().await;

@@ -146,6 +146,16 @@ impl Jobs {
     /// same transaction, unless the run was cancelled or lost its claim.
     /// Returns the outcome that stands, for a caller still waiting.
     pub async fn settle(&self, claim: &Claim, ctx: &Ctx, outcome: Outcome) -> Outcome {
+        let outcome = self.store_run(claim, ctx, outcome).await;
+        if claim.retention.activity {
+            // Activities of one queue run one at a time: the next may start
+            // now, not at the claimer's next round.
+            self.wake_claimer.notify_one();
+        }
+        outcome
+    }
+
+    async fn store_run(&self, claim: &Claim, ctx: &Ctx, outcome: Outcome) -> Outcome {
         if let Some(ran) = self.untrack(&claim.fence.request_id) {
             self.record_duration(ctx, ran);
         }
