@@ -289,23 +289,6 @@ pub async fn claim(
         .await
 }
 
-/// Whether a claim would take anything now: a read, so that a claimer
-/// woken for a job it cannot take yet (one queued behind another of its
-/// queue) does not hold the writer, and on SQLite the one write lock, to
-/// find that out. A job made claimable after this read wakes the claimer
-/// again.
-pub async fn anything_claimable(conn: &impl ConnectionTrait, now: i64) -> Result<bool, DbErr> {
-    let mut pick = Query::select();
-    pick.expr(Expr::val(1))
-        .from(job::Entity)
-        .and_where(claimable(conn.get_database_backend(), 1, now))
-        .limit(1);
-    Ok(conn
-        .query_one(conn.get_database_backend().build(&pick))
-        .await?
-        .is_some())
-}
-
 /// What a claim may take, every `?` the claim's `now`. The candidates
 /// are found from indexes, never by walking every queued job
 /// (`m20261127_000027_job_claim_indexes`):
@@ -620,86 +603,4 @@ fn null_text() -> SimpleExpr {
 
 fn null_ms() -> SimpleExpr {
     Expr::value(Option::<i64>::None)
-}
-
-#[cfg(test)]
-mod tests {
-    use actiongate_wire::Timestamp;
-    use sea_orm::{ActiveModelTrait, Set};
-
-    use super::*;
-    use crate::{db, Config};
-
-    fn job_row(request_id: &str, state: &str, queue_key: Option<&str>) -> job::ActiveModel {
-        job::ActiveModel {
-            request_id: Set(request_id.to_owned()),
-            org_id: Set("org_1".to_owned()),
-            user_id: Set("usr_1".to_owned()),
-            token_id: Set("pts_1".to_owned()),
-            service: Set("deploy".to_owned()),
-            version: Set("v1".to_owned()),
-            action: Set("environment/clone".to_owned()),
-            input: Set(b"{}".to_vec()),
-            state: Set(state.to_owned()),
-            cancel_requested: Set(false),
-            attempts: Set(i32::from(state == RUNNING)),
-            poll_count: Set(0),
-            request_time: Set(Timestamp::now_ms()),
-            queue_key: Set(queue_key.map(str::to_owned)),
-            ..Default::default()
-        }
-    }
-
-    /// The claimer's look agrees with the claim: a job queued behind a
-    /// running one of its queue is not there to take, a due job of no
-    /// queue is, and so is the one behind once the head's lease lapses.
-    #[tokio::test]
-    async fn the_look_before_a_claim_sees_what_the_claim_would_take() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            data_dir: dir.path().to_owned(),
-            ..Config::default()
-        };
-        let db = db::connect(&config).await.unwrap();
-        db::migrate(&db.write, &mut []).await.unwrap();
-        let now = Timestamp::now_ms();
-        assert!(!anything_claimable(&db.read, now).await.unwrap(), "empty");
-
-        let mut head = job_row("prq_01", RUNNING, Some("env_1"));
-        head.node_id = Set(Some("node_a".to_owned()));
-        head.lease_until = Set(Some(now + 60_000));
-        let head = head.insert(&db.write).await.unwrap();
-        job_row("prq_02", QUEUED, Some("env_1"))
-            .insert(&db.write)
-            .await
-            .unwrap();
-        assert!(!anything_claimable(&db.read, now).await.unwrap());
-        assert!(claim(&db.write, "node_b", 8, now, now + 60_000)
-            .await
-            .unwrap()
-            .is_empty());
-
-        job_row("prq_03", QUEUED, None)
-            .insert(&db.write)
-            .await
-            .unwrap();
-        assert!(anything_claimable(&db.read, now).await.unwrap());
-        let taken = claim(&db.write, "node_b", 8, now, now + 600_000)
-            .await
-            .unwrap();
-        assert_eq!(ids(&taken), ["prq_03"]);
-        assert!(!anything_claimable(&db.read, now).await.unwrap());
-
-        // The head's node is gone: its lapsed lease makes it claimable again.
-        let later = head.lease_until.unwrap() + 1;
-        assert!(anything_claimable(&db.read, later).await.unwrap());
-        let taken = claim(&db.write, "node_b", 8, later, later + 60_000)
-            .await
-            .unwrap();
-        assert_eq!(ids(&taken), ["prq_01"]);
-    }
-
-    fn ids(rows: &[job::Model]) -> Vec<&str> {
-        rows.iter().map(|row| row.request_id.as_str()).collect()
-    }
 }

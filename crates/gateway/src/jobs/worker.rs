@@ -220,14 +220,6 @@ impl Jobs {
                 return;
             }
             let now = Timestamp::now_ms();
-            match store::anything_claimable(&self.db.read, now).await {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(err) => {
-                    tracing::warn!(error = %err, "looking for jobs to claim failed");
-                    return;
-                }
-            }
             let claimed = async {
                 let txn = self.db.write.begin().await?;
                 let rows =
