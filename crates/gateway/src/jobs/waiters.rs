@@ -8,7 +8,7 @@
 //! the wake that carries the end: it is held back until that wake is
 //! done ([`Waiters::committing`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -24,8 +24,9 @@ pub type Ended = Arc<OnceLock<Arc<Final>>>;
 #[derive(Default)]
 pub struct Waiters {
     by_request: Mutex<HashMap<String, (Arc<Notify>, Ended)>>,
-    /// Jobs whose end this node is committing.
-    committing: Mutex<HashSet<String>>,
+    /// Jobs whose end this node is committing, and whether a NOTIFY of
+    /// that end was held back meanwhile.
+    committing: Mutex<HashMap<String, bool>>,
 }
 
 impl Waiters {
@@ -71,25 +72,27 @@ impl Waiters {
     /// Wakes for a NOTIFY that `request_id` ended, unless the end is this
     /// node's own and its wake, carrying it, is still to come.
     pub fn wake_noticed(&self, request_id: &str) {
-        if !self
+        if let Some(held) = self
             .committing
             .lock()
             .expect("committing lock")
-            .contains(request_id)
+            .get_mut(request_id)
         {
-            self.wake(request_id, None);
+            *held = true;
+            return;
         }
+        self.wake(request_id, None);
     }
 
     /// Marks the ends of `request_ids` as being committed here, until the
-    /// guard is dropped (after the commit's own wakes). Dropping it wakes
-    /// each again without an end, for one whose end was not applied
-    /// (another node had taken the job) and whose NOTIFY was held back.
+    /// guard is dropped (after the commit's own wakes). Dropping it
+    /// delivers, without an end, each NOTIFY held back meanwhile: the end
+    /// it told of may be another node's, if this node's was not applied.
     pub fn committing(&self, request_ids: Vec<String>) -> Committing<'_> {
         self.committing
             .lock()
             .expect("committing lock")
-            .extend(request_ids.iter().cloned());
+            .extend(request_ids.iter().map(|id| (id.clone(), false)));
         Committing {
             waiters: self,
             request_ids,
@@ -105,13 +108,14 @@ pub struct Committing<'a> {
 
 impl Drop for Committing<'_> {
     fn drop(&mut self) {
-        {
+        let held: Vec<&String> = {
             let mut committing = self.waiters.committing.lock().expect("committing lock");
-            for id in &self.request_ids {
-                committing.remove(id);
-            }
-        }
-        for id in &self.request_ids {
+            self.request_ids
+                .iter()
+                .filter(|id| committing.remove(*id) == Some(true))
+                .collect()
+        };
+        for id in held {
             self.waiters.wake(id, None);
         }
     }
@@ -209,6 +213,16 @@ mod tests {
         waiters.wake_noticed(ID);
         drop(committing);
         assert!(matches!(waiting.wait(SHORT).await, Woken::Changed));
+    }
+
+    #[tokio::test]
+    async fn a_commit_with_no_notice_held_back_wakes_nobody_again() {
+        let waiters = Waiters::default();
+        let committing = waiters.committing(vec![ID.to_owned()]);
+        waiters.wake(ID, Some(end()));
+        let later = waiters.register(ID);
+        drop(committing);
+        assert!(matches!(later.wait(SHORT).await, Woken::TimedOut));
     }
 
     #[tokio::test]
