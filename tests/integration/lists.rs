@@ -216,8 +216,11 @@ async fn unindexed_nodes(db: &DatabaseConnection, query: &str) -> Vec<String> {
         let end = nodes.get(i + 1).map_or(lines.len(), |(next, _)| *next);
         let details = &lines[at + 1..end];
         // An index scan with no condition walks the whole index, unless
-        // a limit right above it stops it early.
-        let under_limit = i > 0 && nodes[i - 1].1 == "Limit" && !node.starts_with("Bitmap");
+        // a limit right above it stops it early. Row locks (`FOR UPDATE`)
+        // between the two are taken one row at a time as the limit pulls.
+        let mut parents = nodes[..i].iter().rev().map(|(_, parent)| parent.as_str());
+        let under_limit = parents.find(|parent| *parent != "LockRows") == Some("Limit")
+            && !node.starts_with("Bitmap");
         let whole_index = node.contains("Index")
             && node.contains("Scan")
             && !node.starts_with("Bitmap Heap")
