@@ -6,8 +6,13 @@ use std::time::Duration;
 
 use actiongate_service::{Db, Service};
 use anyhow::Context;
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::sqlx::pool::PoolOptions;
+use sea_orm::sqlx::postgres::PgConnectOptions;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
+use sea_orm::{
+    Database, DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector,
+};
 
 use crate::sqlite_reader::SqliteReader;
 
@@ -75,32 +80,68 @@ pub fn sqlite_path(url: &str) -> PathBuf {
     PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
+/// A pooled connection idle at least this long is checked before it is
+/// handed out; one in steady use is not, as HikariCP does: the check is a
+/// round trip to the server, and on the request path it was one of every
+/// few a job's statements made.
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 async fn open(
     url: &str,
     connections: u32,
     synchronous: SqliteSync,
 ) -> anyhow::Result<DatabaseConnection> {
-    let mut options = ConnectOptions::new(url);
-    options
+    if url.starts_with("sqlite:") {
+        // WAL: readers never wait for the writer. FULL syncs the WAL at
+        // each commit; NORMAL only at checkpoints (see SqliteSync).
+        let synchronous = match synchronous {
+            SqliteSync::Full => SqliteSynchronous::Full,
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+        };
+        let options = url
+            .parse::<SqliteConnectOptions>()
+            .context("reading the SQLite database URL")?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .busy_timeout(Duration::from_secs(5))
+            .disable_statement_logging();
+        // The file is on this machine and the connection cannot be
+        // dropped from the other end, so it is never checked.
+        let pool = pool_options(connections)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .context("connecting to the database")?;
+        return Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool));
+    }
+    let options = url
+        .parse::<PgConnectOptions>()
+        .context("reading the PostgreSQL database URL")?
+        .disable_statement_logging();
+    // A server restart or an idle timeout ends connections the pool still
+    // holds; only one idle a while can have met either unnoticed (one in
+    // use fails its statement and is dropped on return).
+    let pool = pool_options(connections)
+        .test_before_acquire(false)
+        .before_acquire(|connection: &mut sqlx::PgConnection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IF_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(options)
+        .await
+        .context("connecting to the database")?;
+    Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+}
+
+fn pool_options<DB: sqlx::Database>(connections: u32) -> PoolOptions<DB> {
+    PoolOptions::new()
         .max_connections(connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(move |sqlite| {
-            // WAL: readers never wait for the writer. FULL syncs the WAL
-            // at each commit; NORMAL only at checkpoints (see SqliteSync).
-            let synchronous = match synchronous {
-                SqliteSync::Full => SqliteSynchronous::Full,
-                SqliteSync::Normal => SqliteSynchronous::Normal,
-            };
-            sqlite
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(synchronous)
-                .busy_timeout(Duration::from_secs(5))
-        });
-    Database::connect(options)
-        .await
-        .context("connecting to the database")
+        .acquire_timeout(Duration::from_secs(10))
 }
 
 /// Applies every pending migration: the core's and those of `services`,
