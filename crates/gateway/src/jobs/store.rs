@@ -540,7 +540,8 @@ pub async fn find(
     conn: &impl ConnectionTrait,
     request_id: &str,
 ) -> Result<Option<job::Model>, DbErr> {
-    job::Entity::find_by_id(request_id).one(conn).await
+    // Every poll reads its job: the statement's text is built once.
+    actiongate_kit::find::by_id::<job::Entity>(conn, request_id).await
 }
 
 pub async fn find_by_key(
