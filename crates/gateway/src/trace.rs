@@ -129,11 +129,9 @@ fn hex_field(text: &str, len: usize) -> Option<&str> {
         .then_some(text)
 }
 
-fn decode<const N: usize>(hex: &str) -> Option<[u8; N]> {
+fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
     let mut bytes = [0; N];
-    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut bytes).ok()?;
     Some(bytes)
 }
 
@@ -147,8 +145,13 @@ fn nonzero<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Ids are formatted into every log line and outgoing `traceparent`: in
+/// one piece, not a `write!` per byte.
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
-    bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    let mut text = [0; 32];
+    let text = &mut text[..2 * bytes.len()];
+    hex::encode_to_slice(bytes, text).map_err(|_| fmt::Error)?;
+    f.write_str(std::str::from_utf8(text).map_err(|_| fmt::Error)?)
 }
 
 impl fmt::Display for TraceId {
