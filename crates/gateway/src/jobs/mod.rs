@@ -18,7 +18,7 @@
 //!   database are at least once: they get the request id as their
 //!   idempotency key.
 //! - **Group commit.** New jobs, results of handlers that wrote nothing,
-//!   and poll counts go through one batching [`writer`].
+//!   poll counts and claims go through one batching [`writer`].
 //! - **Waking.** Long-polls wait on [`waiters`]; workers wake on new jobs.
 //!   Across PostgreSQL nodes both ride LISTEN/NOTIFY ([`listener`]), with a
 //!   periodic claim as the safety net.

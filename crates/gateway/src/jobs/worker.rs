@@ -10,12 +10,12 @@ use actiongate_service::{ActionName, Ctx, Principal, Role};
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use sea_orm::TransactionTrait;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 
 use super::store::{self, Fence};
-use super::{outbox, Claim, Jobs, Retention, RUNNING};
+use super::writer::{ClaimFor, Done, Op};
+use super::{Claim, Jobs, Retention};
 use crate::trace::TraceContext;
 use crate::upstream::forward::UpstreamCall;
 use crate::Outcome;
@@ -219,23 +219,18 @@ impl Jobs {
             if room == 0 || self.stopping.is_cancelled() {
                 return;
             }
-            let now = Timestamp::now_ms();
-            let claimed = async {
-                let txn = self.db.write.begin().await?;
-                let rows =
-                    store::claim(&txn, &self.node_id, room as u64, now, self.lease_until()).await?;
-                // An activity's first start is in the outbox with its claim.
-                let started = rows
-                    .iter()
-                    .filter(|row| row.activity_type.is_some() && row.attempts == 1)
-                    .map(|row| (row.request_id.clone(), RUNNING));
-                outbox::record(&txn, started).await?;
-                txn.commit().await?;
-                Ok::<_, sea_orm::DbErr>(rows)
-            }
-            .await;
-            let rows = match claimed {
-                Ok(rows) => rows,
+            // Through the job writer: a claim shares the commit (and, on
+            // SQLite, the one connection's hand-over) with the records and
+            // results written at the same moment.
+            let claim = ClaimFor {
+                node_id: self.node_id.clone(),
+                limit: room as u64,
+                now: Timestamp::now_ms(),
+                lease_until: self.lease_until(),
+            };
+            let rows = match self.writer.submit(Op::Claim(claim)).await {
+                Ok(Done::Claimed(rows)) => rows,
+                Ok(_) => unreachable!("a claim answers with the rows it took"),
                 Err(err) => {
                     tracing::warn!(error = %err, "claiming jobs failed");
                     return;

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use super::outbox;
 use super::store::{self, Fence, Final, Finish};
 use super::waiters::Waiters;
+use super::RUNNING;
 
 /// The most writes one transaction takes.
 const BATCH: usize = 512;
@@ -42,6 +43,18 @@ pub enum Op {
     /// The audit event of a change answered directly (an upstream call's
     /// success); see [`crate::audit::of_success`].
     Audit(Box<audit_event::ActiveModel>),
+    /// Queued jobs and lapsed leases taken for a node; see [`store::claim`].
+    Claim(ClaimFor),
+}
+
+/// What a claim takes, and for whom.
+#[derive(Clone)]
+pub struct ClaimFor {
+    pub node_id: String,
+    pub limit: u64,
+    /// Unix ms: what is due by then.
+    pub now: i64,
+    pub lease_until: i64,
 }
 
 pub enum Done {
@@ -49,6 +62,7 @@ pub enum Done {
     /// Whether the fenced update matched.
     Applied(bool),
     Polls(Option<i32>),
+    Claimed(Vec<job::Model>),
 }
 
 type Pending = (Op, oneshot::Sender<Result<Done, Arc<DbErr>>>);
@@ -157,6 +171,7 @@ async fn apply(
     let mut releases = Vec::new();
     let mut polls: HashMap<String, i32> = HashMap::new();
     let mut audits = Vec::new();
+    let mut claims = Vec::new();
     let mut queued = false;
     // What each op's answer will be read from, in order.
     enum Slot {
@@ -165,6 +180,7 @@ async fn apply(
         Released,
         Counted(String),
         Audited,
+        Claimed,
     }
     let mut slots = Vec::with_capacity(ops.len());
     for op in ops {
@@ -191,6 +207,10 @@ async fn apply(
                 audits.push(*event);
                 Slot::Audited
             }
+            Op::Claim(claim) => {
+                claims.push(claim);
+                Slot::Claimed
+            }
         });
     }
 
@@ -198,7 +218,24 @@ async fn apply(
     let started = outbox::recorded(&rows);
     store::insert(&txn, rows).await?;
     let finished = store::finish_many(&txn, &finishes).await?;
-    // Activities' new states, with the changes that made them.
+    // Claims come after the batch's own changes: a queue whose running job
+    // just finished hands its next one over in the same commit, and a job
+    // just recorded queued can be taken by it.
+    let mut claimed = Vec::with_capacity(claims.len());
+    for claim in &claims {
+        claimed.push(
+            store::claim(
+                &txn,
+                &claim.node_id,
+                claim.limit,
+                claim.now,
+                claim.lease_until,
+            )
+            .await?,
+        );
+    }
+    // Activities' new states, with the changes that made them; an
+    // activity's first start is there with its claim.
     let ended = finishes
         .iter()
         .filter(|f| f.activity && finished.contains(&f.fence.request_id))
@@ -206,7 +243,12 @@ async fn apply(
     let started = started
         .iter()
         .map(|(id, state)| (id.clone(), state.as_str()));
-    outbox::record(&txn, started.chain(ended)).await?;
+    let claimed_started = claimed
+        .iter()
+        .flatten()
+        .filter(|row| row.activity_type.is_some() && row.attempts == 1)
+        .map(|row| (row.request_id.clone(), RUNNING));
+    outbox::record(&txn, started.chain(ended).chain(claimed_started)).await?;
     // A result's audit event stands or falls with the result.
     audits.extend(
         finishes
@@ -238,6 +280,7 @@ async fn apply(
 
     let applied: HashSet<&str> = finished.iter().map(String::as_str).collect();
     let mut released = released.into_iter();
+    let mut claimed = claimed.into_iter();
     let done = slots
         .into_iter()
         .map(|slot| match slot {
@@ -246,6 +289,7 @@ async fn apply(
             Slot::Released => Done::Applied(released.next().unwrap_or(false)),
             Slot::Counted(id) => Done::Polls(counts.get(&id).copied()),
             Slot::Audited => Done::Inserted,
+            Slot::Claimed => Done::Claimed(claimed.next().unwrap_or_default()),
         })
         .collect();
     // What each finished job's pollers answer with, unread.
