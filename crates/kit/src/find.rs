@@ -13,7 +13,8 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Value;
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, PrimaryKeyTrait, QueryTrait, Statement,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, PrimaryKeyTrait, QueryTrait,
+    Statement,
 };
 
 thread_local! {
@@ -47,12 +48,13 @@ where
             })
             .clone()
     });
-    E::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [Value::from(id)],
-        ))
-        .one(db)
-        .await
+    // Straight to the model: `E::find().from_raw_sql(..)` would first
+    // build a select of every column, only to drop it.
+    E::Model::find_by_statement(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [Value::from(id)],
+    ))
+    .one(db)
+    .await
 }
