@@ -16,7 +16,7 @@ use opentelemetry_sdk::Resource;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::trace::{SpanId, TraceContext, TraceId};
+use crate::trace::{SpanId, TraceContext};
 
 /// Set once spans are exported: only then do spans carry OpenTelemetry
 /// contexts worth linking.
@@ -58,7 +58,8 @@ where
 
 /// Puts `span` in `trace`'s trace (as a child of the caller's span, when
 /// there is one) and returns the context it now has: with export on, the
-/// span ids are the exported span's own; without it, `trace` as it is.
+/// span id is the exported span's own; without it, `trace` as it is. The
+/// trace id never changes, so a span may carry it from its start.
 pub fn link(span: &tracing::Span, trace: TraceContext) -> TraceContext {
     if !EXPORTING.load(Ordering::Relaxed) || span.is_disabled() {
         return trace;
@@ -85,8 +86,8 @@ pub fn link(span: &tracing::Span, trace: TraceContext) -> TraceContext {
         return trace;
     }
     let linked = span.context().span().span_context().clone();
+    debug_assert_eq!(linked.trace_id().to_bytes(), trace.trace_id.to_bytes());
     TraceContext {
-        trace_id: TraceId::from_bytes(linked.trace_id().to_bytes()),
         span_id: SpanId::from_bytes(linked.span_id().to_bytes()),
         ..trace
     }

@@ -12,7 +12,7 @@ use std::fmt;
 use http::{HeaderMap, HeaderValue};
 
 /// The header's name.
-pub const TRACEPARENT: &str = "traceparent";
+pub const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// A trace: every span of one piece of work shares it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,18 +82,24 @@ impl TraceContext {
     /// The `traceparent` naming this hop's span, for the answer and for
     /// whatever this hop calls.
     pub fn traceparent(&self) -> String {
-        format!(
-            "00-{}-{}-{:02x}",
-            self.trace_id,
-            self.span_id,
-            u8::from(self.sampled)
-        )
+        String::from_utf8(self.encode().to_vec()).expect("hex digits and dashes")
     }
 
     /// [`TraceContext::traceparent`] as a header value.
     pub fn header(&self) -> HeaderValue {
-        HeaderValue::from_maybe_shared(bytes::Bytes::from(self.traceparent()))
-            .expect("hex digits and dashes")
+        HeaderValue::from_bytes(&self.encode()).expect("hex digits and dashes")
+    }
+
+    /// Version 00: `00-<trace id>-<span id>-<flags>`, written in place
+    /// (it goes out with every answer).
+    fn encode(&self) -> [u8; 55] {
+        let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        hex::encode_to_slice(self.trace_id.0, &mut text[3..35]).expect("16 bytes in 32 digits");
+        hex::encode_to_slice(self.span_id.0, &mut text[36..52]).expect("8 bytes in 16 digits");
+        if self.sampled {
+            text[54] = b'1';
+        }
+        text
     }
 }
 
@@ -196,6 +202,21 @@ mod tests {
         assert!(header.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(header.ends_with("-01"));
         assert_eq!(TraceContext::parse(header).unwrap().trace_id, ctx.trace_id);
+    }
+
+    #[test]
+    fn writes_the_version_00_form() {
+        let mut ctx = TraceContext::parse(SAMPLE).unwrap();
+        let span = ctx.span_id;
+        assert_eq!(
+            ctx.traceparent(),
+            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{span}-01")
+        );
+        ctx.sampled = false;
+        assert_eq!(
+            ctx.header(),
+            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{span}-00").as_str()
+        );
     }
 
     #[test]

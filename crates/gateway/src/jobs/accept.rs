@@ -37,7 +37,8 @@ impl Jobs {
             lease_until: Set(running.then(|| self.lease_until())),
             cancel_requested: Set(false),
             idempotency_key: Set(spec.idempotency_key.clone()),
-            input_hash: Set(Some(spec.input_hash.clone())),
+            // Hashed here, when a row is made: most calls never become one.
+            input_hash: Set(Some(sha256_hex(&spec.input))),
             attempts: Set(i32::from(running)),
             poll_count: Set(0),
             response: Set(None),
@@ -86,7 +87,6 @@ impl Jobs {
             service: job.service,
             version: job.version.into(),
             action: job.action.into(),
-            input_hash: sha256_hex(&job.input),
             input: job.input.into(),
             idempotency_key: None,
             trace: TraceContext::start(),

@@ -121,8 +121,6 @@ pub struct JobSpec {
     pub action: Cow<'static, str>,
     /// The body as received.
     pub input: Bytes,
-    /// SHA-256 of `input`, hex.
-    pub input_hash: String,
     pub idempotency_key: Option<String>,
     /// The request's place in its trace, continued by the job's run.
     pub trace: TraceContext,

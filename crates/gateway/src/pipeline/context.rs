@@ -59,9 +59,12 @@ impl<'a> RequestCtx<'a> {
     pub fn new(peer: SocketAddr, parts: &'a Parts) -> Self {
         // At ERROR level so that it exists whenever any line is logged (a
         // span's level only decides when it is made).
-        let span = tracing::error_span!("request", trace_id = tracing::field::Empty);
-        let trace = crate::telemetry::link(&span, TraceContext::from_headers(&parts.headers));
-        span.record("trace_id", tracing::field::display(trace.trace_id));
+        // Linking the span to an exported trace keeps its trace id, so the
+        // field is set as the span is made (recording it later formats the
+        // span's fields twice).
+        let trace = TraceContext::from_headers(&parts.headers);
+        let span = tracing::error_span!("request", trace_id = %trace.trace_id);
+        let trace = crate::telemetry::link(&span, trace);
         RequestCtx {
             request_id: RequestId::new(),
             request_time: Timestamp::now(),

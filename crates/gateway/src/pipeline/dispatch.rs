@@ -26,7 +26,6 @@ use super::replay;
 use super::respond::Reply;
 use crate::jobs::{ActivitySpec, Claim, JobSpec, Jobs, Work};
 use crate::routes::{Action, ServiceRoutes};
-use crate::tokens::sha256_hex;
 use crate::upstream::forward::UpstreamCall;
 use crate::upstream::table::UpstreamService;
 use crate::{Gateway, Outcome};
@@ -165,7 +164,6 @@ fn job_spec(
         service,
         version,
         action,
-        input_hash: sha256_hex(&body),
         input: body,
         idempotency_key,
         trace: call.trace,

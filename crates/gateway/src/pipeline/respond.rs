@@ -4,7 +4,7 @@
 
 use actiongate_wire::{AcceptedResult, Envelope, RequestId, Status, Timestamp};
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST, RETRY_AFTER};
+use http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_TYPE, HOST, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
@@ -43,6 +43,13 @@ pub enum Reply {
         text: String,
     },
 }
+
+// Parsed once: a name given as text is parsed and checked on every
+// insert.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_UPSTREAM_REQUEST_ID: HeaderName = HeaderName::from_static("x-upstream-request-id");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// The content type of probe answers.
 pub const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
@@ -176,7 +183,7 @@ pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
-        "x-request-id",
+        X_REQUEST_ID,
         HeaderValue::from_bytes(&request_id.encode()).expect("request ids are ASCII"),
     );
     let trace = ctx.answer_trace.as_ref().unwrap_or(&ctx.trace);
@@ -190,12 +197,12 @@ pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<
     if let Some((upstream_id, retry_after)) = relayed_headers {
         let values = upstream_id
             .and_then(|id| HeaderValue::from_str(&id).ok())
-            .map(|id| ("x-upstream-request-id", id))
+            .map(|id| (X_UPSTREAM_REQUEST_ID, id))
             .into_iter()
             .chain(
                 retry_after
                     .and_then(|after| HeaderValue::from_str(&after).ok())
-                    .map(|after| ("retry-after", after)),
+                    .map(|after| (RETRY_AFTER, after)),
             );
         for (name, value) in values {
             headers.insert(name, value);
@@ -212,16 +219,16 @@ pub fn write(gateway: &Gateway, reply: Reply, ctx: &RequestCtx<'_>) -> Response<
 /// quota `q` per window `w` seconds; `r` remaining, whole again in `t`
 /// seconds), and `Retry-After` on a denied call.
 fn rate_limit_headers(headers: &mut http::HeaderMap, limit: &LimitState) {
-    let value = |text: String| HeaderValue::from_str(&text).expect("digits and a token");
+    let value = |text: String| HeaderValue::try_from(text).expect("digits and a token");
     headers.insert(
-        "ratelimit-policy",
+        RATELIMIT_POLICY,
         value(format!(
             "\"{}\";q={};w={}",
             limit.policy, limit.count, limit.window_secs
         )),
     );
     headers.insert(
-        "ratelimit",
+        RATELIMIT,
         value(format!(
             "\"{}\";r={};t={}",
             limit.policy, limit.remaining, limit.reset_secs
