@@ -318,7 +318,7 @@ async fn serve_connection<S>(
                 activity.http2.store(true, Ordering::Relaxed);
             }
             // Boxed: hyper keeps room for one in-flight future in every
-            // connection, idle or not, and the pipeline's is 8 KB.
+            // connection, idle or not, and the pipeline's is 3.5 KB.
             let handled = Box::pin(pipeline::handle(gateway, peer, request));
             async move {
                 let response = handled.await;

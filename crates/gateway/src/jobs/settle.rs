@@ -108,13 +108,15 @@ impl Jobs {
     /// success is its change (an upstream call), its audit event
     /// group-committed before the answer.
     pub async fn end_sync(&self, spec: &JobSpec, ctx: &Ctx, outcome: Outcome) -> Outcome {
+        // The writes are boxed: a call that reads only (most) would
+        // otherwise carry room for them in its future.
         if let Some(txn) = ctx.take_pending_write() {
-            return self.commit_sync(spec, txn, ctx, outcome).await;
+            return Box::pin(self.commit_sync(spec, txn, ctx, outcome)).await;
         }
         if let Some(event) = audit::of_success(ctx, &outcome) {
             // The change was made upstream and cannot be taken back: the
             // caller gets its answer even if its record could not be kept.
-            if let Err(err) = self.writer.submit(Op::Audit(Box::new(event))).await {
+            if let Err(err) = Box::pin(self.writer.submit(Op::Audit(Box::new(event)))).await {
                 tracing::error!(request_id = %ctx.request_id, error = %err, "the audit event of an upstream call was not recorded");
             }
         }

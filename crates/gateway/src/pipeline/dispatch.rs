@@ -181,13 +181,15 @@ async fn run(gateway: &Gateway, call: &RequestCtx<'_>, runnable: Runnable) -> Re
         threshold,
     } = runnable;
     // The key was used by a call recorded meanwhile: answer as that call.
+    // Boxed: it is rare, and would otherwise take room in every call's
+    // future.
     let key_taken = || {
         let repeat = replay::Repeat {
             idempotency_key: job.idempotency_key.clone(),
             retried: Vec::new(),
         };
         let job = &job;
-        async move {
+        Box::pin(async move {
             let called = replay::Called {
                 service: job.service,
                 version: &job.version,
@@ -204,7 +206,7 @@ async fn run(gateway: &Gateway, call: &RequestCtx<'_>, runnable: Runnable) -> Re
                 ),
                 Err(err) => Reply::Ended(err.into()),
             }
-        }
+        })
     };
     let jobs = gateway.jobs().clone();
     if mode == Mode::Async {

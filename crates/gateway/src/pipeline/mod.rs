@@ -26,6 +26,12 @@
 //! (its role is checked in the organization) and typed decoding (its body
 //! is forwarded as it came).
 //!
+//! A request's future is as large as the largest path it could take, and
+//! is allocated and moved whole for each request. So the paths few
+//! requests take (the other routes, a repeated call, a write's commit) are
+//! boxed where they branch off, and the common one stays inline: 3.5 KB
+//! against 25 KB with everything inline.
+//!
 //! The gateway's own endpoints for recorded requests: [`poll`] and
 //! [`cancel`], which check with [`reach`] that the caller could have made
 //! the request it names; and for its own state, [`state`] (health, status,
@@ -114,20 +120,22 @@ async fn run<'a>(
             .map(Reply::Document)
             .ok_or_else(|| ApiError::new(actiongate_wire::Status::NotFound, "No such document"))
         }
-        Route::Health(endpoint) => state::answer(gateway, ctx, endpoint).await,
-        Route::Jwks => state::jwks(gateway, ctx).await,
-        Route::UpstreamStatus => state::upstreams(gateway, ctx).await,
+        // Boxed, as every route but a local action's (see the module's
+        // note on future sizes).
+        Route::Health(endpoint) => Box::pin(state::answer(gateway, ctx, endpoint)).await,
+        Route::Jwks => Box::pin(state::jwks(gateway, ctx)).await,
+        Route::UpstreamStatus => Box::pin(state::upstreams(gateway, ctx)).await,
         Route::Poll { request_id } => {
             ctx.action = "request";
-            poll::answer(gateway, ctx, request_id).await
+            Box::pin(poll::answer(gateway, ctx, request_id)).await
         }
         Route::Cancel => {
             ctx.action = "request/cancel";
-            async {
+            Box::pin(async {
                 let body =
                     decode::read_body(body, ctx.parts, gateway.config(), None, false).await?;
                 cancel::answer(gateway, ctx, body).await.map(Reply::Ended)
-            }
+            })
             .await
         }
         Route::Action {
@@ -158,8 +166,12 @@ async fn run<'a>(
                     version: action.spec.version,
                     path: action.spec.path,
                 };
-                if let Some(reply) = replay::earlier(gateway, ctx, &called, &body, &repeat).await? {
-                    return Ok(reply);
+                // Boxed, and only for a repeat: most calls are not one.
+                if !repeat.is_empty() {
+                    let earlier = replay::earlier(gateway, ctx, &called, &body, &repeat);
+                    if let Some(reply) = Box::pin(earlier).await? {
+                        return Ok(reply);
+                    }
                 }
                 Ok(dispatch::dispatch(
                     gateway,
@@ -181,7 +193,7 @@ async fn run<'a>(
             ctx.version = version;
             ctx.action = path;
             ctx.metrics = Some(&action.metrics);
-            async {
+            Box::pin(async {
                 authenticate::for_action(gateway, ctx, service.name, &action.spec).await?;
                 rate_limit::check_upstream(gateway, ctx, service, &action.spec)?;
                 let body = decode::read_forwarded(body, ctx.parts, gateway.config()).await?;
@@ -198,7 +210,7 @@ async fn run<'a>(
                     dispatch::to_upstream(gateway, ctx, service, key, body, repeat.idempotency_key)
                         .await,
                 )
-            }
+            })
             .await
         }
     };
