@@ -54,8 +54,10 @@ async def main():
     connections = await asyncio.gather(
         *(open_one(host, int(port), request, opening) for _ in range(count))
     )
-    # Let the gateway settle with all of them open.
-    time.sleep(2)
+    # Let the gateway settle with all of them open: it parks a connection
+    # idle for a second or two (it keeps the socket and drops hyper's
+    # buffers), so wait out the last ones opened.
+    time.sleep(5)
     held = rss_kb(pid)
     for _, writer in connections:
         writer.close()

@@ -469,6 +469,102 @@ async fn keep_alive_outlives_the_header_timeout_and_slow_headers_do_not() {
     assert!(started.elapsed() >= Duration::from_millis(1500));
 }
 
+/// `count` HTTP/1.1 answers read in order off a kept-alive connection.
+async fn read_answers(stream: &mut TcpStream, count: usize) -> Vec<Vec<u8>> {
+    let mut answers = Vec::new();
+    let mut buffered = Vec::new();
+    let mut buf = [0u8; 4096];
+    while answers.len() < count {
+        if let Some(end) = buffered.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffered[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .map_or(0, |n| n.trim().parse().unwrap());
+            if buffered.len() >= end + 4 + length {
+                let rest = buffered.split_off(end + 4 + length);
+                answers.push(std::mem::replace(&mut buffered, rest));
+                continue;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("answers within 5 s")
+            .unwrap();
+        assert!(n > 0, "closed after {} answers", answers.len());
+        buffered.extend_from_slice(&buf[..n]);
+    }
+    assert!(buffered.is_empty(), "more than {count} answers");
+    answers
+}
+
+/// An idle HTTP/1.1 connection is parked (hyper lets it go, the socket
+/// stays): its next requests, sent together, are answered in order, and a
+/// parked connection still closes when keep-alive runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_parked_and_taken_up_again() {
+    let gw = common::start_with(|c| {
+        c.limits.keep_alive_idle = Duration::from_millis(3000);
+        // Scrapes on their own address are not among the counted.
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let metrics = format!("{}/metrics", gw.metrics_url.clone().unwrap());
+    let connections = || async {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        let count = |state: &str| -> u32 {
+            let series = format!("actiongate_connections{{state=\"{state}\"}} ");
+            text.lines()
+                .find_map(|line| line.strip_prefix(&series))
+                .map_or(0, |n| n.trim().parse().unwrap())
+        };
+        (count("active"), count("parked"))
+    };
+    let request = |body: &str| {
+        format!(
+            "POST /testkit/v1/echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            gw.token,
+            body.len()
+        )
+    };
+    let mut stream = TcpStream::connect(&addr(&gw)).await.unwrap();
+    stream
+        .write_all(request(r#"{"n":0}"#).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(status_of(&read_answers(&mut stream, 1).await[0]), 200);
+    assert_eq!(connections().await, (1, 0), "served, not yet idle");
+
+    let started = std::time::Instant::now();
+    while connections().await != (0, 1) {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "not parked: {:?}",
+            connections().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Two requests in one write: the first bytes wake the parked
+    // connection, and neither request is lost or answered out of order.
+    let both = format!("{}{}", request(r#"{"n":1}"#), request(r#"{"n":2}"#));
+    stream.write_all(both.as_bytes()).await.unwrap();
+    let answers = read_answers(&mut stream, 2).await;
+    for (n, answer) in answers.iter().enumerate() {
+        let text = String::from_utf8_lossy(answer);
+        assert_eq!(status_of(answer), 200, "{text}");
+        assert!(text.contains(&format!(r#""n":{}"#, n + 1)), "{text}");
+    }
+    assert_eq!(connections().await, (1, 0), "taken up again");
+
+    // Parked again, then closed once keep-alive runs out.
+    let started = std::time::Instant::now();
+    assert_eq!(read_answer(&mut stream).await, None);
+    assert!(started.elapsed() >= Duration::from_millis(2500));
+    assert_eq!(connections().await, (0, 0));
+    gw.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed_and_connections_are_capped() {
     let gw = common::start_with(|c| {

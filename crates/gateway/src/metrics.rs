@@ -32,7 +32,7 @@ const BUCKETS: [f64; 14] = [
 ];
 
 /// Each series' name, unit and help text.
-const DESCRIPTIONS: [(&str, Kind, Unit, &str); 11] = [
+const DESCRIPTIONS: [(&str, Kind, Unit, &str); 12] = [
     (
         REQUESTS,
         Kind::Counter,
@@ -94,6 +94,12 @@ const DESCRIPTIONS: [(&str, Kind, Unit, &str); 11] = [
         "SQLite reads whose plan lacked an index: sorted (rows sorted in a temporary b-tree) or scanned (a whole table walked).",
     ),
     (
+        CONNECTIONS,
+        Kind::Gauge,
+        Unit::Count,
+        "Client connections open, by state: active (served by hyper) or parked (idle, holding only the socket until the next request's first bytes).",
+    ),
+    (
         LONG_READS,
         Kind::Counter,
         Unit::Count,
@@ -112,6 +118,7 @@ const POOL: &str = "actiongate_db_pool_connections";
 const LOG_DROPPED: &str = "actiongate_log_lines_dropped_total";
 const UNINDEXED_READS: &str = "actiongate_sqlite_unindexed_reads_total";
 const LONG_READS: &str = "actiongate_sqlite_long_reads_total";
+const CONNECTIONS: &str = "actiongate_connections";
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -166,6 +173,7 @@ pub struct Metrics {
     unindexed_sorted: Counter,
     unindexed_scanned: Counter,
     long_reads: Counter,
+    connections: ConnectionGauges,
     /// The gateway's own endpoints, by the name they log under.
     endpoints: Vec<(&'static str, RouteMetrics)>,
     /// Requests that matched no route.
@@ -224,6 +232,10 @@ impl Metrics {
             queue_oldest: registry.gauge(QUEUE_OLDEST, vec![]),
             pool_idle: registry.gauge(POOL, state("idle")),
             pool_in_use: registry.gauge(POOL, state("in_use")),
+            connections: ConnectionGauges {
+                active: registry.gauge(CONNECTIONS, state("active")),
+                parked: registry.gauge(CONNECTIONS, state("parked")),
+            },
             endpoints: ENDPOINTS
                 .iter()
                 .map(|&name| (name, RouteMetrics::new(&registry, "gateway", "", name)))
@@ -236,6 +248,11 @@ impl Metrics {
 
     pub fn enabled(&self) -> bool {
         self.handle.is_some()
+    }
+
+    /// The gauges of the client connections' states.
+    pub fn connection_gauges(&self) -> ConnectionGauges {
+        self.connections.clone()
     }
 
     /// The handles of one action of the route table.
@@ -406,5 +423,48 @@ mod tests {
             .route("greeter", "v1", "hello")
             .answered(Status::Success, Duration::ZERO);
         assert!(metrics.render().is_none());
+    }
+}
+
+/// A connection's count in `actiongate_connections`, by state.
+#[derive(Clone)]
+pub struct ConnectionGauges {
+    active: Gauge,
+    parked: Gauge,
+}
+
+impl ConnectionGauges {
+    /// Gauges that count nothing, for connections kept out of the figure.
+    pub fn uncounted() -> Self {
+        ConnectionGauges {
+            active: Gauge::noop(),
+            parked: Gauge::noop(),
+        }
+    }
+
+    /// Counts one active connection while the guard lives.
+    pub fn active(&self) -> Counted {
+        Counted::new(&self.active)
+    }
+
+    /// Counts one parked connection while the guard lives.
+    pub fn parked(&self) -> Counted {
+        Counted::new(&self.parked)
+    }
+}
+
+/// One in a gauge until dropped.
+pub struct Counted(Gauge);
+
+impl Counted {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.increment(1.0);
+        Counted(gauge.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
     }
 }
