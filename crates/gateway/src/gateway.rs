@@ -141,7 +141,7 @@ impl Gateway {
         let routes = Arc::new(RouteTable::build(services, &config, &metrics)?);
         let local_names = routes.all_names();
         upstream::config::check(&config.upstreams, &local_names, &RESERVED)?;
-        let documents = Documents::build(&routes, config.public_url.as_deref());
+        let documents = Documents::new(routes.clone(), config.public_url.as_deref());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
@@ -239,7 +239,7 @@ impl Gateway {
                 gateway.clone(),
             )));
         }
-        // Startup's work (migrations, the route table, the documents) is
+        // Startup's work (migrations, the route table) is
         // done; what it freed on this thread goes back to the system.
         crate::memory::give_back();
         Ok(RunningGateway {

@@ -1,4 +1,5 @@
-//! The OpenAPI 3.1 document of the route table, made once at start.
+//! The OpenAPI 3.1 document of the route table, made once, when first
+//! asked for.
 //!
 //! Every operation comes from a registered action: its path from the spec,
 //! its summary and who may call it from the registration line, its request
@@ -12,6 +13,7 @@
 //! `GET /<service>/openapi.json` (one), with no token.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use actiongate_service::{Access, Mode, Scope};
 use actiongate_wire::{AcceptedResult, FieldError, RequestId, Status, Timestamp};
@@ -25,41 +27,58 @@ use crate::routes::{Action, RouteTable, ServiceRoutes};
 /// Where the generated schemas live in the document.
 const SCHEMAS: &str = "/components/schemas";
 
-/// The documents, serialized once.
+/// The documents, each made and serialized the first time it is asked
+/// for: together they are megabytes that a gateway nobody reads them from
+/// would hold for nothing.
 pub struct Documents {
-    all: Bytes,
-    by_service: HashMap<&'static str, Bytes>,
+    routes: Arc<RouteTable>,
+    public_url: Option<String>,
+    all: OnceLock<Bytes>,
+    by_service: HashMap<&'static str, OnceLock<Bytes>>,
 }
 
 impl Documents {
-    pub fn build(table: &RouteTable, public_url: Option<&str>) -> Documents {
-        let every: Vec<&ServiceRoutes> = table.services().iter().collect();
-        let by_service = table
+    pub fn new(routes: Arc<RouteTable>, public_url: Option<&str>) -> Documents {
+        let by_service = routes
             .services()
             .iter()
-            .map(|service| (service.name, render(&[service], public_url)))
+            .map(|service| (service.name, OnceLock::new()))
             .collect();
         Documents {
-            all: render(&every, public_url),
+            routes,
+            public_url: public_url.map(str::to_owned),
+            all: OnceLock::new(),
             by_service,
         }
     }
 
     /// The document of every service.
     pub fn all(&self) -> Bytes {
-        self.all.clone()
+        let services = || self.routes.services().iter().collect::<Vec<_>>();
+        self.all
+            .get_or_init(|| render(&services(), self.public_url.as_deref()))
+            .clone()
     }
 
     /// The document of one service, by its own name.
     pub fn service(&self, name: &str) -> Option<Bytes> {
-        self.by_service.get(name).cloned()
+        let (name, document) = self.by_service.get_key_value(name)?;
+        let service = self.routes.services().iter().find(|s| s.name == *name)?;
+        Some(
+            document
+                .get_or_init(|| render(&[service], self.public_url.as_deref()))
+                .clone(),
+        )
     }
 }
 
 fn render(services: &[&ServiceRoutes], public_url: Option<&str>) -> Bytes {
     let document = document(services, public_url);
     // A `Value` always serializes.
-    Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
+    let mut text = serde_json::to_vec(&document).unwrap_or_default();
+    // `Bytes` would keep the growth's unused capacity for good.
+    text.shrink_to_fit();
+    Bytes::from(text)
 }
 
 /// The OpenAPI document of `services`.
