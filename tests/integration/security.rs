@@ -606,6 +606,37 @@ async fn idle_connections_are_closed_and_connections_are_capped() {
     assert!(waited >= Duration::from_millis(100), "{waited:?}");
 }
 
+/// Plain HTTP/2 (h2c, with prior knowledge) is told from HTTP/1.1 by its
+/// preface, on the same port; a connection whose preface stalls is cut off
+/// like slow headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http2_is_told_by_its_preface() {
+    let gw = common::start_with(|c| {
+        c.limits.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let response = client
+            .post(format!("{}/console/v1/org/list", gw.url))
+            .bearer_auth(&gw.token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.version(), reqwest::Version::HTTP_2);
+        expect(&read_reply(response).await.unwrap(), 200, Status::Success);
+    }
+    let mut stalled = TcpStream::connect(&addr(&gw)).await.unwrap();
+    stalled.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(read_answer(&mut stalled).await, None, "closed, unanswered");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
 /// A self-signed certificate for `localhost`: (cert PEM, key PEM).
 fn certificate() -> (String, String) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
