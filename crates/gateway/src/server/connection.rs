@@ -326,13 +326,18 @@ async fn watch(activity: Arc<Activity>, timeouts: Timeouts, stopping: Cancellati
     let Timeouts { idle, header } = timeouts;
     let ms = |d: Duration| d.as_millis() as u64;
     let over = async {
-        let every = (idle.min(header) / 4).clamp(Duration::from_millis(100), PARK_AFTER);
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
+        // A quarter of the shorter timeout; until an HTTP/1.1 connection
+        // is told to park, no longer than the wait to park it. Idle
+        // connections can number thousands, each woken by its ticks, so a
+        // parked one ticks at the slower pace.
+        let slow = (idle.min(header) / 4).max(Duration::from_millis(100));
+        let fast = slow.min(PARK_AFTER);
         // The idle spell the connection was last told to park in.
         let mut parked_after = None;
         loop {
-            tick.tick().await;
+            let parked = parked_after == Some(activity.last_ms.load(Ordering::Relaxed));
+            let http2 = activity.http2.load(Ordering::Relaxed);
+            tokio::time::sleep(if parked || http2 { slow } else { fast }).await;
             if activity.in_flight.load(Ordering::Relaxed) > 0 {
                 continue;
             }
