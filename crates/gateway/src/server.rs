@@ -105,7 +105,8 @@ pub async fn serve(
             let _slot = slot;
             match tls {
                 None => {
-                    connection::serve(stream, &builders, handle, stopping, timeouts, gauges).await
+                    connection::serve(stream, peer, &builders, handle, stopping, timeouts, gauges)
+                        .await
                 }
                 // Boxed: a task is as large as its largest state, and a TLS
                 // session's would otherwise make every plain connection's
@@ -113,8 +114,10 @@ pub async fn serve(
                 Some(tls) => Box::pin(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            connection::serve(stream, &builders, handle, stopping, timeouts, gauges)
-                                .await
+                            connection::serve(
+                                stream, peer, &builders, handle, stopping, timeouts, gauges,
+                            )
+                            .await
                         }
                         Ok(Err(err)) => {
                             tracing::debug!(client = %peer, error = %err, "TLS handshake failed")
@@ -146,8 +149,8 @@ pub async fn serve_metrics(listener: TcpListener, gateway: Arc<Gateway>) {
         header: limits.header_read_timeout,
     };
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(err) => {
                 tracing::warn!(error = %err, "metrics accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -160,7 +163,7 @@ pub async fn serve_metrics(listener: TcpListener, gateway: Arc<Gateway>) {
         let stopping = CancellationToken::new();
         tokio::spawn(async move {
             let gauges = ConnectionGauges::uncounted();
-            connection::serve(stream, &builders, handle, stopping, timeouts, gauges).await
+            connection::serve(stream, peer, &builders, handle, stopping, timeouts, gauges).await
         });
     }
 }

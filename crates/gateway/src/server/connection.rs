@@ -13,6 +13,7 @@
 
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -58,6 +59,7 @@ pub(super) struct Timeouts {
 /// Serves one connection until it closes. `handle` answers each request.
 pub(super) async fn serve<S, H, F>(
     stream: S,
+    peer: SocketAddr,
     builders: &Builders,
     handle: H,
     stopping: CancellationToken,
@@ -90,20 +92,23 @@ pub(super) async fn serve<S, H, F>(
         activity: activity.clone(),
         unread: Bytes::new(),
     };
+    // Once a connection has spoken HTTP/1.1 it keeps to it.
+    let mut spoken_http1 = false;
     loop {
         let protocol = {
             let _parked = gauges.parked();
             tokio::select! {
                 biased;
-                protocol = io.sniff() => protocol,
+                protocol = io.sniff(spoken_http1) => protocol,
                 _ = activity.closing() => break,
             }
         };
         let _active = gauges.active();
         match protocol {
             Ok(Some(Protocol::Http1)) => {
+                spoken_http1 = true;
                 let connection = builders.http1.serve_connection(TokioIo::new(io), service);
-                match serve_http1(Box::new(connection), &activity).await {
+                match serve_http1(Box::new(connection), peer, &activity).await {
                     Http1Ended::Parked(parts) => {
                         io = parts.io.into_inner();
                         // A copy: the bytes hyper had read share its 8 KB
@@ -132,13 +137,13 @@ pub(super) async fn serve<S, H, F>(
                     },
                 };
                 if let Err(err) = ended {
-                    tracing::debug!(error = %err, "connection ended with an error");
+                    tracing::debug!(client = %peer, error = %err, "connection ended with an error");
                 }
                 break;
             }
             Ok(None) => break,
             Err(err) => {
-                tracing::debug!(error = %err, "connection ended with an error");
+                tracing::debug!(client = %peer, error = %err, "connection ended with an error");
                 break;
             }
         }
@@ -163,6 +168,7 @@ type Http1Parts<S, Svc> = http1::Parts<TokioIo<Watched<S>>, Svc>;
 
 async fn serve_http1<S, Svc>(
     mut connection: Box<http1::Connection<TokioIo<Watched<S>>, Svc>>,
+    peer: SocketAddr,
     activity: &Activity,
 ) -> Http1Ended<Http1Parts<S, Svc>>
 where
@@ -191,14 +197,14 @@ where
                     Pin::new(&mut *connection).graceful_shutdown();
                 }
                 Verdict::CloseNow => {
-                    tracing::debug!("request headers too slow; connection closed");
+                    tracing::debug!(client = %peer, "request headers too slow; connection closed");
                     return Http1Ended::Closed;
                 }
             },
         }
     };
     if let Err(err) = ended {
-        tracing::debug!(error = %err, "connection ended with an error");
+        tracing::debug!(client = %peer, error = %err, "connection ended with an error");
         return Http1Ended::Closed;
     }
     let parts = connection.into_parts();
@@ -383,16 +389,16 @@ struct Watched<S> {
 
 impl<S: AsyncRead + Unpin> Watched<S> {
     /// Waits for the connection's next bytes and reads enough of them to
-    /// tell HTTP/2's preface from an HTTP/1.1 request; `None` when the
-    /// client closed first.
-    async fn sniff(&mut self) -> std::io::Result<Option<Protocol>> {
+    /// tell HTTP/2's preface from an HTTP/1.1 request (any bytes at all are
+    /// HTTP/1.1 when `http1_only`); `None` when the client closed first.
+    async fn sniff(&mut self, http1_only: bool) -> std::io::Result<Option<Protocol>> {
         if !self.unread.is_empty() {
             // What hyper had read of a request when the connection parked.
             self.activity.bytes_arrived();
         }
         loop {
             let seen = &self.unread[..self.unread.len().min(HTTP2_PREFACE.len())];
-            if seen != &HTTP2_PREFACE[..seen.len()] {
+            if seen != &HTTP2_PREFACE[..seen.len()] || (http1_only && !seen.is_empty()) {
                 return Ok(Some(Protocol::Http1));
             }
             if seen.len() == HTTP2_PREFACE.len() {
