@@ -397,21 +397,26 @@ async fn oversized_and_slow_requests_are_cut_off() {
     );
 }
 
+/// The length of the first whole HTTP/1.1 answer in `received` (its head
+/// and a body of its `content-length`), if it has all come.
+fn first_answer_len(received: &[u8]) -> Option<usize> {
+    let end = received.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&received[..end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map_or(0, |n| n.trim().parse().unwrap());
+    (received.len() >= end + 4 + length).then_some(end + 4 + length)
+}
+
 /// One HTTP/1.1 answer read off a kept-alive connection (by its
 /// `content-length`), or `None` if the gateway closed it first.
 async fn read_answer(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&answer[..end]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .map_or(0, |n| n.trim().parse().unwrap());
-            if answer.len() >= end + 4 + length {
-                return Some(answer);
-            }
+        if first_answer_len(&answer).is_some() {
+            return Some(answer);
         }
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
             .await
@@ -475,17 +480,10 @@ async fn read_answers(stream: &mut TcpStream, count: usize) -> Vec<Vec<u8>> {
     let mut buffered = Vec::new();
     let mut buf = [0u8; 4096];
     while answers.len() < count {
-        if let Some(end) = buffered.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffered[..end]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .map_or(0, |n| n.trim().parse().unwrap());
-            if buffered.len() >= end + 4 + length {
-                let rest = buffered.split_off(end + 4 + length);
-                answers.push(std::mem::replace(&mut buffered, rest));
-                continue;
-            }
+        if let Some(len) = first_answer_len(&buffered) {
+            let rest = buffered.split_off(len);
+            answers.push(std::mem::replace(&mut buffered, rest));
+            continue;
         }
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
             .await

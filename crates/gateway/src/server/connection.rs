@@ -103,9 +103,17 @@ pub(super) async fn serve<S, H, F>(
                 _ = activity.closing() => break,
             }
         };
+        let protocol = match protocol {
+            Ok(Some(protocol)) => protocol,
+            Ok(None) => break,
+            Err(err) => {
+                tracing::debug!(client = %peer, error = %err, "connection ended with an error");
+                break;
+            }
+        };
         let _active = gauges.active();
         match protocol {
-            Ok(Some(Protocol::Http1)) => {
+            Protocol::Http1 => {
                 spoken_http1 = true;
                 let connection = builders.http1.serve_connection(TokioIo::new(io), service);
                 match serve_http1(Box::new(connection), peer, &activity).await {
@@ -119,7 +127,7 @@ pub(super) async fn serve<S, H, F>(
                     Http1Ended::Closed => break,
                 }
             }
-            Ok(Some(Protocol::Http2)) => {
+            Protocol::Http2 => {
                 activity.http2.store(true, Ordering::Relaxed);
                 activity.head_since.store(0, Ordering::Relaxed);
                 let connection = builders.http2.serve_connection(TokioIo::new(io), service);
@@ -139,11 +147,6 @@ pub(super) async fn serve<S, H, F>(
                 if let Err(err) = ended {
                     tracing::debug!(client = %peer, error = %err, "connection ended with an error");
                 }
-                break;
-            }
-            Ok(None) => break,
-            Err(err) => {
-                tracing::debug!(client = %peer, error = %err, "connection ended with an error");
                 break;
             }
         }
