@@ -67,8 +67,9 @@ pub fn pool_connections(db: &Db) -> (u64, u64) {
         }
         _ => (0, 0),
     };
-    let idle = idle as u64;
-    (idle, u64::from(size).saturating_sub(idle))
+    // sqlx's idle count can wrap below zero in a race (see pool_options).
+    let idle = (idle as u64).min(u64::from(size));
+    (idle, u64::from(size) - idle)
 }
 
 /// The file of a `sqlite://path?options` URL.
@@ -142,6 +143,14 @@ fn pool_options<DB: sqlx::Database>(connections: u32) -> PoolOptions<DB> {
         .max_connections(connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
+        // With either set, sqlx 0.8 runs a reaper that loops over its idle
+        // count without yielding; a race in its release can wrap that
+        // count to usize::MAX, and the reaper then holds a runtime worker
+        // at 100% CPU for good (launchbadge/sqlx#3645, fixed only in 0.9).
+        // A dead PostgreSQL connection is caught by the check before
+        // acquiring instead; SQLite's cannot die.
+        .idle_timeout(None)
+        .max_lifetime(None)
 }
 
 /// Applies every pending migration: the core's and those of `services`,
