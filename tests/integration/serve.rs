@@ -345,7 +345,9 @@ impl Drop for SmallDisk {
 
 /// The database and the log file on one filesystem that fills up: writes
 /// answer 503 saying storage is full (never 500), reads go on, nothing
-/// stalls, and writes succeed again as soon as space is freed.
+/// stalls, and writes succeed again as soon as space is freed. The same
+/// holds for designated-async calls, whose records the job writer commits:
+/// each is accepted (and then done) or refused, never lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_costs_writes_a_503_until_space_returns() {
     let Some(disk) = SmallDisk::mount("24m") else {
@@ -379,6 +381,18 @@ async fn a_full_disk_costs_writes_a_503_until_space_returns() {
     let token = std::fs::read_to_string(data_dir.join("admin.token")).unwrap();
     let client = Client::new(format!("{url}/console"), token.trim());
     let create = |n: usize| json!({ "name": format!("full-{n}"), "description": "x".repeat(1000) });
+    let mut doomed = Vec::new();
+    for n in 0..20 {
+        let reply = client
+            .call(
+                "v1/project/create",
+                &json!({ "name": format!("doomed-{n}") }),
+            )
+            .await
+            .unwrap();
+        expect(&reply, 200, Status::Success);
+        doomed.push(reply.envelope.result["id"].as_str().unwrap().to_owned());
+    }
 
     let filler = disk.fill();
     let mut refused = 0;
@@ -406,6 +420,24 @@ async fn a_full_disk_costs_writes_a_503_until_space_returns() {
     assert!(refused > 0, "the full disk never refused a write");
     let reply = client.call("v1/project/list", &json!({})).await.unwrap();
     expect(&reply, 200, Status::Success);
+    let delete = |id: &str| {
+        let input = json!({ "id": id });
+        let client = &client;
+        async move { client.call("v1/project/delete", &input).await }
+    };
+    let mut accepted = Vec::new();
+    let mut refused_deletes = Vec::new();
+    for id in &doomed {
+        let reply = tokio::time::timeout(Duration::from_secs(10), delete(id))
+            .await
+            .expect("a call on a full disk is answered")
+            .unwrap();
+        match reply.envelope.status {
+            Status::Accepted => accepted.push(reply),
+            Status::ServiceNotAvailable => refused_deletes.push(id.clone()),
+            _ => panic!("{} {:?}", reply.http_status, reply.envelope),
+        }
+    }
 
     std::fs::remove_file(filler).unwrap();
     let reply = client
@@ -413,5 +445,26 @@ async fn a_full_disk_costs_writes_a_503_until_space_returns() {
         .await
         .unwrap();
     expect(&reply, 200, Status::Success);
+    // The job writer takes new records again, and what it accepted while
+    // the disk was full is done.
+    for id in &refused_deletes {
+        let reply = delete(id).await.unwrap();
+        expect(&reply, 202, Status::Accepted);
+        accepted.push(reply);
+    }
+    for reply in accepted {
+        let done = client
+            .wait(reply, Duration::from_secs(60))
+            .await
+            .expect("a final answer");
+        expect(&done, 200, Status::Success);
+    }
+    for id in &doomed {
+        let reply = client
+            .call("v1/project/get", &json!({ "id": id }))
+            .await
+            .unwrap();
+        assert_eq!(reply.http_status, 404, "{id} was deleted");
+    }
     child.kill().await.unwrap();
 }

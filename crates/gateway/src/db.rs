@@ -9,7 +9,7 @@ use anyhow::Context;
 use sea_orm::sqlx::pool::PoolOptions;
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _, TransactionManager as _};
 use sea_orm::{
     Database, DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector,
 };
@@ -151,6 +151,27 @@ fn pool_options<DB: sqlx::Database>(connections: u32) -> PoolOptions<DB> {
         // acquiring instead; SQLite's cannot die.
         .idle_timeout(None)
         .max_lifetime(None)
+        // A connection must come back outside any transaction. After a
+        // failed COMMIT (SQLite on a full disk) sqlx 0.8 can hand it back
+        // still inside one, and every later "commit" on it would only
+        // release a savepoint in that transaction: answered as written,
+        // never stored. Such a connection is closed instead, which rolls
+        // it back, and the pool opens a new one.
+        .after_release(|connection, _| {
+            Box::pin(async move {
+                if DB::TransactionManager::get_transaction_depth(connection) == 0 {
+                    return Ok(true);
+                }
+                // The rollback of a transaction dropped unfinished may still
+                // be on its way: let it land first.
+                connection.ping().await?;
+                let stuck = DB::TransactionManager::get_transaction_depth(connection) != 0;
+                if stuck {
+                    tracing::warn!("a database connection came back inside a transaction; it is closed and replaced");
+                }
+                Ok(!stuck)
+            })
+        })
 }
 
 /// Applies every pending migration: the core's and those of `services`,
