@@ -14,7 +14,7 @@ use sea_orm::{
     Database, DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector,
 };
 
-use crate::sqlite_reader::SqliteReader;
+use crate::sqlite::{BatchConnection, SqliteReader};
 
 use crate::config::SqliteSync;
 use crate::Config;
@@ -27,9 +27,16 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     Ok(open_database(config).await?.0)
 }
 
-/// [`connect`], and on SQLite the reader behind `Db::read`, for the few
-/// reads that go around sea-orm.
-pub async fn open_database(config: &Config) -> anyhow::Result<(Db, Option<SqliteReader>)> {
+/// On SQLite, the connections beside the pool (see [`crate::sqlite`]).
+pub struct SqliteDirect {
+    /// Behind `Db::read`, for the few reads that go around sea-orm.
+    pub reader: SqliteReader,
+    /// The job writer's.
+    pub batch: BatchConnection,
+}
+
+/// [`connect`], and on SQLite the connections that go around sqlx.
+pub async fn open_database(config: &Config) -> anyhow::Result<(Db, Option<SqliteDirect>)> {
     let url = config.database_url();
     let sqlite = url.starts_with("sqlite:");
     if sqlite {
@@ -46,11 +53,19 @@ pub async fn open_database(config: &Config) -> anyhow::Result<(Db, Option<Sqlite
     }
     // The writer opens (and creates) the file first; readers open it read-only.
     let write = open(&url, 1, config.sqlite_synchronous).await?;
-    let reader = SqliteReader::new(sqlite_path(&url));
+    let path = sqlite_path(&url);
+    let batch = BatchConnection::open(
+        &path,
+        config.sqlite_synchronous,
+        write.get_sqlite_connection_pool().clone(),
+    )
+    .await
+    .context("opening the job writer's SQLite connection")?;
+    let reader = SqliteReader::new(path);
     let read = Database::connect_proxy(DbBackend::Sqlite, Arc::new(Box::new(reader.clone())))
         .await
         .context("opening the SQLite reader")?;
-    Ok((Db { read, write }, Some(reader)))
+    Ok((Db { read, write }, Some(SqliteDirect { reader, batch })))
 }
 
 /// Connections of the database pools, idle and in use. On SQLite that is

@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::openapi::Documents;
 use crate::rate_limits::RateLimits;
 use crate::routes::{RouteTable, RESERVED};
-use crate::sqlite_reader::SqliteReader;
+use crate::sqlite::SqliteReader;
 use crate::tokens::TokenVerifier;
 use crate::upstream::identity::Identity;
 use crate::upstream::table::UpstreamTable;
@@ -129,7 +129,8 @@ impl Gateway {
     ) -> anyhow::Result<RunningGateway> {
         config.check()?;
         let tls = server::tls_acceptor(&config.tls)?;
-        let (db, sqlite_reader) = db::open_database(&config).await?;
+        let (db, sqlite) = db::open_database(&config).await?;
+        let (sqlite_reader, batch_connection) = sqlite.map(|s| (s.reader, s.batch)).unzip();
         let migrations = db::migrate(&db.write, &mut services).await?;
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         // Every service's handlers seal and open with the same keyring.
@@ -181,12 +182,13 @@ impl Gateway {
         );
         let jobs = Jobs::start(
             db.clone(),
+            batch_connection,
             routes.clone(),
             upstreams.clone(),
             jobs::Settings::from_config(&config),
             auth_epoch,
         )
-        .await;
+        .await?;
         routes.install_engine(jobs.clone());
         let sweeps = std::iter::once((
             "finished job results",

@@ -27,7 +27,7 @@ pub mod rate_limits;
 pub mod routes;
 pub mod secrets;
 pub mod server;
-pub mod sqlite_reader;
+pub mod sqlite;
 mod sweeper;
 pub mod telemetry;
 pub mod tokens;

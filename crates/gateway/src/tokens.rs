@@ -37,7 +37,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use crate::auth_epoch::AuthEpoch;
-use crate::sqlite_reader::SqliteReader;
+use crate::sqlite::SqliteReader;
 use subtle::ConstantTimeEq;
 
 pub use actiongate_kit::tokens::{generate_secret, hash, is_well_formed, PREFIX};

@@ -60,8 +60,8 @@ pub fn is_transient(err: &DbErr) -> Option<Transient> {
         _ => return None,
     };
     let RuntimeErr::SqlxError(err) = runtime else {
-        // The SQLite reader's errors come as text (see the gateway's
-        // `sqlite_reader`): busy, locked or full are named in it.
+        // The errors of the gateway's direct SQLite connections come as
+        // text (its `sqlite` module): busy, locked or full are named in it.
         let text = runtime.to_string();
         return sqlite_text(&text);
     };

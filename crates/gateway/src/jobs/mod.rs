@@ -58,6 +58,7 @@ use std::time::Duration;
 use actiongate_entity::job;
 use actiongate_service::{Db, Principal};
 use actiongate_wire::{RequestId, Timestamp};
+use anyhow::Context as _;
 use bytes::Bytes;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -65,6 +66,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth_epoch::AuthEpoch;
 use crate::routes::RouteTable;
+use crate::sqlite::BatchConnection;
 use crate::trace::TraceContext;
 use crate::upstream::forward::UpstreamCall;
 use crate::upstream::Upstreams;
@@ -200,16 +202,23 @@ pub struct Jobs {
 
 impl Jobs {
     /// Starts the engine: its writer, claimer, lease keeper, sweeper and,
-    /// on PostgreSQL, its listener.
+    /// on PostgreSQL, its listener. On SQLite the writer writes through
+    /// `batch_connection`.
     pub async fn start(
         db: Db,
+        batch_connection: Option<BatchConnection>,
         routes: Arc<RouteTable>,
         upstreams: Arc<Upstreams>,
         settings: Settings,
         auth_epoch: Arc<AuthEpoch>,
-    ) -> Arc<Self> {
+    ) -> anyhow::Result<Arc<Self>> {
         let waiters = Arc::new(Waiters::default());
-        let (writer, writer_task) = Writer::spawn(db.write.clone(), waiters.clone());
+        let target = match batch_connection {
+            Some(connection) => writer::Target::Sqlite(connection),
+            None => writer::Target::Pool(db.write.clone()),
+        };
+        let (writer, writer_task) =
+            Writer::spawn(target, waiters.clone()).context("starting the job writer")?;
         let jobs = Arc::new(Jobs {
             node_id: actiongate_wire::new_id("node"),
             capacity: Arc::new(Semaphore::new(settings.concurrency)),
@@ -236,7 +245,7 @@ impl Jobs {
             tasks.push(task);
         }
         jobs.tasks.lock().expect("tasks lock").extend(tasks);
-        jobs
+        Ok(jobs)
     }
 
     pub fn node_id(&self) -> &str {
