@@ -125,6 +125,17 @@ pub enum SqliteSync {
     Normal,
 }
 
+impl SqliteSync {
+    /// The value of `PRAGMA synchronous`, set on every connection that
+    /// writes.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Full => "FULL",
+            SqliteSync::Normal => "NORMAL",
+        }
+    }
+}
+
 /// The top-level settings, as the environment may name them.
 const SETTINGS: &[&str] = &[
     "listen",

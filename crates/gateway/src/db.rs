@@ -8,7 +8,7 @@ use actiongate_service::{Db, Service};
 use anyhow::Context;
 use sea_orm::sqlx::pool::PoolOptions;
 use sea_orm::sqlx::postgres::PgConnectOptions;
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _, TransactionManager as _};
 use sea_orm::{
     Database, DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector,
@@ -110,15 +110,11 @@ async fn open(
     if url.starts_with("sqlite:") {
         // WAL: readers never wait for the writer. FULL syncs the WAL at
         // each commit; NORMAL only at checkpoints (see SqliteSync).
-        let synchronous = match synchronous {
-            SqliteSync::Full => SqliteSynchronous::Full,
-            SqliteSync::Normal => SqliteSynchronous::Normal,
-        };
         let options = url
             .parse::<SqliteConnectOptions>()
             .context("reading the SQLite database URL")?
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous)
+            .pragma("synchronous", synchronous.pragma())
             .busy_timeout(Duration::from_secs(5))
             .disable_statement_logging();
         // The file is on this machine and the connection cannot be
@@ -222,8 +218,9 @@ mod tests {
 
     use super::*;
 
-    /// The setting reaches the writer: `PRAGMA synchronous` is 2 for FULL
-    /// (the default), 1 for NORMAL.
+    /// The setting reaches both connections that write, the pool's and the
+    /// job writer's: `PRAGMA synchronous` is 2 for FULL (the default), 1
+    /// for NORMAL.
     #[tokio::test]
     async fn sqlite_synchronous_is_full_unless_set_to_normal() {
         for (setting, expected) in [(None, 2), (Some(SqliteSync::Normal), 1)] {
@@ -235,18 +232,19 @@ mod tests {
             if let Some(setting) = setting {
                 config.sqlite_synchronous = setting;
             }
-            let db = connect(&config).await.unwrap();
-            let row = db
-                .write
-                .query_one(Statement::from_string(
-                    DbBackend::Sqlite,
-                    "PRAGMA synchronous",
-                ))
+            let (db, direct) = open_database(&config).await.unwrap();
+            let asked = || Statement::from_string(DbBackend::Sqlite, "PRAGMA synchronous");
+            let row = db.write.query_one(asked()).await.unwrap().unwrap();
+            let level: i32 = row.try_get_by_index(0).unwrap();
+            assert_eq!(level, expected, "the pool, {setting:?}");
+            let batch = direct.unwrap().batch;
+            let row = batch
+                .transaction(async |conn| conn.query_one(asked()).await)
                 .await
                 .unwrap()
                 .unwrap();
             let level: i32 = row.try_get_by_index(0).unwrap();
-            assert_eq!(level, expected, "{setting:?}");
+            assert_eq!(level, expected, "the job writer's, {setting:?}");
         }
     }
 }

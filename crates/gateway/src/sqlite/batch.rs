@@ -41,8 +41,8 @@ pub struct BatchConnection {
 }
 
 impl BatchConnection {
-    /// Opens the database at `path` (already created and migrated by the
-    /// pool's connection, in WAL mode) with the pool's settings.
+    /// Opens the database at `path` (already created by the pool's
+    /// connection, in WAL mode) with the pool's settings.
     pub async fn open(
         path: &Path,
         synchronous: SqliteSync,
@@ -56,14 +56,7 @@ impl BatchConnection {
         // rest are each connection's own.
         connection.busy_timeout(Duration::from_secs(5))?;
         connection.pragma_update(None, "foreign_keys", true)?;
-        connection.pragma_update(
-            None,
-            "synchronous",
-            match synchronous {
-                SqliteSync::Full => "FULL",
-                SqliteSync::Normal => "NORMAL",
-            },
-        )?;
+        connection.pragma_update(None, "synchronous", synchronous.pragma())?;
         let direct = Arc::new(Mutex::new(Statements::new(connection)));
         let proxy = Direct {
             statements: direct.clone(),
@@ -79,7 +72,7 @@ impl BatchConnection {
 
     /// Waits for SQLite's write turn: the pool's one connection, held
     /// unused until the guard drops.
-    pub async fn lock(&self) -> Result<PoolConnection<Sqlite>, DbErr> {
+    async fn lock(&self) -> Result<PoolConnection<Sqlite>, DbErr> {
         self.pool
             .acquire()
             .await
@@ -95,11 +88,9 @@ impl BatchConnection {
     {
         let _turn = self.lock().await?;
         let conn = &self.statements;
-        if !self.outside_transaction() {
-            // What a failed batch left open (its ROLLBACK failed too) is
-            // undone before anything else is written.
-            conn.execute_unprepared("ROLLBACK").await?;
-        }
+        // What an earlier batch left open (its ROLLBACK failed too) is
+        // undone before anything else is written.
+        self.roll_back_if_open().await?;
         conn.execute_unprepared("BEGIN IMMEDIATE").await?;
         let done = match work(conn).await {
             Ok(done) => conn.execute_unprepared("COMMIT").await.map(|_| done),
@@ -107,20 +98,26 @@ impl BatchConnection {
         };
         if done.is_err() {
             // A failed COMMIT may leave the transaction open (busy) or
-            // already rolled back (some I/O errors); either way, none of it
-            // stands.
-            if let Err(err) = conn.execute_unprepared("ROLLBACK").await {
-                tracing::debug!(error = %err, "rolling back a job-table batch");
+            // already rolled back (some I/O errors). An open one would keep
+            // SQLite's write lock after the turn is handed back.
+            if let Err(err) = self.roll_back_if_open().await {
+                tracing::warn!(error = %err, "rolling back a failed job-table batch");
             }
         }
         done
     }
-}
 
-impl BatchConnection {
-    fn outside_transaction(&self) -> bool {
-        let direct = self.direct.lock().expect("batch connection lock");
-        direct.connection.is_autocommit()
+    async fn roll_back_if_open(&self) -> Result<(), DbErr> {
+        let open = !self
+            .direct
+            .lock()
+            .expect("batch connection lock")
+            .connection
+            .is_autocommit();
+        if open {
+            self.statements.execute_unprepared("ROLLBACK").await?;
+        }
+        Ok(())
     }
 }
 
@@ -141,8 +138,7 @@ impl ProxyDatabaseTrait for Direct {
         let params = statements::parameters(&statement)?;
         let mut direct = self.statements.lock().expect("batch connection lock");
         let (mut prepared, shape) = direct.prepare(&statement.sql).map_err(query_error)?;
-        let columns = shape.columns.clone();
-        statements::rows(&mut prepared, &columns, params).map_err(query_error)
+        statements::rows(&mut prepared, &shape.columns, params).map_err(query_error)
     }
 
     async fn execute(&self, statement: Statement) -> Result<ProxyExecResult, DbErr> {

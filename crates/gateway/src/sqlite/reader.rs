@@ -153,8 +153,7 @@ impl ProxyDatabaseTrait for SqliteReader {
         let params = statements::parameters(&statement)?;
         self.with_connection(|reader| {
             let (mut prepared, shape) = reader.prepare(&statement.sql)?;
-            let columns = shape.columns.clone();
-            let read = || statements::rows(&mut prepared, &columns, params);
+            let read = || statements::rows(&mut prepared, &shape.columns, params);
             let out = if shape.slow && may_block_in_place() {
                 self.plans.offloaded.fetch_add(1, Ordering::Relaxed);
                 tokio::task::block_in_place(read)?

@@ -3,7 +3,6 @@
 //! stores them, and rows turned into what sea-orm expects of each column.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{CachedStatement, Connection};
@@ -22,7 +21,7 @@ pub(super) struct Statements {
 
 /// What a statement gives back, and how long its last run was.
 pub(super) struct Shape {
-    pub columns: Arc<[(String, ColumnKind)]>,
+    pub columns: Box<[(String, ColumnKind)]>,
     /// Set by the reader: the last run was long (see `SLOW_STEPS`).
     pub slow: bool,
 }
