@@ -745,9 +745,11 @@ async fn two_nodes_share_the_job_table() {
     assert_eq!(nodes::count_projects_named(&url, "pair-").await, 2000);
 
     // Kill node A mid-batch: B finishes what A held once A's leases lapse.
+    // Each job takes far longer than the look at the table before the
+    // kill, so A surely dies holding some.
     let sending = tokio::spawn({
         let on_a = on_a.clone();
-        async move { jobs::burst(&on_a, "orphan-", 300, 48, 100).await }
+        async move { jobs::burst(&on_a, "orphan-", 200, 48, 400).await }
     });
     // Kill it while it runs some of them.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -767,6 +769,15 @@ async fn two_nodes_share_the_job_table() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     a.kill();
+    // What A held when it died: its rows still running. B takes them only
+    // once their leases lapse, well after this look.
+    let held: HashSet<String> = nodes::job_rows(&url)
+        .await
+        .into_iter()
+        .filter(|row| row.state == "running" && row.node_id.as_deref() == Some(a.node_id.as_str()))
+        .map(|row| row.request_id)
+        .collect();
+    assert!(!held.is_empty(), "node A died holding jobs");
     let orphans = sending.await.unwrap();
     assert!(!orphans.is_empty());
     for reply in jobs::final_replies(&on_b, &orphans).await {
@@ -800,9 +811,20 @@ async fn two_nodes_share_the_job_table() {
             .map(|row| (&row.request_id, &row.state))
             .collect::<Vec<_>>()
     );
+    let held_rows: Vec<_> = recorded
+        .iter()
+        .filter(|row| held.contains(&row.request_id))
+        .collect();
+    assert_eq!(held_rows.len(), held.len(), "every job A held is recorded");
     assert!(
-        recorded.iter().any(|row| row.attempts > 1),
-        "jobs node A held when it died were run again by node B"
+        held_rows
+            .iter()
+            .all(|row| row.attempts > 1 && row.node_id.as_deref() == Some(b.node_id.as_str())),
+        "jobs node A held when it died were run again by node B: {:?}",
+        held_rows
+            .iter()
+            .map(|row| (&row.request_id, row.attempts, &row.node_id))
+            .collect::<Vec<_>>()
     );
     let orphan_jobs = recorded
         .iter()
