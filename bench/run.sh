@@ -214,6 +214,12 @@ case_body() {
                 -H "Authorization: Bearer $token" -d '{"name": "bench"}' |
                 python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["id"])')
             echo "{\"id\": \"$project\"}" ;;
+        project/update)
+            local project
+            project=$(curl -s -XPOST "http://$addr/console/v1/project/create" \
+                -H "Authorization: Bearer $token" -d '{"name": "bench"}' |
+                python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["id"])')
+            echo "{\"id\": \"$project\", \"description\": \"updated\"}" ;;
         activity/list)
             # A project holding 100,000 activities, one in ten on the
             # environment listed.
@@ -264,6 +270,7 @@ cases=(
     "greeter/v1/hello/open (no auth, no limit)|sqlite|greeter/v1/hello/open|hello|"
     "greeter/v1/hello, token with a 50-rule custom role|sqlite|greeter/v1/hello|hello/custom-role|yes"
     "console/v1/project/get (SQLite)|sqlite|console/v1/project/get|project/get|yes"
+    "console/v1/project/update (SQLite, a committed write per call)|sqlite|console/v1/project/update|project/update|yes"
     "greeter/v1/report (designated async, 202)|sqlite|greeter/v1/report|report|yes"
     "deploy/v1/activity/list, 100k activities, 32 conns|sqlite|deploy/v1/activity/list|activity/list|yes||32"
     "access/v1/event/list, 1M events, one-hour window, 32 conns|sqlite|access/v1/event/list|event/list|yes||32"

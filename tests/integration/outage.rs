@@ -246,22 +246,24 @@ async fn a_locked_sqlite_database_answers_503_and_recovers() {
         .client("testkit")
         .call(
             "v1/steps/async",
-            &json!({ "steps": 1, "step_ms": 400, "name": "written after the lock" }),
+            &json!({ "steps": 1, "step_ms": 50, "name": "written after the lock" }),
         )
         .await
         .unwrap();
     expect(&job, 202, Status::Accepted);
     let db_path_for_lock = db_path.clone();
-    // Another process's exclusive lock, held past the writer's 5 s busy
-    // timeout twice over: the call below waits it out first, then the
-    // job's write.
+    // Another process's exclusive lock. Writers wait for it one at a time,
+    // each up to the 5 s busy timeout: the job's write, at most one
+    // bookkeeping write before it, then the call below, which waits for
+    // its turn at most 10 s (the pool's acquire timeout) and then for the
+    // lock. The lock outlasts them all.
     let locker = std::thread::spawn(move || {
         let connection = rusqlite::Connection::open(db_path_for_lock).unwrap();
         connection.execute_batch("BEGIN EXCLUSIVE").unwrap();
-        std::thread::sleep(Duration::from_secs(12));
+        std::thread::sleep(Duration::from_secs(17));
         connection.execute_batch("ROLLBACK").unwrap();
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let blocked = reqwest::Client::new()
         .post(format!("{}/console/v1/project/create", gw.url))
         .bearer_auth(&gw.token)
@@ -292,5 +294,8 @@ async fn a_locked_sqlite_database_answers_503_and_recovers() {
             |row| row.get(0),
         )
         .unwrap();
-    assert_eq!(attempts, 2, "the job ran again after the lock, once");
+    assert!(
+        attempts >= 2,
+        "the job's write met the lock and it ran again"
+    );
 }

@@ -155,12 +155,15 @@ pub async fn create_in_org(
     }
     .insert(db)
     .await
-    .map_err(|err| match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => CreateError::Invalid(
-            ApiError::conflict(format!("A user with email {email:?} already exists"))
-                .at("/email", "Duplicate"),
-        ),
-        _ => CreateError::Db(err),
+    .map_err(|err| {
+        if actiongate_service::is_unique_violation(&err) {
+            CreateError::Invalid(
+                ApiError::conflict(format!("A user with email {email:?} already exists"))
+                    .at("/email", "Duplicate"),
+            )
+        } else {
+            CreateError::Db(err)
+        }
     })?;
     org_member::ActiveModel {
         org_id: Set(org_id.to_owned()),

@@ -14,7 +14,7 @@ use sea_orm::{
     Database, DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector,
 };
 
-use crate::sqlite::{BatchConnection, SqliteReader};
+use crate::sqlite::{SqliteReader, WriteConnection};
 
 use crate::config::SqliteSync;
 use crate::Config;
@@ -31,8 +31,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
 pub struct SqliteDirect {
     /// Behind `Db::read`, for the few reads that go around sea-orm.
     pub reader: SqliteReader,
-    /// The job writer's.
-    pub batch: BatchConnection,
+    /// The job writer's batches and handlers' write transactions (as
+    /// `Db::open_write`).
+    pub write: Arc<WriteConnection>,
 }
 
 /// [`connect`], and on SQLite the connections that go around sqlx.
@@ -48,24 +49,36 @@ pub async fn open_database(config: &Config) -> anyhow::Result<(Db, Option<Sqlite
         let db = Db {
             write: pool.clone(),
             read: pool,
+            open_write: None,
         };
         return Ok((db, None));
     }
     // The writer opens (and creates) the file first; readers open it read-only.
     let write = open(&url, 1, config.sqlite_synchronous).await?;
     let path = sqlite_path(&url);
-    let batch = BatchConnection::open(
-        &path,
-        config.sqlite_synchronous,
-        write.get_sqlite_connection_pool().clone(),
-    )
-    .await
-    .context("opening the job writer's SQLite connection")?;
+    let direct_write = Arc::new(
+        WriteConnection::open(
+            &path,
+            config.sqlite_synchronous,
+            write.get_sqlite_connection_pool().clone(),
+        )
+        .await
+        .context("opening SQLite's direct write connection")?,
+    );
     let reader = SqliteReader::new(path);
     let read = Database::connect_proxy(DbBackend::Sqlite, Arc::new(Box::new(reader.clone())))
         .await
         .context("opening the SQLite reader")?;
-    Ok((Db { read, write }, Some(SqliteDirect { reader, batch })))
+    let db = Db {
+        read,
+        write,
+        open_write: Some(direct_write.clone()),
+    };
+    let direct = SqliteDirect {
+        reader,
+        write: direct_write,
+    };
+    Ok((db, Some(direct)))
 }
 
 /// Connections of the database pools, idle and in use. On SQLite that is
@@ -237,8 +250,8 @@ mod tests {
             let row = db.write.query_one(asked()).await.unwrap().unwrap();
             let level: i32 = row.try_get_by_index(0).unwrap();
             assert_eq!(level, expected, "the pool, {setting:?}");
-            let batch = direct.unwrap().batch;
-            let row = batch
+            let direct_write = direct.unwrap().write;
+            let row = direct_write
                 .transaction(async |conn| conn.query_one(asked()).await)
                 .await
                 .unwrap()

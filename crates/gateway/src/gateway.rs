@@ -130,7 +130,7 @@ impl Gateway {
         config.check()?;
         let tls = server::tls_acceptor(&config.tls)?;
         let (db, sqlite) = db::open_database(&config).await?;
-        let (sqlite_reader, batch_connection) = sqlite.map(|s| (s.reader, s.batch)).unzip();
+        let (sqlite_reader, sqlite_write) = sqlite.map(|s| (s.reader, s.write)).unzip();
         let migrations = db::migrate(&db.write, &mut services).await?;
         let bootstrapped = bootstrap::first_start(&db.write, &config.data_dir).await?;
         // Every service's handlers seal and open with the same keyring.
@@ -182,7 +182,7 @@ impl Gateway {
         );
         let jobs = Jobs::start(
             db.clone(),
-            batch_connection,
+            sqlite_write,
             routes.clone(),
             upstreams.clone(),
             jobs::Settings::from_config(&config),

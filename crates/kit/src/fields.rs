@@ -24,11 +24,12 @@ pub fn duplicate_is_conflict<'a>(
     what: &'a str,
     pointer: &'a str,
 ) -> impl FnOnce(DbErr) -> ActionError + 'a {
-    move |err| match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+    move |err| {
+        if actiongate_service::is_unique_violation(&err) {
             ApiError::conflict(what).at(pointer, "Duplicate").into()
+        } else {
+            err.into()
         }
-        _ => err.into(),
     }
 }
 

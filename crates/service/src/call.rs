@@ -4,14 +4,13 @@
 use std::sync::atomic::{AtomicBool, AtomicU8};
 use std::sync::{Mutex, OnceLock};
 
-use sea_orm::DatabaseTransaction;
 use tokio_util::sync::CancellationToken;
 
 /// What the gateway and a handler's clones of its `Ctx` share: one
 /// allocation per call.
 pub(crate) struct CallState {
     /// The handler's committed-but-not-yet-durable writes.
-    pub(crate) pending: Mutex<Option<DatabaseTransaction>>,
+    pub(crate) pending: Mutex<Option<crate::WriteTransaction>>,
     /// Made on first use: most calls are never cancellable jobs.
     pub(crate) cancel: OnceLock<CancellationToken>,
     /// Set by [`crate::Ctx::invalidates_tokens`].

@@ -5,11 +5,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actiongate_wire::{ApiError, RequestId, Status};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{CallState, NO_PROGRESS};
-use crate::write::WriteTxn;
+use crate::write::{OpenWrite, WriteTransaction, WriteTxn};
 use crate::{ActionError, Role};
 
 /// The authenticated caller: the token, the user it acts for, the one
@@ -67,19 +67,27 @@ impl Principal {
 /// The database, as the gateway holds it.
 ///
 /// `read` serves single statements and read-only transactions. A
-/// transaction that writes must start on `write`: on SQLite that is the one
-/// writer connection, because a transaction that reads and then writes
-/// fails (`SQLITE_BUSY_SNAPSHOT`) whenever another connection commits in
+/// transaction that writes must begin with [`Db::begin_write`] (or on
+/// `write`): on SQLite writers take turns holding `write`, the one writer
+/// connection, because a transaction that reads and then writes fails
+/// (`SQLITE_BUSY_SNAPSHOT`) whenever another connection commits in
 /// between; on PostgreSQL both are the same pool.
+///
+/// `open_write`, set on SQLite, begins those transactions on a connection
+/// called directly, which holds `write` as its turn while it is open.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub read: DatabaseConnection,
     pub write: DatabaseConnection,
+    pub open_write: Option<Arc<dyn OpenWrite>>,
 }
 
 impl Db {
-    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.write.begin().await
+    pub async fn begin_write(&self) -> Result<WriteTransaction, DbErr> {
+        match &self.open_write {
+            Some(open) => open.begin().await,
+            None => Ok(WriteTransaction::new(self.write.begin().await?)),
+        }
     }
 }
 
@@ -185,7 +193,7 @@ impl Ctx {
 
     /// The writes the handler committed, for the gateway to commit with the
     /// call's result. `None` if the handler wrote nothing.
-    pub fn take_pending_write(&self) -> Option<DatabaseTransaction> {
+    pub fn take_pending_write(&self) -> Option<WriteTransaction> {
         self.call.pending.lock().expect("pending write lock").take()
     }
 

@@ -61,9 +61,12 @@ pub fn is_transient(err: &DbErr) -> Option<Transient> {
     };
     let RuntimeErr::SqlxError(err) = runtime else {
         // The errors of the gateway's direct SQLite connections come as
-        // text (its `sqlite` module): busy, locked or full are named in it.
+        // text (its `sqlite` module), naming SQLite's result code.
         let text = runtime.to_string();
-        return sqlite_text(&text);
+        return match direct_sqlite_code(&text) {
+            Some(code) => sqlite_code(code),
+            None => sqlite_text(&text),
+        };
     };
     use sea_orm::sqlx::Error as Sqlx;
     match err {
@@ -94,14 +97,42 @@ pub fn is_transient(err: &DbErr) -> Option<Transient> {
                 // SQLite: extended codes (at most 4 digits; PostgreSQL's
                 // are 5 characters) keep the primary code in the low byte:
                 // 5 busy, 6 locked, 13 full, 10 I/O error.
-                Some(code) if code.len() < 5 => match code.parse::<i32>().map(|c| c & 0xff) {
-                    Ok(13) => Some(Transient::StorageFull),
-                    Ok(5 | 6 | 10) => Some(Transient::Unavailable),
-                    _ => None,
-                },
+                Some(code) if code.len() < 5 => code.parse().ok().and_then(sqlite_code),
                 _ => None,
             }
         }
+        _ => None,
+    }
+}
+
+/// Whether `err` is a unique key (or primary key) clash, on any of the
+/// database's connections.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
+        return true;
+    }
+    let (DbErr::Exec(RuntimeErr::Internal(text)) | DbErr::Query(RuntimeErr::Internal(text))) = err
+    else {
+        return false;
+    };
+    // SQLITE_CONSTRAINT_PRIMARYKEY and SQLITE_CONSTRAINT_UNIQUE, as
+    // sea-orm reads them from sqlx's errors.
+    matches!(direct_sqlite_code(text), Some(1555 | 2067))
+}
+
+/// The extended result code a direct SQLite connection's error names: it
+/// reads `SQLite error <code>: <message>`.
+fn direct_sqlite_code(text: &str) -> Option<i32> {
+    let (code, _) = text.strip_prefix("SQLite error ")?.split_once(':')?;
+    code.parse().ok()
+}
+
+/// What a SQLite extended result code means here: its low byte is the
+/// primary code, 5 busy, 6 locked, 13 full, 10 I/O error.
+fn sqlite_code(code: i32) -> Option<Transient> {
+    match code & 0xff {
+        13 => Some(Transient::StorageFull),
+        5 | 6 | 10 => Some(Transient::Unavailable),
         _ => None,
     }
 }
@@ -139,5 +170,15 @@ mod tests {
         assert_eq!(is_transient(&missing), None);
         let syntax = DbErr::Query(RuntimeErr::Internal("near \"SELEC\": syntax error".into()));
         assert_eq!(is_transient(&syntax), None);
+        let busy = DbErr::Exec(RuntimeErr::Internal("SQLite error 517: busy".into()));
+        assert_eq!(is_transient(&busy), Some(Transient::Unavailable));
+        let full = DbErr::Exec(RuntimeErr::Internal("SQLite error 13: full".into()));
+        assert_eq!(is_transient(&full), Some(Transient::StorageFull));
+        let unique = DbErr::Exec(RuntimeErr::Internal(
+            "SQLite error 2067: UNIQUE constraint failed: t.n".into(),
+        ));
+        assert_eq!(is_transient(&unique), None);
+        assert!(is_unique_violation(&unique));
+        assert!(!is_unique_violation(&full));
     }
 }

@@ -48,13 +48,13 @@ pub use catalog::{policy_code, Catalog};
 pub use context::{ActionName, Ctx, Db, Principal};
 pub use decode::decode_body;
 pub use digest::{hex, sha256_hex};
-pub use error::{is_transient, ActionError, Transient};
+pub use error::{is_transient, is_unique_violation, ActionError, Transient};
 pub use hooks::{Hooks, OnActivityEvents, OnProjectsDeleted, ResealSecrets, SweepExpired};
 pub use requests::{ActivityEvent, CancelState, Engine, NewJob, Requests, RunReport};
 pub use schemars::{self, JsonSchema};
 pub use scope::{Home, ProjectOf, RecordPlace, Scope};
 pub use service::Service;
-pub use write::WriteTxn;
+pub use write::{OpenWrite, WriteTransaction, WriteTxn};
 
 /// What a handler returns: `?` takes both [`ApiError`] and sea-orm's `DbErr`.
 pub type ActionResult<T> = Result<T, ActionError>;

@@ -16,16 +16,74 @@ use sea_orm::{
 
 use crate::call::CallState;
 
+/// Begins write transactions that run somewhere other than through
+/// `Db::write`'s driver. The gateway sets one on SQLite, where a
+/// transaction's statements run on a connection of its own (see the
+/// gateway's `sqlite` module) while it holds `Db::write` as its turn.
+#[async_trait::async_trait]
+pub trait OpenWrite: Send + Sync + std::fmt::Debug {
+    async fn begin(&self) -> Result<WriteTransaction, DbErr>;
+}
+
+/// An open write transaction, and how it commits.
+pub struct WriteTransaction {
+    txn: DatabaseTransaction,
+    commit: CommitBy,
+}
+
+enum CommitBy {
+    /// The driver's own commit (sqlx's).
+    Driver,
+    /// A `COMMIT` statement first: a proxy connection's commit in sea-orm
+    /// cannot report a failure, and a failed commit must reach the caller.
+    Statement,
+}
+
+impl WriteTransaction {
+    /// A transaction the driver commits.
+    pub fn new(txn: DatabaseTransaction) -> Self {
+        WriteTransaction {
+            txn,
+            commit: CommitBy::Driver,
+        }
+    }
+
+    /// A transaction on a proxy connection, committed by a `COMMIT`
+    /// statement; the proxy's own commit then only lets go of it.
+    pub fn committed_by_statement(txn: DatabaseTransaction) -> Self {
+        WriteTransaction {
+            txn,
+            commit: CommitBy::Statement,
+        }
+    }
+
+    /// Commits it. Dropped instead, it rolls back.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        if let CommitBy::Statement = self.commit {
+            self.txn.execute_unprepared("COMMIT").await?;
+        }
+        self.txn.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
 /// The call's write transaction. Use `&txn` wherever sea-orm takes a
 /// connection.
 pub struct WriteTxn {
-    txn: Option<DatabaseTransaction>,
+    txn: Option<WriteTransaction>,
     /// Where the transaction waits for the gateway after `commit`.
     call: Arc<CallState>,
 }
 
 impl WriteTxn {
-    pub(crate) fn new(txn: DatabaseTransaction, call: Arc<CallState>) -> Self {
+    pub(crate) fn new(txn: WriteTransaction, call: Arc<CallState>) -> Self {
         WriteTxn {
             txn: Some(txn),
             call,

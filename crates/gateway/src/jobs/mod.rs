@@ -66,7 +66,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth_epoch::AuthEpoch;
 use crate::routes::RouteTable;
-use crate::sqlite::BatchConnection;
+use crate::sqlite::WriteConnection;
 use crate::trace::TraceContext;
 use crate::upstream::forward::UpstreamCall;
 use crate::upstream::Upstreams;
@@ -203,17 +203,17 @@ pub struct Jobs {
 impl Jobs {
     /// Starts the engine: its writer, claimer, lease keeper, sweeper and,
     /// on PostgreSQL, its listener. On SQLite the writer writes through
-    /// `batch_connection`.
+    /// `sqlite_write`.
     pub async fn start(
         db: Db,
-        batch_connection: Option<BatchConnection>,
+        sqlite_write: Option<Arc<WriteConnection>>,
         routes: Arc<RouteTable>,
         upstreams: Arc<Upstreams>,
         settings: Settings,
         auth_epoch: Arc<AuthEpoch>,
     ) -> anyhow::Result<Arc<Self>> {
         let waiters = Arc::new(Waiters::default());
-        let target = match batch_connection {
+        let target = match sqlite_write {
             Some(connection) => writer::Target::Sqlite(connection),
             None => writer::Target::Pool(db.write.clone()),
         };

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actiongate_entity::{audit_event, auth_epoch};
-use actiongate_service::Ctx;
+use actiongate_service::{Ctx, WriteTransaction};
 use actiongate_wire::{ApiError, RequestId, Status, Timestamp};
-use sea_orm::{DatabaseTransaction, DbErr, Set};
+use sea_orm::{DbErr, Set};
 
 use super::outbox;
 use super::store::{self, Final, Finish};
@@ -69,7 +69,7 @@ impl Jobs {
     pub async fn commit_sync(
         &self,
         spec: &JobSpec,
-        txn: DatabaseTransaction,
+        txn: WriteTransaction,
         ctx: &Ctx,
         outcome: Outcome,
     ) -> Outcome {
@@ -93,7 +93,7 @@ impl Jobs {
         row.expires_at = Set(Some(end.expires_at));
         row.upstream_request_id = Set(end.upstream_request_id);
         let committed = async {
-            store::upsert_finished(&txn, row).await?;
+            store::upsert_finished(&*txn, row).await?;
             self.commit_with_effects(txn, ctx).await
         }
         .await;
@@ -127,15 +127,15 @@ impl Jobs {
     /// brings along: its audit event and, when it changed who may do what,
     /// the auth epoch moved on (here and, through the shared counter, in
     /// every process).
-    async fn commit_with_effects(&self, txn: DatabaseTransaction, ctx: &Ctx) -> Result<(), DbErr> {
+    async fn commit_with_effects(&self, txn: WriteTransaction, ctx: &Ctx) -> Result<(), DbErr> {
         // A job a service started itself (no token: a webhook delivery)
         // is the gateway's own doing, recorded where it belongs, not in
         // the callers' trail.
         if !ctx.principal.token_id.is_empty() {
-            audit::record(&txn, ctx).await?;
+            audit::record(&*txn, ctx).await?;
         }
         if ctx.tokens_invalidated() {
-            auth_epoch::bump(&txn).await?;
+            auth_epoch::bump(&*txn).await?;
         }
         txn.commit().await?;
         if ctx.tokens_invalidated() {
@@ -186,14 +186,14 @@ impl Jobs {
                 let _committing = self.waiters.committing(vec![request_id.to_string()]);
                 let committed = async {
                     if let Some(report) = &report {
-                        store::save_report(&txn, &claim.fence, report).await?;
+                        store::save_report(&*txn, &claim.fence, report).await?;
                     }
-                    let applied = store::finish(&txn, &claim.fence, &end, true).await?;
+                    let applied = store::finish(&*txn, &claim.fence, &end, true).await?;
                     if applied {
                         if claim.retention.activity {
-                            outbox::record(&txn, [(request_id.to_string(), end.state)]).await?;
+                            outbox::record(&*txn, [(request_id.to_string(), end.state)]).await?;
                         }
-                        store::notify(&txn, &format!("done:{request_id}")).await?;
+                        store::notify(&*txn, &format!("done:{request_id}")).await?;
                         self.commit_with_effects(txn, ctx).await?;
                     }
                     Ok::<_, DbErr>(applied)

@@ -8,8 +8,8 @@
 //! still waits for its own write to be durable before it answers.
 //!
 //! On SQLite the writer runs on a thread of its own and writes through a
-//! connection of its own ([`BatchConnection`]): its statements, and the
-//! commit's wait for the disk, block only that thread.
+//! directly on SQLite's write connection ([`WriteConnection`]): its
+//! statements, and the commit's wait for the disk, block only that thread.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::sqlite::BatchConnection;
+use crate::sqlite::WriteConnection;
 
 use super::outbox;
 use super::store::{self, Fence, Final, Finish};
@@ -82,8 +82,8 @@ pub struct Writer {
 pub enum Target {
     /// PostgreSQL: a transaction on the pool.
     Pool(DatabaseConnection),
-    /// SQLite: the writer's own connection, taking turns with the pool's.
-    Sqlite(BatchConnection),
+    /// SQLite: the direct write connection, taking turns with the pool's.
+    Sqlite(Arc<WriteConnection>),
 }
 
 impl Writer {

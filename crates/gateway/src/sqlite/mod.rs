@@ -8,16 +8,17 @@
 //! plugged into sea-orm as proxy backends, so the code above them keeps
 //! writing sea-orm queries:
 //! - [`SqliteReader`]: every read, on a read-only connection per thread;
-//! - [`BatchConnection`]: the job writer's batches, on a read-write
-//!   connection of its own, written only while the writer holds the pool's
-//!   write connection, so SQLite still has one writer at a time.
+//! - [`WriteConnection`]: the job writer's batches and handlers' write
+//!   transactions, on one read-write connection, written only while the
+//!   pool's write connection is held, so SQLite still has one writer at a
+//!   time.
 //!
-//! Everything else that writes (handlers' transactions, migrations, the
-//! sweeper) goes through sqlx's pool of one connection.
+//! Everything else that writes (migrations, the sweeper, the gateway's own
+//! bookkeeping) goes through sqlx's pool of one connection.
 
-mod batch;
 mod reader;
 mod statements;
+mod write;
 
-pub use batch::BatchConnection;
 pub use reader::{ReadPlans, SqliteReader};
+pub use write::WriteConnection;

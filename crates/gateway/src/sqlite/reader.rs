@@ -16,7 +16,7 @@
 //! A read that turns out long does not hold a runtime worker other
 //! requests need: each statement's last run is measured in SQLite's own
 //! virtual-machine steps, and a statement whose last run took more than
-//! [`SLOW_STEPS`] runs next inside `tokio::task::block_in_place`, which
+//! `SLOW_STEPS` runs next inside `tokio::task::block_in_place`, which
 //! hands the worker's other tasks to another thread for as long as it
 //! reads. Point lookups, most reads, stay on the fast path.
 //!
@@ -34,11 +34,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, StatementStatus};
 use sea_orm::{DbErr, ProxyDatabaseTrait, ProxyExecResult, ProxyRow, Statement};
 
-use super::statements::{self, query_error, Statements};
-
-/// Past this many virtual-machine steps (on the order of a millisecond),
-/// a statement's next run leaves the runtime's worker free.
-const SLOW_STEPS: i32 = 100_000;
+use super::statements::{self, may_block_in_place, query_error, Statements};
 
 static NEXT_READER: AtomicU64 = AtomicU64::new(0);
 
@@ -139,14 +135,6 @@ impl SqliteReader {
     }
 }
 
-/// Whether this thread is a worker of a multi-threaded runtime, where
-/// `block_in_place` can hand its other tasks over (elsewhere, as in a
-/// single-threaded test runtime, a read runs where it is).
-fn may_block_in_place() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
-
 #[async_trait::async_trait]
 impl ProxyDatabaseTrait for SqliteReader {
     async fn query(&self, statement: Statement) -> Result<Vec<ProxyRow>, DbErr> {
@@ -162,7 +150,7 @@ impl ProxyDatabaseTrait for SqliteReader {
             };
             // Each counter is reset every time: the statement is cached, and
             // its next run must start from zero.
-            shape.slow = prepared.reset_status(StatementStatus::VmStep) > SLOW_STEPS;
+            shape.slow = statements::was_slow(&mut prepared);
             let sorted = prepared.reset_status(StatementStatus::Sort) > 0;
             let full_scans = prepared.reset_status(StatementStatus::FullscanStep);
             let auto_indexes = prepared.reset_status(StatementStatus::AutoIndex);

@@ -1,16 +1,21 @@
-//! What the reader and the batch connection share: a rusqlite connection
+//! What the reader and the write connection share: a rusqlite connection
 //! with its prepared statements, sea-query parameters bound as SQLite
-//! stores them, and rows turned into what sea-orm expects of each column.
+//! stores them, rows turned into what sea-orm expects of each column, and
+//! when a statement is long enough to hand the runtime's worker over.
 
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{CachedStatement, Connection};
+use rusqlite::{CachedStatement, Connection, StatementStatus};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbErr, ProxyRow, RuntimeErr, Statement};
 
 /// Statements prepared once per connection and reused.
 const STATEMENT_CACHE: usize = 128;
+
+/// Past this many virtual-machine steps (on the order of a millisecond),
+/// a statement's next run leaves the runtime's worker free.
+const SLOW_STEPS: i32 = 100_000;
 
 /// A connection and the result columns of each statement it has run
 /// (their names and what sea-orm expects of them).
@@ -22,7 +27,7 @@ pub(super) struct Statements {
 /// What a statement gives back, and how long its last run was.
 pub(super) struct Shape {
     pub columns: Box<[(String, ColumnKind)]>,
-    /// Set by the reader: the last run was long (see `SLOW_STEPS`).
+    /// The last run was long (see [`was_slow`]).
     pub slow: bool,
 }
 
@@ -63,6 +68,20 @@ impl Statements {
     }
 }
 
+/// Whether `prepared`'s run since the last look took more than
+/// [`SLOW_STEPS`]; its count starts again from zero.
+pub(super) fn was_slow(prepared: &mut CachedStatement<'_>) -> bool {
+    prepared.reset_status(StatementStatus::VmStep) > SLOW_STEPS
+}
+
+/// Whether this thread is a worker of a multi-threaded runtime, where
+/// `block_in_place` can hand its other tasks over (elsewhere, as in a
+/// single-threaded runtime, a statement runs where it is).
+pub(super) fn may_block_in_place() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 /// Every row `prepared` gives with `params`, each column as `columns` says.
 pub(super) fn rows(
     prepared: &mut CachedStatement<'_>,
@@ -89,16 +108,25 @@ pub(super) fn parameters(statement: &Statement) -> Result<Vec<SqlValue>, DbErr> 
     }
 }
 
-/// A SQLite error as sea-orm carries a driver's: its text names busy,
-/// locked, full and I/O errors, which `actiongate_service::is_transient`
-/// reads.
+/// A SQLite error as sea-orm carries a driver's: `SQLite error <extended
+/// code>: <message>`, whose code `actiongate_service::is_transient` (busy,
+/// locked, full, I/O) and `is_unique_violation` read.
 pub(super) fn query_error(err: rusqlite::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::Internal(format!("SQLite: {err}")))
+    DbErr::Query(RuntimeErr::Internal(described(&err)))
 }
 
 /// [`query_error`] for a statement that writes.
 pub(super) fn exec_error(err: rusqlite::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::Internal(format!("SQLite: {err}")))
+    DbErr::Exec(RuntimeErr::Internal(described(&err)))
+}
+
+fn described(err: &rusqlite::Error) -> String {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, _) => {
+            format!("SQLite error {}: {err}", failure.extended_code)
+        }
+        other => format!("SQLite: {other}"),
+    }
 }
 
 /// A sea-query parameter as SQLite stores it (booleans as 0 and 1, as sqlx
