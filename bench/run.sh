@@ -270,7 +270,7 @@ cases=(
     "greeter/v1/hello/open (no auth, no limit)|sqlite|greeter/v1/hello/open|hello|"
     "greeter/v1/hello, token with a 50-rule custom role|sqlite|greeter/v1/hello|hello/custom-role|yes"
     "console/v1/project/get (SQLite)|sqlite|console/v1/project/get|project/get|yes"
-    "console/v1/project/update (SQLite, a committed write per call)|sqlite|console/v1/project/update|project/update|yes"
+    "console/v1/project/update (SQLite, sync write)|sqlite|console/v1/project/update|project/update|yes"
     "greeter/v1/report (designated async, 202)|sqlite|greeter/v1/report|report|yes"
     "deploy/v1/activity/list, 100k activities, 32 conns|sqlite|deploy/v1/activity/list|activity/list|yes||32"
     "access/v1/event/list, 1M events, one-hour window, 32 conns|sqlite|access/v1/event/list|event/list|yes||32"
