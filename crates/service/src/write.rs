@@ -66,11 +66,33 @@ impl WriteTransaction {
     }
 }
 
-impl std::ops::Deref for WriteTransaction {
-    type Target = DatabaseTransaction;
+/// Its statements, and nothing else of sea-orm's transaction: a nested
+/// `begin` on a proxy connection would end the whole transaction at its
+/// commit.
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
 
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one(stmt).await
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
     }
 }
 
@@ -90,7 +112,7 @@ impl WriteTxn {
         }
     }
 
-    fn inner(&self) -> &DatabaseTransaction {
+    fn inner(&self) -> &WriteTransaction {
         self.txn
             .as_ref()
             .expect("a WriteTxn holds its transaction until commit")

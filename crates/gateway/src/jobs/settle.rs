@@ -93,7 +93,7 @@ impl Jobs {
         row.expires_at = Set(Some(end.expires_at));
         row.upstream_request_id = Set(end.upstream_request_id);
         let committed = async {
-            store::upsert_finished(&*txn, row).await?;
+            store::upsert_finished(&txn, row).await?;
             self.commit_with_effects(txn, ctx).await
         }
         .await;
@@ -132,10 +132,10 @@ impl Jobs {
         // is the gateway's own doing, recorded where it belongs, not in
         // the callers' trail.
         if !ctx.principal.token_id.is_empty() {
-            audit::record(&*txn, ctx).await?;
+            audit::record(&txn, ctx).await?;
         }
         if ctx.tokens_invalidated() {
-            auth_epoch::bump(&*txn).await?;
+            auth_epoch::bump(&txn).await?;
         }
         txn.commit().await?;
         if ctx.tokens_invalidated() {
@@ -186,14 +186,14 @@ impl Jobs {
                 let _committing = self.waiters.committing(vec![request_id.to_string()]);
                 let committed = async {
                     if let Some(report) = &report {
-                        store::save_report(&*txn, &claim.fence, report).await?;
+                        store::save_report(&txn, &claim.fence, report).await?;
                     }
-                    let applied = store::finish(&*txn, &claim.fence, &end, true).await?;
+                    let applied = store::finish(&txn, &claim.fence, &end, true).await?;
                     if applied {
                         if claim.retention.activity {
-                            outbox::record(&*txn, [(request_id.to_string(), end.state)]).await?;
+                            outbox::record(&txn, [(request_id.to_string(), end.state)]).await?;
                         }
-                        store::notify(&*txn, &format!("done:{request_id}")).await?;
+                        store::notify(&txn, &format!("done:{request_id}")).await?;
                         self.commit_with_effects(txn, ctx).await?;
                     }
                     Ok::<_, DbErr>(applied)
