@@ -15,7 +15,8 @@
 //! pool's write connection, unused, for as long as it is open (see
 //! [`WriteConnection::turn`]), so it never overlaps another here nor one on
 //! the pool (migrations, the sweeper, the gateway's own bookkeeping), and
-//! none ever meets a busy database.
+//! none meets a database made busy by this process (another process's
+//! lock is waited for, see [`WriteConnection::begin_immediate`]).
 //!
 //! Transactions begin with `BEGIN IMMEDIATE` and end with `COMMIT` or
 //! `ROLLBACK` statements run here, because a proxy connection's `commit`
