@@ -7,8 +7,8 @@
 //! PostgreSQL it saves round trips and WAL flushes the same way. A caller
 //! still waits for its own write to be durable before it answers.
 //!
-//! On SQLite the writer runs on a thread of its own and writes through a
-//! directly on SQLite's write connection ([`WriteConnection`]): its
+//! On SQLite the writer runs on a thread of its own and writes directly
+//! on SQLite's write connection ([`WriteConnection`]): its
 //! statements, and the commit's wait for the disk, block only that thread.
 
 use std::collections::{HashMap, HashSet};

@@ -295,6 +295,22 @@ mod tests {
         (dir, direct.unwrap().write, db.write)
     }
 
+    /// A batch inserting `n` into `t`, under way.
+    fn spawn_batch_insert(
+        direct: &Arc<WriteConnection>,
+        n: i64,
+    ) -> tokio::task::JoinHandle<Result<sea_orm::ExecResult, DbErr>> {
+        let direct = direct.clone();
+        tokio::spawn(async move {
+            direct
+                .transaction(async |conn| {
+                    conn.execute_unprepared(&format!("INSERT INTO t VALUES ({n})"))
+                        .await
+                })
+                .await
+        })
+    }
+
     fn count(path: &Path) -> i64 {
         Connection::open(path)
             .unwrap()
@@ -329,16 +345,7 @@ mod tests {
     async fn a_batch_waits_for_the_pool_connection() {
         let (_dir, batch, pool) = opened().await;
         let held = pool.get_sqlite_connection_pool().acquire().await.unwrap();
-        let writing = tokio::spawn({
-            let batch = batch.clone();
-            async move {
-                batch
-                    .transaction(async |conn| {
-                        conn.execute_unprepared("INSERT INTO t VALUES (3)").await
-                    })
-                    .await
-            }
-        });
+        let writing = spawn_batch_insert(&batch, 3);
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(
             !writing.is_finished(),
@@ -357,16 +364,7 @@ mod tests {
         txn.execute_unprepared("INSERT INTO t VALUES (1)")
             .await
             .unwrap();
-        let writing = tokio::spawn({
-            let direct = direct.clone();
-            async move {
-                direct
-                    .transaction(async |conn| {
-                        conn.execute_unprepared("INSERT INTO t VALUES (2)").await
-                    })
-                    .await
-            }
-        });
+        let writing = spawn_batch_insert(&direct, 2);
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!writing.is_finished(), "the batch wrote inside the turn");
         assert_eq!(count(&dir.path().join("actiongate.db")), 0);
