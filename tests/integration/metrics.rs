@@ -166,6 +166,11 @@ async fn counts_a_known_sequence_exactly() {
         sample(&text, "actiongate_job_queue_oldest_seconds"),
         Some(0.0)
     );
+    // The job's row was written (queued, then finished) on SQLite's write
+    // connection, each commit carrying one write or more.
+    let commits = sample(&text, "actiongate_sqlite_commits_total").unwrap();
+    let writes = sample(&text, "actiongate_sqlite_committed_writes_total").unwrap();
+    assert!(commits >= 2.0 && writes >= commits, "{text}");
     let idle = sample(&text, r#"actiongate_db_pool_connections{state="idle"}"#).unwrap();
     let in_use = sample(&text, r#"actiongate_db_pool_connections{state="in_use"}"#).unwrap();
     assert!(idle + in_use >= 1.0, "{text}");

@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::openapi::Documents;
 use crate::rate_limits::RateLimits;
 use crate::routes::{RouteTable, RESERVED};
-use crate::sqlite::SqliteReader;
+use crate::sqlite::{SqliteReader, WriteConnection};
 use crate::tokens::TokenVerifier;
 use crate::upstream::identity::Identity;
 use crate::upstream::table::UpstreamTable;
@@ -40,6 +40,8 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     /// On SQLite, the reader behind `db.read`.
     sqlite_reader: Option<SqliteReader>,
+    /// On SQLite, the connection of the job writer and handlers' writes.
+    sqlite_write: Option<Arc<WriteConnection>>,
     /// Every migration this build has, in order.
     migrations: Vec<String>,
     /// Set from the moment shutdown begins.
@@ -60,6 +62,12 @@ impl Gateway {
     /// that lacked an index.
     pub fn sqlite_reader(&self) -> Option<&SqliteReader> {
         self.sqlite_reader.as_ref()
+    }
+
+    /// On SQLite, the connection the job writer and handlers write on,
+    /// with its count of commits.
+    pub fn sqlite_write(&self) -> Option<&WriteConnection> {
+        self.sqlite_write.as_deref()
     }
 
     pub fn routes(&self) -> &RouteTable {
@@ -182,7 +190,7 @@ impl Gateway {
         );
         let jobs = Jobs::start(
             db.clone(),
-            sqlite_write,
+            sqlite_write.clone(),
             routes.clone(),
             upstreams.clone(),
             jobs::Settings::from_config(&config),
@@ -216,6 +224,7 @@ impl Gateway {
             documents,
             metrics,
             sqlite_reader,
+            sqlite_write,
             migrations,
             draining: draining.clone(),
             local_addr,

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::jobs::{QUEUED, RUNNING};
 use crate::metrics::{Scraped, JOB_STATES};
+use crate::sqlite::WriteConnection;
 use crate::Gateway;
 
 /// This build: its version, the commit it was built from and the day.
@@ -254,6 +255,7 @@ pub async fn metrics(gateway: &Gateway) -> Option<String> {
         long_reads: gateway
             .sqlite_reader()
             .map(|reader| reader.plans().offloaded()),
+        commits: gateway.sqlite_write().map(WriteConnection::commits),
         ..Scraped::default()
     };
     match job_figures(&gateway.db().read).await {

@@ -19,6 +19,7 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use crate::jobs::{CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED};
+use crate::sqlite::Commits;
 
 /// The job states `actiongate_jobs{state}` reports.
 pub const JOB_STATES: [&str; 5] = [QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED];
@@ -32,7 +33,7 @@ const BUCKETS: [f64; 14] = [
 ];
 
 /// Each series' name, unit and help text.
-const DESCRIPTIONS: [(&str, Kind, Unit, &str); 12] = [
+const DESCRIPTIONS: [(&str, Kind, Unit, &str); 14] = [
     (
         REQUESTS,
         Kind::Counter,
@@ -100,6 +101,18 @@ const DESCRIPTIONS: [(&str, Kind, Unit, &str); 12] = [
         "Client connections open, by state: active (served by hyper) or parked (idle, holding only the socket until the next request's first bytes).",
     ),
     (
+        COMMITS,
+        Kind::Counter,
+        Unit::Count,
+        "SQLite transactions committed on the write connection (the job writer's and handlers' writes); each is one wait for the disk.",
+    ),
+    (
+        COMMITTED_WRITES,
+        Kind::Counter,
+        Unit::Count,
+        "Writes (job-writer batches, handlers' transactions) those commits made durable; per commit, the writes that shared its wait for the disk.",
+    ),
+    (
         LONG_READS,
         Kind::Counter,
         Unit::Count,
@@ -118,6 +131,8 @@ const POOL: &str = "actiongate_db_pool_connections";
 const LOG_DROPPED: &str = "actiongate_log_lines_dropped_total";
 const UNINDEXED_READS: &str = "actiongate_sqlite_unindexed_reads_total";
 const LONG_READS: &str = "actiongate_sqlite_long_reads_total";
+const COMMITS: &str = "actiongate_sqlite_commits_total";
+const COMMITTED_WRITES: &str = "actiongate_sqlite_committed_writes_total";
 const CONNECTIONS: &str = "actiongate_connections";
 
 #[derive(Clone, Copy)]
@@ -173,6 +188,8 @@ pub struct Metrics {
     unindexed_sorted: Counter,
     unindexed_scanned: Counter,
     long_reads: Counter,
+    commits: Counter,
+    committed_writes: Counter,
     connections: ConnectionGauges,
     /// The gateway's own endpoints, by the name they log under.
     endpoints: Vec<(&'static str, RouteMetrics)>,
@@ -228,6 +245,8 @@ impl Metrics {
                 vec![Label::from_static_parts("plan", "scanned")],
             ),
             long_reads: registry.counter(LONG_READS, vec![]),
+            commits: registry.counter(COMMITS, vec![]),
+            committed_writes: registry.counter(COMMITTED_WRITES, vec![]),
             jobs: JOB_STATES.map(|name| registry.gauge(JOBS, state(name))),
             queue_oldest: registry.gauge(QUEUE_OLDEST, vec![]),
             pool_idle: registry.gauge(POOL, state("idle")),
@@ -302,6 +321,10 @@ impl Metrics {
         if let Some(long) = scraped.long_reads {
             self.long_reads.absolute(long);
         }
+        if let Some(commits) = scraped.commits {
+            self.commits.absolute(commits.commits);
+            self.committed_writes.absolute(commits.writes);
+        }
     }
 
     /// The exposition text, or `None` when metrics are off.
@@ -332,6 +355,8 @@ pub struct Scraped {
     pub unindexed_reads: Option<(u64, u64)>,
     /// SQLite reads run off the runtime's worker.
     pub long_reads: Option<u64>,
+    /// SQLite's commits on the write connection.
+    pub commits: Option<Commits>,
 }
 
 /// The series of one route (an action, or one of the gateway's

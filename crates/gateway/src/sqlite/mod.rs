@@ -21,4 +21,4 @@ mod statements;
 mod write;
 
 pub use reader::{ReadPlans, SqliteReader};
-pub use write::WriteConnection;
+pub use write::{Commits, WriteConnection};

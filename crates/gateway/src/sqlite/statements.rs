@@ -120,7 +120,7 @@ pub(super) fn exec_error(err: rusqlite::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::Internal(described(&err)))
 }
 
-fn described(err: &rusqlite::Error) -> String {
+pub(super) fn described(err: &rusqlite::Error) -> String {
     match err {
         rusqlite::Error::SqliteFailure(failure, _) => {
             format!("SQLite error {}: {err}", failure.extended_code)
