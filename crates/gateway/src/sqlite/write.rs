@@ -17,19 +17,19 @@
 //! A commit waits for the disk (an fsync with `synchronous=FULL`), and
 //! under load the fsyncs were most of the time the write turn was held:
 //! the commits, not the statements, set how many writes a second SQLite
-//! took. So writers share transactions. Each writer's work is a savepoint
-//! in the open transaction (its [`Member`]), begun once the group's lock
-//! is held and released when the work is done; its commit then waits for
-//! the group's. The first of the waiting writers to get the lock again
-//! commits the transaction for all of them, with everybody who queued for
-//! the lock before it: one fsync for as many writers as arrived meanwhile,
-//! and one for a writer alone.
+//! took. So writers share transactions. A writer takes the group's lock,
+//! opens the transaction if none is open or else starts a savepoint in it
+//! (its [`Member`]), does its work, keeps it (releasing the savepoint) and
+//! lets go of the lock; its commit then waits for the group's. If nobody
+//! is queued for the lock, it commits at once; otherwise the commit is
+//! made once the writers queued before it have joined: one fsync for as
+//! many writers as arrived meanwhile, and one for a writer alone.
 //!
 //! What each writer was promised stays: its work is kept or undone whole
-//! (a failed savepoint is rolled back to its start, without touching the
-//! others'), nobody sees it before it is durable (other connections read
-//! only committed data), and its commit reports success only once the
-//! transaction holding it is on disk. Foreign keys checked at commit time
+//! (rolled back to its savepoint, without touching the others'), nobody
+//! sees it before it is durable (other connections read only committed
+//! data), and its commit reports success only once the transaction holding
+//! it is on disk. Foreign keys checked at commit time
 //! are checked when a writer's work is done, so that one writer's
 //! violation cannot fail the others' commit. What may fail them all is what
 //! fails the transaction (a full disk, an I/O error): then none of them
@@ -124,6 +124,12 @@ struct Group {
     /// its commit went (the error's text, as a direct connection's errors
     /// come).
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    /// Whether the lock holder's work began with a savepoint, which it
+    /// does only when it joined others' work: a writer that opened the
+    /// transaction (most, at light load) undoes its work by rolling all of
+    /// it back, and spares SQLite the copy of every page it changes that a
+    /// savepoint keeps.
+    savepoint: bool,
 }
 
 impl Group {
@@ -235,15 +241,17 @@ impl Shared {
         self.statements.lock().expect("write connection lock")
     }
 
-    /// Waits for the group's lock, opens the transaction if none is, and
-    /// starts this writer's savepoint.
+    /// Waits for the group's lock, and opens the transaction if none is
+    /// or starts this writer's savepoint in it.
     async fn join(&self) -> Result<Member, DbErr> {
         let mut member = {
             let _queued = Queued::count(&self.queued);
             self.group.clone().lock_owned().await
         };
-        if member.turn.is_none() {
+        member.savepoint = member.turn.is_some();
+        if !member.savepoint {
             self.open(&mut member).await?;
+            return Ok(member);
         }
         let started = self
             .connection()
@@ -294,15 +302,17 @@ impl Shared {
         Ok(())
     }
 
-    /// A writer's work is done: its savepoint is released into the open
-    /// transaction, the lock goes to the next writer, and this waits for
-    /// the group's commit.
+    /// A writer's work is done: kept in the open transaction (its
+    /// savepoint released), the lock goes to the next writer, and this
+    /// waits for the group's commit.
     async fn keep(self: &Arc<Self>, mut member: Member) -> Result<(), DbErr> {
         let released = {
             let direct = self.connection();
             let connection = &direct.connection;
             if deferred_foreign_keys_failed(connection) {
                 Err(DbErr::Exec(RuntimeErr::Internal(FOREIGN_KEY_FAILED.into())))
+            } else if !member.savepoint {
+                Ok(0)
             } else {
                 connection
                     .prepare_cached("RELEASE member")
@@ -338,8 +348,9 @@ impl Shared {
 
     /// A writer's work is undone: rolled back to its savepoint, leaving
     /// the others' for their commit. If the transaction itself is lost
-    /// (SQLite rolled all of it back), or nobody else's work is in it, it
-    /// ends here, and whoever waits for it hears why.
+    /// (SQLite rolled all of it back), or nobody else's work is in it (it
+    /// has no savepoint then), it ends here, and whoever waits for it
+    /// hears why.
     fn undo(&self, mut member: Member) {
         let direct = self.connection();
         let connection = &direct.connection;
@@ -350,10 +361,12 @@ impl Shared {
                 .expect("lost cause lock")
                 .take()
                 .unwrap_or_else(|| ROLLED_BACK.into()))
-        } else {
+        } else if member.savepoint {
             connection
                 .execute_batch("ROLLBACK TO member; RELEASE member")
                 .map_err(|err| described(&err))
+        } else {
+            Ok(())
         };
         if undone.is_ok() && !member.waiting.is_empty() {
             return;
