@@ -259,6 +259,9 @@ impl Shared {
             .prepare_cached("SAVEPOINT member")
             .and_then(|mut savepoint| savepoint.execute([]));
         if let Err(err) = started {
+            // Nothing of this writer's is in the transaction: the others'
+            // work stays, with no savepoint to roll back to.
+            member.savepoint = false;
             let err = exec_error(err);
             self.undo(member);
             return Err(err);
