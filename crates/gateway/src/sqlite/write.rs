@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actiongate_service::{OpenWrite, WriteTransaction};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{CachedStatement, Connection, OpenFlags};
 use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::{Sqlite, SqlitePool};
 use sea_orm::{
@@ -59,7 +59,9 @@ use sea_orm::{
 };
 use tokio::sync::{oneshot, OwnedMutexGuard};
 
-use super::statements::{self, described, exec_error, may_block_in_place, query_error, Statements};
+use super::statements::{
+    self, described, exec_error, may_block_in_place, query_error, ColumnKind, Statements,
+};
 use crate::config::SqliteSync;
 
 /// How long a statement waits for another process's lock, as the pool's
@@ -498,6 +500,38 @@ impl Direct {
     }
 }
 
+impl Direct {
+    /// Runs `sql`'s prepared statement through `work`, with the runtime's
+    /// worker handed over if its last run was long, and notes how long
+    /// this one was and, if it failed, whether the failure ended the whole
+    /// transaction. Gives the connection's last inserted rowid beside.
+    fn run<T>(
+        &self,
+        sql: &str,
+        work: impl FnOnce(&mut CachedStatement<'_>, &[(String, ColumnKind)]) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<(T, i64)> {
+        let mut direct = self.shared.connection();
+        let direct = &mut *direct;
+        let (mut prepared, shape) = direct.prepare(sql)?;
+        let columns = &shape.columns;
+        let run = || work(&mut prepared, columns);
+        let done = if shape.slow && may_block_in_place() {
+            tokio::task::block_in_place(run)
+        } else {
+            run()
+        };
+        shape.slow = statements::was_slow(&mut prepared);
+        drop(prepared);
+        match done {
+            Ok(done) => Ok((done, direct.connection.last_insert_rowid())),
+            Err(err) => {
+                self.shared.failed(&direct.connection, &err);
+                Err(err)
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Direct {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SQLite's direct write connection")
@@ -508,21 +542,12 @@ impl std::fmt::Debug for Direct {
 impl ProxyDatabaseTrait for Direct {
     async fn query(&self, statement: Statement) -> Result<Vec<ProxyRow>, DbErr> {
         let params = statements::parameters(&statement)?;
-        let mut direct = self.shared.connection();
-        let direct = &mut *direct;
-        let (mut prepared, shape) = direct.prepare(&statement.sql).map_err(query_error)?;
-        let read = || statements::rows(&mut prepared, &shape.columns, params);
-        let rows = if shape.slow && may_block_in_place() {
-            tokio::task::block_in_place(read)
-        } else {
-            read()
-        };
-        shape.slow = statements::was_slow(&mut prepared);
-        drop(prepared);
-        rows.map_err(|err| {
-            self.shared.failed(&direct.connection, &err);
-            query_error(err)
-        })
+        let (rows, _) = self
+            .run(&statement.sql, |prepared, columns| {
+                statements::rows(prepared, columns, params)
+            })
+            .map_err(query_error)?;
+        Ok(rows)
     }
 
     async fn execute(&self, statement: Statement) -> Result<ProxyExecResult, DbErr> {
@@ -539,23 +564,13 @@ impl ProxyDatabaseTrait for Direct {
             });
         }
         let params = statements::parameters(&statement)?;
-        let mut direct = self.shared.connection();
-        let direct = &mut *direct;
-        let (mut prepared, shape) = direct.prepare(&statement.sql).map_err(exec_error)?;
-        let run = || prepared.execute(rusqlite::params_from_iter(params));
-        let changed = if shape.slow && may_block_in_place() {
-            tokio::task::block_in_place(run)
-        } else {
-            run()
-        };
-        shape.slow = statements::was_slow(&mut prepared);
-        drop(prepared);
-        let changed = changed.map_err(|err| {
-            self.shared.failed(&direct.connection, &err);
-            exec_error(err)
-        })?;
+        let (changed, last_insert_rowid) = self
+            .run(&statement.sql, |prepared, _| {
+                prepared.execute(rusqlite::params_from_iter(params))
+            })
+            .map_err(exec_error)?;
         Ok(ProxyExecResult {
-            last_insert_id: u64::try_from(direct.connection.last_insert_rowid()).unwrap_or(0),
+            last_insert_id: u64::try_from(last_insert_rowid).unwrap_or(0),
             rows_affected: changed as u64,
         })
     }
