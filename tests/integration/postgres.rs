@@ -837,3 +837,66 @@ async fn two_nodes_share_the_job_table() {
     );
     drop(b);
 }
+
+/// A batch of results finds each job by its key, never through the state
+/// index: the planner's statistics see few running jobs, but the index
+/// keeps an entry for every finished job's running version until a vacuum,
+/// and a batch joined from it read them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_are_written_by_key_not_through_the_state_index() {
+    use actiongate_gateway::jobs::store::{self, Fence, Final, Finish};
+    use sea_orm::{DbBackend, Statement};
+
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    let db = Database::connect(&url).await.unwrap();
+    // What a vacuum would clear stays, as it does between vacuums.
+    db.execute_unprepared("ALTER TABLE jobs SET (autovacuum_enabled = false)")
+        .await
+        .unwrap();
+    let client = gw.client("");
+    let ran = jobs::burst(&client, "ran-", 1000, 32, 0).await;
+    assert_eq!(ran.len(), 1000);
+    for reply in jobs::final_replies(&client, &ran).await {
+        expect(&reply, 200, Status::Success);
+    }
+    db.execute_unprepared("ANALYZE jobs").await.unwrap();
+
+    let runs: Vec<Finish> = (0..16)
+        .map(|i| Finish {
+            fence: Fence {
+                request_id: format!("prq_unknown{i}"),
+                node_id: "node".into(),
+                attempt: 1,
+            },
+            end: Final {
+                state: "succeeded",
+                response: "{}".into(),
+                http_code: 200,
+                finished_at: 1,
+                expires_at: 2,
+                upstream_request_id: None,
+            },
+            unless_cancelled: true,
+            activity: false,
+            audit: None,
+        })
+        .collect();
+    let finish = store::finish_many_statement(DbBackend::Postgres, &runs);
+    let explain = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("EXPLAIN {}", finish.sql),
+        finish.values.map(|values| values.0).unwrap_or_default(),
+    );
+    let plan: Vec<String> = db
+        .query_all(explain)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
+        .collect();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("jobs_state_lease"), "{plan}");
+}
