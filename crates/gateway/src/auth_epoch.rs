@@ -9,7 +9,9 @@
 //! a request loads it (a memory read), and only when it moved is the row
 //! read again. A revocation's author returns only after the increment, so
 //! any request that starts later sees it. On PostgreSQL, whose nodes share
-//! no memory, the row is read on every request.
+//! no memory, every request waits for a read of the row that began after
+//! it arrived; one read answers all the requests that arrived before it
+//! began ([`crate::fresh_read`]).
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@ pub mod auth_epoch;
 pub mod bootstrap;
 pub mod config;
 pub mod db;
+mod fresh_read;
 pub mod health;
 pub mod jobs;
 mod json_depth;

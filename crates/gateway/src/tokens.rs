@@ -37,6 +37,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use crate::auth_epoch::AuthEpoch;
+use crate::fresh_read::FreshRead;
 use crate::sqlite::SqliteReader;
 use subtle::ConstantTimeEq;
 
@@ -108,6 +109,9 @@ pub struct TokenVerifier {
     /// connection.
     sqlite: Option<SqliteReader>,
     epoch: Arc<AuthEpoch>,
+    /// The epoch row's reads on PostgreSQL, each shared by the requests
+    /// that asked before it began.
+    epoch_reads: FreshRead<i64, ApiError>,
     /// Verified tokens by the SHA-256 of their secret, and the epoch they
     /// were verified under.
     cache: RwLock<Cache>,
@@ -141,11 +145,25 @@ impl TokenVerifier {
         sqlite: Option<SqliteReader>,
         epoch: Arc<AuthEpoch>,
     ) -> Arc<Self> {
+        let epoch_reads = {
+            let read = read.clone();
+            FreshRead::new(move || {
+                let read = read.clone();
+                async move {
+                    let row = auth_epoch::Entity::find_by_id(1)
+                        .one(&read)
+                        .await
+                        .map_err(unavailable)?;
+                    Ok(row.map_or(0, |row| row.epoch))
+                }
+            })
+        };
         Arc::new(TokenVerifier {
             read,
             write,
             sqlite,
             epoch,
+            epoch_reads,
             cache: RwLock::new(Cache {
                 epoch: -1,
                 shared: None,
@@ -224,11 +242,11 @@ impl TokenVerifier {
                 .map_err(unavailable)?;
             return Ok(epoch.unwrap_or(0));
         }
-        let row = auth_epoch::Entity::find_by_id(1)
-            .one(&self.read)
-            .await
-            .map_err(unavailable)?;
-        Ok(row.map_or(0, |row| row.epoch))
+        self.epoch_reads.get().await.unwrap_or_else(|| {
+            Err(unavailable(DbErr::Custom(
+                "the auth epoch's read was abandoned".into(),
+            )))
+        })
     }
 
     async fn load(&self, key: Digest32, epoch: i64) -> Result<Arc<Grant>, ApiError> {
