@@ -71,35 +71,47 @@ where
 /// Reads for whoever waits, again and again, until nobody asked during
 /// the last read.
 async fn serve<T: Clone, E: Clone>(read: Read<T, E>, queue: Arc<Mutex<Queue<T, E>>>) {
-    let _reset = ResetOnPanic(&queue);
+    let mut serving = Serving {
+        queue: &queue,
+        answering: Vec::new(),
+        done: false,
+    };
     loop {
-        let waiting = {
+        {
             let mut queue = queue.lock().expect("fresh read queue");
             if queue.waiting.is_empty() {
                 queue.reading = false;
+                serving.done = true;
                 return;
             }
-            std::mem::take(&mut queue.waiting)
-        };
+            serving.answering = std::mem::take(&mut queue.waiting);
+        }
         let value = read().await;
-        for answer in waiting {
+        for answer in serving.answering.drain(..) {
             let _ = answer.send(value.clone());
         }
     }
 }
 
-/// A read that panicked leaves the queue to the next caller, and the
-/// callers waiting hear nothing (their answers are dropped).
-struct ResetOnPanic<'a, T, E>(&'a Mutex<Queue<T, E>>);
+/// The reads in progress. Should they end early (a read panicked, or the
+/// runtime dropped the task), the queue is left to the next caller first,
+/// and only then are the callers waiting dropped (they hear nothing), so
+/// that none of them, asking again at once, finds a reader that is gone.
+struct Serving<'a, T, E> {
+    queue: &'a Mutex<Queue<T, E>>,
+    answering: Vec<Answer<T, E>>,
+    done: bool,
+}
 
-impl<T, E> Drop for ResetOnPanic<'_, T, E> {
+impl<T, E> Drop for Serving<'_, T, E> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Ok(mut queue) = self.0.lock() {
+        if !self.done {
+            if let Ok(mut queue) = self.queue.lock() {
                 queue.reading = false;
                 queue.waiting.clear();
             }
         }
+        // `answering` is dropped after this.
     }
 }
 
