@@ -632,6 +632,18 @@ mod tests {
         })
     }
 
+    /// The numbers in `t`, smallest first.
+    fn kept(path: &Path) -> Vec<i64> {
+        Connection::open(path)
+            .unwrap()
+            .prepare("SELECT n FROM t ORDER BY n")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     fn count(path: &Path) -> i64 {
         Connection::open(path)
             .unwrap()
@@ -728,15 +740,7 @@ mod tests {
         batch.await.unwrap().unwrap();
         handled.await.unwrap().unwrap();
         assert!(failed.await.unwrap().is_err());
-        let kept: Vec<i64> = Connection::open(dir.path().join("actiongate.db"))
-            .unwrap()
-            .prepare("SELECT n FROM t ORDER BY n")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(kept, [1, 2, 3]);
+        assert_eq!(kept(&dir.path().join("actiongate.db")), [1, 2, 3]);
         let after = direct.commits();
         assert_eq!(
             (after.commits - before.commits, after.writes - before.writes),
@@ -778,14 +782,6 @@ mod tests {
             .await
             .unwrap();
         txn.commit().await.unwrap();
-        let kept: Vec<i64> = Connection::open(&path)
-            .unwrap()
-            .prepare("SELECT n FROM t")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(kept, [3]);
+        assert_eq!(kept(&path), [3]);
     }
 }
