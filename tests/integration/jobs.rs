@@ -479,3 +479,50 @@ fn gw_token(dir: &std::path::Path) -> String {
         .trim()
         .to_owned()
 }
+
+/// A job this node runs is polled from what the node knows of it, not its
+/// row: the same reach holds there, while it runs and once it has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_run_here_is_polled_only_by_tokens_that_reach_it() {
+    let gw = common::start().await;
+    let owner = gw.client("");
+    let colleague = gw.person("colleague", "admin").await;
+    let console_only = owner.with_token(gw.create_token(&["--services", "console"]));
+    let reply = owner
+        .call(
+            "testkit/v1/steps/async",
+            &json!({ "steps": 1, "step_ms": 600 }),
+        )
+        .await
+        .unwrap();
+    expect(&reply, 202, Status::Accepted);
+    let location = reply.accepted().unwrap().location;
+    let id = reply.envelope.request_id.to_string();
+
+    let intruders = [&colleague.client, &console_only];
+    for intruder in intruders {
+        let polled = intruder.get(&location).await.unwrap();
+        expect(&polled, 404, Status::ResourceNotFound);
+    }
+    let running = owner.get(&location).await.unwrap();
+    expect(&running, 202, Status::Accepted);
+    assert_eq!(running.accepted().unwrap().retry_counter, 1);
+
+    // Ended, and nobody has had its answer yet.
+    let deadline = Instant::now() + WAIT;
+    while gw.job_row(&id).await.response.is_none() {
+        assert!(Instant::now() < deadline, "the job never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for intruder in intruders {
+        let polled = intruder.get(&format!("{location}?wait=1")).await.unwrap();
+        expect(&polled, 404, Status::ResourceNotFound);
+    }
+    for _ in 0..2 {
+        let done = owner.get(&location).await.unwrap();
+        expect(&done, 200, Status::Success);
+        assert_eq!(done.envelope.request_id, reply.envelope.request_id);
+    }
+    // Only the owner's fetches were counted.
+    assert_eq!(gw.job_row(&id).await.poll_count, 3);
+}

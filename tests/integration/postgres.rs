@@ -900,3 +900,56 @@ async fn results_are_written_by_key_not_through_the_state_index() {
     let plan = plan.join("\n");
     assert!(!plan.contains("jobs_state_lease"), "{plan}");
 }
+
+/// Polls of a job this node runs, or has just ended, are answered from what
+/// the node knows of it: `pg_stat_statements` counts no read of its row
+/// until its final answer has been given, and one for the poll after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_of_a_job_run_here_read_no_job_row() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
+    let db = Database::connect(&url).await.unwrap();
+    db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .unwrap();
+    let row_reads = || async {
+        let row = db
+            .query_one(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT COALESCE(SUM(calls), 0)::bigint AS n FROM pg_stat_statements \
+                 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                 AND query LIKE '%FROM \"jobs\" WHERE \"jobs\".\"request_id\" = $1%'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    let client = gw.client("");
+    let reply = client
+        .call(
+            "testkit/v1/steps/async",
+            &json!({ "steps": 1, "step_ms": 500 }),
+        )
+        .await
+        .unwrap();
+    expect(&reply, 202, Status::Accepted);
+    let location = reply.accepted().unwrap().location;
+
+    let before = row_reads().await;
+    for expected in 1..=2 {
+        let running = client.get(&location).await.unwrap();
+        expect(&running, 202, Status::Accepted);
+        assert_eq!(running.accepted().unwrap().retry_counter, expected);
+    }
+    let done = client.get(&format!("{location}?wait=10")).await.unwrap();
+    expect(&done, 200, Status::Success);
+    assert_eq!(row_reads().await, before, "no poll read the job's row");
+
+    // Answered: the next poll reads the table, and is counted here.
+    let again = client.get(&location).await.unwrap();
+    expect(&again, 200, Status::Success);
+    assert_eq!(row_reads().await, before + 1);
+}

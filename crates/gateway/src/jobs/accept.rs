@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actiongate_entity::job;
 use actiongate_service::{Ctx, NewJob, Principal, Role};
 use actiongate_wire::{RequestId, Timestamp};
-use sea_orm::{DbErr, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DbErr, IntoActiveModel, Set, TransactionTrait};
 
 use crate::tokens::sha256_hex;
 use crate::trace::TraceContext;
@@ -17,52 +17,66 @@ use super::{outbox, worker, Claim, JobSpec, Jobs, Retention, QUEUED, RUNNING};
 
 impl Jobs {
     pub(super) fn new_row(&self, spec: &JobSpec, state: &str) -> job::ActiveModel {
+        self.new_job(spec, state).into_active_model().reset_all()
+    }
+
+    /// The row of a job this node runs from the start, and what this node
+    /// knows of it: the same row, without its input.
+    fn running_row(&self, spec: &JobSpec) -> (job::ActiveModel, job::Model) {
+        let mut row = self.new_job(spec, RUNNING);
+        let input = std::mem::take(&mut row.input);
+        let known = row.clone();
+        row.input = input;
+        (row.into_active_model().reset_all(), known)
+    }
+
+    fn new_job(&self, spec: &JobSpec, state: &str) -> job::Model {
         let running = state == RUNNING;
         let now = Timestamp::now_ms();
-        job::ActiveModel {
-            request_id: Set(spec.request_id.to_string()),
-            org_id: Set(spec.principal.org_id.clone()),
-            user_id: Set(spec.principal.user_id.clone()),
-            token_id: Set(spec.principal.token_id.clone()),
-            role: Set(Some(spec.principal.role.as_str().to_owned())),
-            project_id: Set(spec.principal.project_id.clone()),
-            role_cap: Set(spec.principal.role_cap.map(|r| r.as_str().to_owned())),
-            scope_project_id: Set(spec.scope_project_id.as_deref().map(str::to_owned)),
-            service: Set(spec.service.to_owned()),
-            version: Set(spec.version.to_string()),
-            action: Set(spec.action.to_string()),
-            input: Set(spec.input.to_vec()),
-            state: Set(state.to_owned()),
-            node_id: Set(running.then(|| self.node_id.clone())),
-            lease_until: Set(running.then(|| self.lease_until())),
-            cancel_requested: Set(false),
-            idempotency_key: Set(spec.idempotency_key.clone()),
+        job::Model {
+            request_id: spec.request_id.to_string(),
+            org_id: spec.principal.org_id.clone(),
+            user_id: spec.principal.user_id.clone(),
+            token_id: spec.principal.token_id.clone(),
+            role: Some(spec.principal.role.as_str().to_owned()),
+            project_id: spec.principal.project_id.clone(),
+            role_cap: spec.principal.role_cap.map(|r| r.as_str().to_owned()),
+            scope_project_id: spec.scope_project_id.as_deref().map(str::to_owned),
+            service: spec.service.to_owned(),
+            version: spec.version.to_string(),
+            action: spec.action.to_string(),
+            input: spec.input.to_vec(),
+            state: state.to_owned(),
+            node_id: running.then(|| self.node_id.clone()),
+            lease_until: running.then(|| self.lease_until()),
+            cancel_requested: false,
+            idempotency_key: spec.idempotency_key.clone(),
             // Hashed here, when a row is made: most calls never become one.
-            input_hash: Set(Some(sha256_hex(&spec.input))),
-            attempts: Set(i32::from(running)),
-            poll_count: Set(0),
-            response: Set(None),
-            http_code: Set(None),
-            request_time: Set(spec.request_time.unix_ms()),
-            started_at: Set(running.then_some(now)),
-            finished_at: Set(None),
-            expires_at: Set(None),
-            traceparent: Set(Some(spec.trace.traceparent())),
-            upstream_call: Set(spec
+            input_hash: Some(sha256_hex(&spec.input)),
+            attempts: i32::from(running),
+            poll_count: 0,
+            response: None,
+            http_code: None,
+            request_time: spec.request_time.unix_ms(),
+            started_at: running.then_some(now),
+            finished_at: None,
+            expires_at: None,
+            traceparent: Some(spec.trace.traceparent()),
+            upstream_call: spec
                 .upstream_call
                 .as_ref()
-                .map(|call| serde_json::to_string(call).expect("an upstream call serializes"))),
-            upstream_request_id: Set(None),
-            queue_key: Set(spec.activity.as_ref().and_then(|a| a.queue_key.clone())),
-            activity_type: Set(spec.activity.as_ref().map(|a| a.kind.to_owned())),
-            activity_project_id: Set(spec
+                .map(|call| serde_json::to_string(call).expect("an upstream call serializes")),
+            upstream_request_id: None,
+            queue_key: spec.activity.as_ref().and_then(|a| a.queue_key.clone()),
+            activity_type: spec.activity.as_ref().map(|a| a.kind.to_owned()),
+            activity_project_id: spec
                 .activity
                 .as_ref()
-                .and(spec.scope_project_id.as_deref().map(str::to_owned))),
-            progress: Set(None),
-            log: Set(None),
-            description: Set(None),
-            due_at: Set(None),
+                .and(spec.scope_project_id.as_deref().map(str::to_owned)),
+            progress: None,
+            log: None,
+            description: None,
+            due_at: None,
         }
     }
 
@@ -135,8 +149,14 @@ impl Jobs {
         } else {
             self.capacity.clone().try_acquire_owned().ok()
         };
-        let state = if permit.is_some() { RUNNING } else { QUEUED };
-        let row = self.new_row(spec, state);
+        let (row, run_here) = match permit {
+            Some(permit) => {
+                let (row, known) = self.running_row(spec);
+                (row, Some((permit, known)))
+            }
+            None => (self.new_row(spec, QUEUED), None),
+        };
+        let queued = run_here.is_none();
         if spec.idempotency_key.is_some() {
             let started = outbox::recorded(std::slice::from_ref(&row));
             if started.is_empty() {
@@ -153,19 +173,20 @@ impl Jobs {
                 outbox::record(&txn, states).await?;
                 txn.commit().await?;
             }
-            if permit.is_none() {
+            if queued {
                 store::notify(&self.db.write, "queued").await?;
             }
         } else {
             self.writer
                 .submit(Op::Insert {
                     row: Box::new(row),
-                    queued: permit.is_none(),
+                    queued,
                 })
                 .await?;
         }
-        match permit {
-            Some(permit) => {
+        match run_here {
+            Some((permit, known)) => {
+                self.waiters.known().started(known);
                 drop(self.run(self.claim_of(spec), ctx, work, Some(permit)));
             }
             None => self.wake_claimer.notify_one(),
@@ -177,7 +198,11 @@ impl Jobs {
     /// past its threshold, or one with an idempotency key). `None`: a row
     /// for it, or for its key, exists.
     pub async fn record_running(&self, spec: &JobSpec) -> Result<Option<Claim>, DbErr> {
-        let inserted = store::insert_if_absent(&self.db.write, self.new_row(spec, RUNNING)).await?;
-        Ok(inserted.then(|| self.claim_of(spec)))
+        let (row, known) = self.running_row(spec);
+        if !store::insert_if_absent(&self.db.write, row).await? {
+            return Ok(None);
+        }
+        self.waiters.known().started(known);
+        Ok(Some(self.claim_of(spec)))
     }
 }

@@ -6,7 +6,8 @@ use actiongate_entity::job;
 use actiongate_wire::Timestamp;
 use sea_orm::DbErr;
 
-use super::store::{self, Final};
+use super::known::with_end;
+use super::store;
 use super::waiters::{Registration, Woken};
 use super::writer::{Done, Op};
 use super::{live, Jobs};
@@ -16,6 +17,18 @@ impl Jobs {
     pub async fn find_live(&self, request_id: &str) -> Result<Option<job::Model>, DbErr> {
         let row = store::find(&self.db.read, request_id).await?;
         Ok(row.filter(live))
+    }
+
+    /// A job as this node knows it without reading the table, with no
+    /// input: one it runs, or whose end it committed a moment ago
+    /// ([`super::known`]).
+    pub fn known(&self, request_id: &str) -> Option<job::Model> {
+        self.waiters.known().get(request_id).filter(live)
+    }
+
+    /// A poll gave `request_id`'s final answer: later ones read the table.
+    pub fn answered(&self, request_id: &str) {
+        self.waiters.known().forget(request_id);
     }
 
     /// The live job a token started with `key`. An expired one is removed
@@ -76,7 +89,7 @@ impl Jobs {
         loop {
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             if let Woken::Ended(end) = registration.wait(remaining.min(LOOK_AGAIN)).await {
-                return Ok(ended(seen, &end));
+                return Ok(with_end(seen, &end));
             }
             let next = self.waiters.register(request_id);
             match self.find_live(request_id).await? {
@@ -87,18 +100,5 @@ impl Jobs {
                 row => return Ok(row.unwrap_or(seen)),
             }
         }
-    }
-}
-
-/// `row` with the end its job was given.
-fn ended(row: job::Model, end: &Final) -> job::Model {
-    job::Model {
-        state: end.state.to_owned(),
-        response: Some(end.response.clone()),
-        http_code: Some(end.http_code),
-        finished_at: Some(end.finished_at),
-        expires_at: Some(end.expires_at),
-        upstream_request_id: end.upstream_request_id.clone(),
-        ..row
     }
 }

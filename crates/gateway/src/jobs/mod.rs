@@ -33,11 +33,13 @@
 //! One file a job: [`accept`] records a request, [`running`] is this
 //! node's registry, [`worker`] claims and runs, [`report`] stores what
 //! runs report, [`settle`] stores how a
-//! run ended, [`lookup`] serves polls and replays, [`cancel`] cancels;
+//! run ended, [`lookup`] serves polls and replays (from [`known`] for a job
+//! this node runs), [`cancel`] cancels;
 //! every statement is in [`store`], batched by [`writer`].
 
 mod accept;
 mod cancel;
+mod known;
 mod listener;
 mod lookup;
 mod outbox;

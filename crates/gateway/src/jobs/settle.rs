@@ -149,6 +149,7 @@ impl Jobs {
     /// Returns the outcome that stands, for a caller still waiting.
     pub async fn settle(&self, claim: &Claim, ctx: &Ctx, outcome: Outcome) -> Outcome {
         let outcome = self.store_run(claim, ctx, outcome).await;
+        self.waiters.known().settled(&claim.fence.request_id);
         if claim.retention.activity {
             // Activities of one queue run one at a time: the next may start
             // now, not at the claimer's next round.
@@ -289,6 +290,7 @@ impl Jobs {
         self.untrack(&claim.fence.request_id);
         // Its caller's answer already had its audit event (`end_sync`).
         self.store_end(claim, outcome, false, None).await;
+        self.waiters.known().settled(&claim.fence.request_id);
     }
 
     /// Stores a run's final outcome through the writer, fenced by its

@@ -7,6 +7,9 @@
 //! NOTIFY of an end this node is committing is its own, and could beat
 //! the wake that carries the end: it is held back until that wake is
 //! done ([`Waiters::committing`]).
+//!
+//! An end committed here is also recorded in [`Known`], before anyone is
+//! woken.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -16,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
+use super::known::Known;
 use super::store::Final;
 
 /// The end of a job as committed, shared by every poll waiting for it.
@@ -27,6 +31,7 @@ pub struct Waiters {
     /// Jobs whose end this node is committing, and whether a NOTIFY of
     /// that end was held back meanwhile.
     committing: Mutex<HashMap<String, bool>>,
+    known: Known,
 }
 
 impl Waiters {
@@ -51,9 +56,19 @@ impl Waiters {
         }
     }
 
+    /// What this node knows of the jobs it runs.
+    pub fn known(&self) -> &Known {
+        &self.known
+    }
+
     /// Wakes everyone waiting for `request_id`, with its end if the caller
     /// committed it.
     pub fn wake(&self, request_id: &str, end: Option<Arc<Final>>) {
+        // Known before anyone hears: a poll that looks after registering
+        // then either sees the end or is woken with it.
+        if let Some(end) = &end {
+            self.known.ended(request_id, end);
+        }
         let waiting = self
             .by_request
             .lock()

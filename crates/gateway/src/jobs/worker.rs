@@ -143,6 +143,10 @@ impl Jobs {
         if row.attempts > 1 {
             tracing::info!(%request_id, attempt = row.attempts, "running a job again");
         }
+        self.waiters.known().started(job::Model {
+            input: Vec::new(),
+            ..row
+        });
         // Nobody waits for a claimed job's outcome but its pollers.
         drop(self.run(claim, ctx, work, permit));
     }

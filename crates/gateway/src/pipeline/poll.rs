@@ -7,6 +7,10 @@
 //! nothing leaks. Past `poll_limit` fetches: `PollLimitExceeded`. With
 //! `wait`, a pending request holds the connection up to that many seconds
 //! (at most 30) for its result.
+//!
+//! A job this node runs, or has just ended, is answered from what the node
+//! knows of it ([`reach::polled`]): the only statement such a poll makes is
+//! its count.
 
 use std::time::Duration;
 
@@ -31,38 +35,41 @@ pub async fn answer(
     ctx.grant = Some(authenticate::bearer(gateway, ctx).await?);
     let wait = wait(ctx.parts.uri.query())?;
     let jobs = gateway.jobs();
-    // Registered before the row is read, so a result stored in between
-    // still wakes this poll, and the row read below is the only look
-    // before the wait.
+    // Registered before the job is looked at, so an end stored in between
+    // still wakes this poll, and that look is the only one before the wait.
     let registration = (!wait.is_zero()).then(|| jobs.register_wait(id_text));
-    let row = reach::recorded(gateway, ctx, id_text).await?;
+    let row = reach::polled(gateway, ctx, id_text).await?;
     rate_limit::check_request(gateway, ctx, &row.service)?;
-    // The fetch is counted while the poll waits; the answer goes out only
-    // once the count is stored, so a caller's next fetch sees it.
-    let fetches = row.poll_count.saturating_add(1);
+    // The fetch is counted before anything is answered, so a caller's next
+    // fetch sees it; the count stored is the one the limit weighs.
+    let Some(fetches) = jobs
+        .count_poll(&row.request_id)
+        .await
+        .map_err(unavailable)?
+    else {
+        // Removed since it was looked at: its result expired.
+        return Err(reach::not_found(id_text));
+    };
     let limit = jobs.settings().poll_limit;
-    let request_id = row.request_id.clone();
-    let counted = jobs.count_poll(&request_id);
     if u32::try_from(fetches).unwrap_or(u32::MAX) > limit {
-        counted.await.map_err(unavailable)?;
         return Err(ApiError::new(
             Status::PollLimitExceeded,
             format!("Request {id_text} was fetched more than {limit} times; no more answers are given for it"),
         ));
     }
-    let waited = async {
-        match registration {
-            Some(registration) if row.response.is_none() => {
-                jobs.wait_final(id_text, row, wait, registration).await
-            }
-            _ => Ok(row),
-        }
+    let row = match registration {
+        Some(registration) if row.response.is_none() => jobs
+            .wait_final(id_text, row, wait, registration)
+            .await
+            .map_err(unavailable)?,
+        _ => row,
     };
-    let (counted, waited) = tokio::join!(counted, waited);
-    counted.map_err(unavailable)?;
+    if row.response.is_some() {
+        jobs.answered(&row.request_id);
+    }
     let row = job::Model {
         poll_count: fetches,
-        ..waited.map_err(unavailable)?
+        ..row
     };
     ctx.answer_trace = row.traceparent.as_deref().and_then(TraceContext::parse);
     Ok(reply_for(gateway, ctx, &row))
