@@ -838,12 +838,13 @@ async fn two_nodes_share_the_job_table() {
     drop(b);
 }
 
-/// A batch of results finds each job by its key, never through the state
-/// index: the planner's statistics see few running jobs, but the index
-/// keeps an entry for every finished job's running version until a vacuum,
-/// and a batch joined from it read them all.
+/// A batch of results, and a renewal of leases, find each job by its key,
+/// never through the state index: the planner's statistics see few running
+/// jobs, but the index keeps an entry for every finished job's running
+/// version until a vacuum, and a statement that went through it read them
+/// all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn results_are_written_by_key_not_through_the_state_index() {
+async fn results_and_leases_are_written_by_key_not_through_the_state_index() {
     use actiongate_gateway::jobs::store::{self, Fence, Final, Finish};
     use sea_orm::{DbBackend, Statement};
 
@@ -884,21 +885,39 @@ async fn results_are_written_by_key_not_through_the_state_index() {
             audit: None,
         })
         .collect();
-    let finish = store::finish_many_statement(DbBackend::Postgres, &runs);
-    let explain = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!("EXPLAIN {}", finish.sql),
-        finish.values.map(|values| values.0).unwrap_or_default(),
-    );
-    let plan: Vec<String> = db
-        .query_all(explain)
-        .await
-        .unwrap()
+    let explained = |statement: Statement| {
+        let db = &db;
+        async move {
+            let explain = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!("EXPLAIN {}", statement.sql),
+                statement.values.map(|values| values.0).unwrap_or_default(),
+            );
+            let plan: Vec<String> = db
+                .query_all(explain)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
+                .collect();
+            plan.join("\n")
+        }
+    };
+    let finish = explained(store::finish_many_statement(DbBackend::Postgres, &runs)).await;
+    assert!(!finish.contains("jobs_state_lease"), "{finish}");
+    // The lease keeper's renewal names the jobs its node runs.
+    let running: Vec<String> = runs
         .iter()
-        .map(|row| row.try_get::<String>("", "QUERY PLAN").unwrap())
+        .map(|run| run.fence.request_id.clone())
         .collect();
-    let plan = plan.join("\n");
-    assert!(!plan.contains("jobs_state_lease"), "{plan}");
+    let renew = explained(store::renew_statement(
+        DbBackend::Postgres,
+        "node",
+        &running,
+        1,
+    ))
+    .await;
+    assert!(!renew.contains("jobs_state_lease"), "{renew}");
 }
 
 /// Polls of a job this node runs, or has just ended, are answered from what

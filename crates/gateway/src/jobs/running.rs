@@ -43,6 +43,16 @@ impl Jobs {
             .and_then(|running| running.ctx.reported_progress())
     }
 
+    /// The jobs this node runs now.
+    pub(super) fn running_ids(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .expect("running lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// Forgets a run that ended; returns how long it ran here.
     pub(super) fn untrack(&self, request_id: &str) -> Option<Duration> {
         self.running

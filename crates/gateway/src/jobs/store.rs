@@ -434,23 +434,52 @@ pub async fn save_report(
     update.exec(conn).await.map(|_| ())
 }
 
-/// Extends the lease of every job `node_id` runs; returns those that a
-/// caller asked to cancel.
+/// The most jobs one renewal statement names.
+const RENEW_CHUNK: usize = 500;
+
+/// Extends the leases of the jobs `node_id` runs, named by `request_ids`
+/// (its registry), so each row is found by its key; returns the ids of
+/// those a caller asked to cancel. A job this node no longer holds is left
+/// to lapse.
 pub async fn renew(
     conn: &impl ConnectionTrait,
     node_id: &str,
+    request_ids: &[String],
     lease_until: i64,
-) -> Result<Vec<job::Model>, DbErr> {
-    let renewed = job::Entity::update_many()
-        .col_expr(job::Column::LeaseUntil, Expr::value(lease_until))
-        .filter(job::Column::NodeId.eq(node_id))
-        .filter(job::Column::State.eq(RUNNING))
-        .exec_with_returning(conn)
-        .await?;
-    Ok(renewed
-        .into_iter()
-        .filter(|job| job.cancel_requested)
-        .collect())
+) -> Result<Vec<String>, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut cancelled = Vec::new();
+    for chunk in request_ids.chunks(RENEW_CHUNK) {
+        for row in conn
+            .query_all(renew_statement(backend, node_id, chunk, lease_until))
+            .await?
+        {
+            if row.try_get::<bool>("", "cancel_requested")? {
+                cancelled.push(row.try_get("", "request_id")?);
+            }
+        }
+    }
+    Ok(cancelled)
+}
+
+/// The statement of [`renew`] (whose plan a test checks).
+pub fn renew_statement(
+    backend: DbBackend,
+    node_id: &str,
+    request_ids: &[String],
+    lease_until: i64,
+) -> Statement {
+    let query = Query::update()
+        .table(job::Entity)
+        .value(job::Column::LeaseUntil, lease_until)
+        .and_where(job::Column::RequestId.is_in(request_ids.iter().cloned()))
+        .and_where(job::Column::NodeId.eq(node_id))
+        .and_where(state_is(RUNNING))
+        .returning(
+            Query::returning().columns([job::Column::RequestId, job::Column::CancelRequested]),
+        )
+        .to_owned();
+    backend.build(&query)
 }
 
 /// Puts the jobs `node_id` still runs back in the queue (at shutdown).

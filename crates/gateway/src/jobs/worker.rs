@@ -253,17 +253,24 @@ impl Jobs {
         }
     }
 
-    /// Renews this node's leases every third of a lease, and trips the
-    /// cancellation of jobs a caller cancelled through another node.
+    /// Renews the leases of the jobs this node runs every third of a
+    /// lease, and trips the cancellation of jobs a caller cancelled through
+    /// another node.
     pub(super) fn spawn_lease_keeper(self: Arc<Self>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let every = self.settings.lease / 3;
             loop {
                 tokio::time::sleep(every).await;
-                match store::renew(&self.db.write, &self.node_id, self.lease_until()).await {
+                let running = self.running_ids();
+                if running.is_empty() {
+                    continue;
+                }
+                match store::renew(&self.db.write, &self.node_id, &running, self.lease_until())
+                    .await
+                {
                     Ok(cancelled) => {
-                        for row in cancelled {
-                            self.trip(&row.request_id);
+                        for request_id in cancelled {
+                            self.trip(&request_id);
                         }
                     }
                     Err(err) => tracing::warn!(error = %err, "renewing job leases failed"),
