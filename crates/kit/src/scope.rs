@@ -106,6 +106,12 @@ async fn membership_role(
     principal: &Principal,
     project_id: &str,
 ) -> Result<Role, DbErr> {
+    // Nothing held in the project can raise a role already at the token's
+    // cap, or at owner: an organization's owners, and tokens capped at
+    // their user's organization role, are answered without two reads.
+    if principal.role >= principal.role_cap.unwrap_or(Role::Owner) {
+        return Ok(principal.role);
+    }
     let membership =
         project_member::Entity::find_by_id((project_id.to_owned(), principal.user_id.clone()))
             .one(db)
