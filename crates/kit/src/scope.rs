@@ -12,7 +12,7 @@
 use actiongate_entity::{org_member, project, project_member, team, team_grant, team_member};
 use actiongate_service::rules::Target;
 use actiongate_service::{ActionResult, ApiError, Ctx, Principal, Role, Status};
-use sea_orm::sea_query::{IntoCondition, Query};
+use sea_orm::sea_query::{IntoCondition, Query, SelectStatement, UnionType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Select,
 };
@@ -108,22 +108,40 @@ async fn membership_role(
 ) -> Result<Role, DbErr> {
     // Nothing held in the project can raise a role already at the token's
     // cap, or at owner: an organization's owners, and tokens capped at
-    // their user's organization role, are answered without two reads.
+    // their user's organization role, are answered without a read.
     if principal.role >= principal.role_cap.unwrap_or(Role::Owner) {
         return Ok(principal.role);
     }
-    let membership =
-        project_member::Entity::find_by_id((project_id.to_owned(), principal.user_id.clone()))
-            .one(db)
-            .await?
-            .and_then(|m| m.role.parse::<Role>().ok());
-    let granted = team_role(
-        db,
-        &principal.user_id,
-        team_grant::Column::ProjectId.eq(project_id),
-    )
-    .await?;
-    Ok(principal.project_role(membership.max(granted)))
+    // Its membership and its teams' grants there, in one statement.
+    let user_id = principal.user_id.as_str();
+    let granted = Query::select()
+        .column(team_grant::Column::Role)
+        .from(team_grant::Entity)
+        .and_where(team_grant::Column::ProjectId.eq(project_id))
+        .and_where(team_grant::Column::TeamId.in_subquery(teams_of(user_id)))
+        .to_owned();
+    let held = Query::select()
+        .column(project_member::Column::Role)
+        .from(project_member::Entity)
+        .and_where(project_member::Column::ProjectId.eq(project_id))
+        .and_where(project_member::Column::UserId.eq(user_id))
+        .union(UnionType::All, granted)
+        .to_owned();
+    let rows = db.query_all(db.get_database_backend().build(&held)).await?;
+    let best = rows
+        .iter()
+        .filter_map(|row| row.try_get::<String>("", "role").ok()?.parse::<Role>().ok())
+        .max();
+    Ok(principal.project_role(best))
+}
+
+/// The ids of the teams `user_id` is in, as a subquery.
+fn teams_of(user_id: &str) -> SelectStatement {
+    Query::select()
+        .column(team_member::Column::TeamId)
+        .from(team_member::Entity)
+        .and_where(team_member::Column::UserId.eq(user_id))
+        .to_owned()
 }
 
 /// The best role the teams `user_id` is in carry onto the place `place`
@@ -133,14 +151,9 @@ async fn team_role(
     user_id: &str,
     place: impl IntoCondition,
 ) -> Result<Option<Role>, DbErr> {
-    let teams = Query::select()
-        .column(team_member::Column::TeamId)
-        .from(team_member::Entity)
-        .and_where(team_member::Column::UserId.eq(user_id))
-        .to_owned();
     let grants = team_grant::Entity::find()
         .filter(place)
-        .filter(team_grant::Column::TeamId.in_subquery(teams))
+        .filter(team_grant::Column::TeamId.in_subquery(teams_of(user_id)))
         .all(db)
         .await?;
     Ok(grants
