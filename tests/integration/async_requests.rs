@@ -245,12 +245,11 @@ async fn unfinished_jobs_resume_when_the_gateway_starts_again() {
 
     // Make the recorded job quick to finish, as if the old run had been
     // cut off: the input is what a restart decodes again.
-    let db = sea_orm::Database::connect(format!(
+    let db = crate::common::database(&format!(
         "sqlite://{}",
         dir.path().join("actiongate.db").display()
     ))
-    .await
-    .unwrap();
+    .await;
     use sea_orm::ConnectionTrait;
     db.execute_unprepared(
         r#"UPDATE jobs SET input = CAST('{"ms": 1, "value": "resumed"}' AS BLOB)"#,

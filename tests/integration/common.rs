@@ -19,6 +19,27 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// A connection of the test's own to the database at `url`, for looking at
+/// what the gateway stored. Like the gateway's pools, it runs without
+/// sqlx's reaper of idle connections (the pool's default timeouts start
+/// it): a race in sqlx 0.8 can wrap the reaper's idle count, and it then
+/// spins a runtime worker for good (launchbadge/sqlx#3645), which hangs the
+/// test's runtime at its end.
+pub async fn database(url: &str) -> sea_orm::DatabaseConnection {
+    use sea_orm::sqlx::{self, pool::PoolOptions};
+    use sea_orm::{SqlxPostgresConnector, SqlxSqliteConnector};
+    fn without_reaper<DB: sqlx::Database>() -> PoolOptions<DB> {
+        PoolOptions::new().idle_timeout(None).max_lifetime(None)
+    }
+    if url.starts_with("sqlite:") {
+        let pool = without_reaper().connect(url).await.expect("the database");
+        SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+    } else {
+        let pool = without_reaper().connect(url).await.expect("the database");
+        SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+    }
+}
+
 /// A program of the test venv (target/test-venv: the Pangea SDK and
 /// schemathesis, pinned in tests/requirements.txt), or `None` (the test
 /// then skips, saying why) under a plain `cargo test` that has no venv.
@@ -565,7 +586,7 @@ impl TestGateway {
             "sqlite://{}?mode=ro",
             self.dir.path().join("actiongate.db").display()
         );
-        let db = sea_orm::Database::connect(url).await.expect("the database");
+        let db = database(&url).await;
         // Jobs callers made; not those the gateway starts itself (webhook
         // deliveries, which come and go on their own).
         let count = job::Entity::find()
@@ -583,7 +604,7 @@ impl TestGateway {
             "sqlite://{}?mode=ro",
             self.dir.path().join("actiongate.db").display()
         );
-        let db = sea_orm::Database::connect(url).await.expect("the database");
+        let db = database(&url).await;
         let row = job::Entity::find_by_id(request_id)
             .one(&db)
             .await

@@ -299,7 +299,7 @@ async fn v1_organizations() {
         "sqlite://{}?mode=ro",
         gw.dir.path().join("actiongate.db").display()
     );
-    let db = sea_orm::Database::connect(url).await.unwrap();
+    let db = crate::common::database(&url).await;
     let left = actiongate_entity::role::Entity::find()
         .filter(actiongate_entity::role::Column::OrgId.eq(&second))
         .count(&db)

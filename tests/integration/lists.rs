@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use serde_json::{json, Map, Value};
 
 use crate::common::{self, expect, succeeded, TestGateway};
@@ -88,7 +88,7 @@ enum Plans {
 
 impl Plans {
     async fn postgres(url: &str) -> Plans {
-        let db = Database::connect(url).await.unwrap();
+        let db = crate::common::database(url).await;
         db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             .await
             .unwrap();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use actiongate_entity::{job, project};
 use actiongate_gateway::{Config, Gateway};
-use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::common;
 
@@ -149,9 +149,7 @@ pub fn sqlite_url(data_dir: &Path) -> String {
 
 /// How many projects have a name starting with `prefix`.
 pub async fn count_projects_named(database_url: &str, prefix: &str) -> u64 {
-    let db = Database::connect(database_url)
-        .await
-        .expect("opening the database");
+    let db = crate::common::database(database_url).await;
     let count = project::Entity::find()
         .filter(project::Column::Name.starts_with(prefix))
         .count(&db)
@@ -163,9 +161,7 @@ pub async fn count_projects_named(database_url: &str, prefix: &str) -> u64 {
 
 /// Every row of the job table.
 pub async fn job_rows(database_url: &str) -> Vec<job::Model> {
-    let db = Database::connect(database_url)
-        .await
-        .expect("opening the database");
+    let db = crate::common::database(database_url).await;
     let rows = job::Entity::find().all(&db).await.unwrap();
     db.close().await.unwrap();
     rows

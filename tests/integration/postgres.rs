@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use actiongate_client::{Client, Status};
-use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::json;
 
 use crate::activities;
@@ -33,9 +33,7 @@ pub async fn fresh_database() -> Option<String> {
         return None;
     };
     let name = actiongate_wire::new_id("test");
-    let db = Database::connect(&admin)
-        .await
-        .expect("connecting to the test server");
+    let db = crate::common::database(&admin).await;
     db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
         .unwrap();
@@ -333,7 +331,7 @@ async fn projects_and_environments_on_postgresql() {
         let done = root.wait(reply, Duration::from_secs(20)).await.unwrap();
         expect(&done, 200, Status::Success);
     }
-    let db = Database::connect(&url).await.unwrap();
+    let db = crate::common::database(&url).await;
     for table in [
         "environments",
         "variables",
@@ -402,7 +400,7 @@ async fn writes_wait_for_a_safe_backup_and_not_for_a_live_one() {
     let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
     let client = gw.client("");
     let (_, env) = gw.project_with_environment("held", "prod").await;
-    let db = Database::connect(&url).await.unwrap();
+    let db = crate::common::database(&url).await;
     let waiting = |like: &'static str| {
         let db = &db;
         async move {
@@ -852,7 +850,7 @@ async fn results_and_leases_are_written_by_key_not_through_the_state_index() {
         return;
     };
     let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
-    let db = Database::connect(&url).await.unwrap();
+    let db = crate::common::database(&url).await;
     // What a vacuum would clear stays, as it does between vacuums.
     db.execute_unprepared("ALTER TABLE jobs SET (autovacuum_enabled = false)")
         .await
@@ -929,7 +927,7 @@ async fn polls_of_a_job_run_here_read_no_job_row() {
         return;
     };
     let gw = common::start_with(|c| c.database_url = Some(url.clone())).await;
-    let db = Database::connect(&url).await.unwrap();
+    let db = crate::common::database(&url).await;
     db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .await
         .unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actiongate_client::{read_reply, Client, Reply, Status};
 use actiongate_entity::token;
 use actiongate_gateway::config::Rate;
-use sea_orm::{Database, EntityTrait};
+use sea_orm::EntityTrait;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -86,7 +86,7 @@ async fn last_use_is_recorded_in_the_background() {
         "sqlite://{}?mode=ro",
         gw.dir.path().join("actiongate.db").display()
     );
-    let db = Database::connect(url).await.unwrap();
+    let db = crate::common::database(&url).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let used = token::Entity::find()

@@ -6,7 +6,7 @@
 use actiongate_client::{Client, Status};
 use actiongate_gateway::Config;
 use actiongate_service::secrets::{Keyring, Sealed};
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 
 use crate::activities::run;
@@ -264,7 +264,7 @@ fn keyring_of(gw: &TestGateway) -> Keyring {
 
 /// Every value of a text column, joined, for looking for a plaintext.
 async fn column_text(database_url: &str, table: &str, column: &str) -> String {
-    let db = Database::connect(database_url).await.unwrap();
+    let db = crate::common::database(database_url).await;
     let rows = db
         .query_all(Statement::from_string(
             db.get_database_backend(),
@@ -283,7 +283,7 @@ async fn column_text(database_url: &str, table: &str, column: &str) -> String {
 
 /// A variable's stored value and key id.
 async fn stored(database_url: &str, id: &str) -> Sealed {
-    let db = Database::connect(database_url).await.unwrap();
+    let db = crate::common::database(database_url).await;
     let row = db
         .query_one(Statement::from_string(
             db.get_database_backend(),

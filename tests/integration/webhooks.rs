@@ -491,12 +491,11 @@ async fn ended_deliveries_are_swept_after_30_days() {
     let project = project.as_str().unwrap();
     let day = 24 * 60 * 60 * 1000_i64;
     let now = actiongate_wire::Timestamp::now_ms();
-    let db = sea_orm::Database::connect(format!(
+    let db = crate::common::database(&format!(
         "sqlite://{}",
         gw.dir.path().join("actiongate.db").display()
     ))
-    .await
-    .unwrap();
+    .await;
     let rows = [
         ("dlv_old_delivered", "delivered", now - 31 * day),
         ("dlv_old_pending", "pending", now - 31 * day),
