@@ -46,7 +46,8 @@ struct Inner {
 }
 
 struct Entry {
-    row: job::Model,
+    /// Shared, so a poll copies it outside the lock.
+    row: Arc<job::Model>,
     end: Option<Arc<Final>>,
 }
 
@@ -55,9 +56,13 @@ impl Known {
     pub fn started(&self, row: job::Model) {
         debug_assert!(row.input.is_empty(), "known rows are kept without input");
         let request_id = row.request_id.clone();
-        self.lock()
-            .by_request
-            .insert(request_id, Entry { row, end: None });
+        self.lock().by_request.insert(
+            request_id,
+            Entry {
+                row: Arc::new(row),
+                end: None,
+            },
+        );
     }
 
     /// This node committed `request_id`'s end.
@@ -112,11 +117,15 @@ impl Known {
     /// The job as this node knows it (with no input), if it runs here or
     /// ended here a moment ago.
     pub fn get(&self, request_id: &str) -> Option<job::Model> {
-        let inner = self.lock();
-        let entry = inner.by_request.get(request_id)?;
-        Some(match &entry.end {
-            Some(end) => with_end(entry.row.clone(), end),
-            None => entry.row.clone(),
+        let (row, end) = {
+            let inner = self.lock();
+            let entry = inner.by_request.get(request_id)?;
+            (entry.row.clone(), entry.end.clone())
+        };
+        let row = Arc::unwrap_or_clone(row);
+        Some(match end {
+            Some(end) => with_end(row, &end),
+            None => row,
         })
     }
 
