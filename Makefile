@@ -21,10 +21,11 @@ test: test-venv test-node
 	ACTIONGATE_REQUIRE_SDK=1 scripts/with-postgres.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
-## Formatting and lints, as CI checks them.
+## Formatting, lints and the docs' links, as CI checks them.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 
 ## Throughput and latency against a bare hyper baseline (wrk on loopback).
 bench:

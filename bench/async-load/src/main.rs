@@ -3,7 +3,7 @@
 //! final result, over and over for `DURATION` seconds. Prints one line:
 //! `<completed per second> <p50 µs> <p99 µs>` of submit-to-result latency.
 //!
-//! Usage: actiongate-bench-async <base url> <token> <path> <json body>
+//! Usage: `actiongate-bench-async <base url> <token> <path> <json body>`
 //! (environment: CONCURRENCY, default 64; DURATION, seconds, default 10).
 
 use std::time::{Duration, Instant};

@@ -25,6 +25,11 @@
 //! delete environments, choose the default, and delete and restore
 //! backups.
 
+// These docs are for the people who work on the crate: its module docs
+// link to private modules and items (`cargo doc --document-private-items`
+// renders them).
+#![allow(rustdoc::private_intra_doc_links)]
+
 #[cfg(feature = "server")]
 mod activity;
 pub mod api;

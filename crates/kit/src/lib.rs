@@ -4,13 +4,13 @@
 //! - [`authz`]: the one evaluator of who may call what;
 //! - [`roles`]: custom roles as the evaluator reads them;
 //! - [`scope`]: the projects a caller can see and its role in one;
-//! - [`record`]: a record loaded only if the caller may see it, at a role,
+//! - [`record`](mod@record): a record loaded only if the caller may see it, at a role,
 //!   in its project, and the [`Scope`](actiongate_service::Scope) an action
 //!   declares for it at registration;
 //! - [`fields`]: field types checked while the input is decoded;
 //! - [`find`]: lookups by primary key, their SQL built once;
 //! - [`page`]: paging and ordering, the same for every list;
-//! - [`write`]: the last steps of every update;
+//! - [`write`](mod@write): the last steps of every update;
 //! - [`tokens`]: bearer tokens as they are made, rotated and revoked (the
 //!   gateway's first start and the command line make them here too).
 //!

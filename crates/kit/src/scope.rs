@@ -7,7 +7,7 @@
 //! ([`Principal::project_role`]); its organization role, the better of
 //! its membership and its teams' organization-wide grants ([`org_role`]). The gateway checks a declared scope
 //! with [`role_in_project`]; handlers, inside their own transaction, with
-//! [`project`] and [`project_for_update`].
+//! [`project`](fn@project) and [`project_for_update`].
 
 use actiongate_entity::{org_member, project, project_member, team, team_grant, team_member};
 use actiongate_service::rules::Target;
@@ -236,7 +236,7 @@ pub async fn project(
     with_role(ctx, db, project, least).await
 }
 
-/// [`project`], for a writer whose change must not interleave with
+/// [`project`](fn@project), for a writer whose change must not interleave with
 /// another to the same project (its owner, its members, its default
 /// environment): the project's row stays locked until the transaction
 /// ends (`FOR UPDATE` on PostgreSQL; SQLite has one writer), so such

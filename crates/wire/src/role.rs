@@ -2,8 +2,9 @@
 //!
 //! Ordered from least to most: viewers read, members change projects'
 //! contents, admins manage projects, owners manage the organization. Each
-//! action names the least role it needs ([`crate::ActionSpec::role`]); the
-//! gateway answers `Forbidden` to a principal below it.
+//! action names the least role it needs (`ActionSpec::role`, in the
+//! service crate); the gateway answers `Forbidden` to a principal below
+//! it.
 
 use std::fmt;
 use std::str::FromStr;

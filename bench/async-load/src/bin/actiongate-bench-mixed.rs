@@ -9,7 +9,7 @@
 //! and the last `WINDOW` seconds (default 20) of the run; then
 //! `environments <n>`, the project's environments at the end.
 //!
-//! Usage: actiongate-bench-mixed <base url> <token>
+//! Usage: `actiongate-bench-mixed <base url> <token>`
 
 use std::time::{Duration, Instant};
 
