@@ -526,3 +526,101 @@ async fn a_job_run_here_is_polled_only_by_tokens_that_reach_it() {
     // Only the owner's fetches were counted.
     assert_eq!(gw.job_row(&id).await.poll_count, 3);
 }
+
+/// A node whose lease lapsed, and whose job another node then took over
+/// and ended, finds out at its next renewal: its run stops, and its polls
+/// answer with the other node's end instead of a 202 from memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_lease_was_taken_over_stops_and_its_polls_read_the_new_end() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let lease = Duration::from_millis(600);
+    let gw = common::start_with(|c| {
+        c.job_lease = lease;
+        c.job_concurrency = 1;
+    })
+    .await;
+    let client = gw.client("");
+    // 10 s, unless stopped.
+    let long = json!({ "steps": 500, "step_ms": 20 });
+    let reply = client.call("testkit/v1/steps/async", &long).await.unwrap();
+    expect(&reply, 202, Status::Accepted);
+    let id = reply.envelope.request_id.to_string();
+    let location = reply.accepted().unwrap().location;
+    expect(&client.get(&location).await.unwrap(), 202, Status::Accepted);
+
+    // Another node took the job over (its attempt, its lease) and ended it.
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let envelope = json!({
+        "request_id": id,
+        "request_time": reply.envelope.request_time,
+        "response_time": reply.envelope.response_time,
+        "status": "Success",
+        "summary": "Done by another node",
+        "result": { "node": "elsewhere" },
+    });
+    let db = common::database(&format!(
+        "sqlite://{}",
+        gw.dir.path().join("actiongate.db").display()
+    ))
+    .await;
+    let taken = db
+        .execute(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "UPDATE jobs SET node_id = 'elsewhere', attempts = attempts + 1, state = 'succeeded', \
+             response = ?, http_code = 200, finished_at = ?, expires_at = ?, lease_until = NULL \
+             WHERE request_id = ? AND state = 'running'",
+            [
+                envelope.to_string().into(),
+                now_ms.into(),
+                (now_ms + 3_600_000).into(),
+                id.clone().into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(taken.rows_affected(), 1, "the job was running here");
+    db.close().await.unwrap();
+
+    // Within a renewal or two (a third of a lease each), polls here give
+    // the other node's end.
+    let deadline = Instant::now() + 4 * lease;
+    let ended = loop {
+        let polled = client.get(&location).await.unwrap();
+        if polled.http_status != 202 {
+            break polled;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "polls still answer 202 from what the node remembered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    expect(&ended, 200, Status::Success);
+    assert_eq!(ended.envelope.result["node"], "elsewhere");
+
+    // The run here stopped, and its one slot is free: the next job ends
+    // long before the taken one's ten seconds would have.
+    let next = client
+        .call(
+            "testkit/v1/steps/async",
+            &json!({ "steps": 1, "step_ms": 1 }),
+        )
+        .await
+        .unwrap();
+    expect(&next, 202, Status::Accepted);
+    let started = Instant::now();
+    let done = client.wait(next, Duration::from_secs(5)).await.unwrap();
+    expect(&done, 200, Status::Success);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the next job waited for the stopped run ({:?})",
+        started.elapsed()
+    );
+}

@@ -438,28 +438,30 @@ pub async fn save_report(
 const RENEW_CHUNK: usize = 500;
 
 /// Extends the leases of the jobs `node_id` runs, named by `request_ids`
-/// (its registry), so each row is found by its key; returns the ids of
-/// those a caller asked to cancel. A job this node no longer holds is left
-/// to lapse.
+/// (its registry), so each row is found by its key; returns, for each job
+/// whose lease was extended, its id and whether a caller asked to cancel
+/// it. A job left out is one this node no longer holds (or whose end it
+/// committed meanwhile).
 pub async fn renew(
     conn: &impl ConnectionTrait,
     node_id: &str,
     request_ids: &[String],
     lease_until: i64,
-) -> Result<Vec<String>, DbErr> {
+) -> Result<Vec<(String, bool)>, DbErr> {
     let backend = conn.get_database_backend();
-    let mut cancelled = Vec::new();
+    let mut renewed = Vec::with_capacity(request_ids.len());
     for chunk in request_ids.chunks(RENEW_CHUNK) {
         for row in conn
             .query_all(renew_statement(backend, node_id, chunk, lease_until))
             .await?
         {
-            if row.try_get::<bool>("", "cancel_requested")? {
-                cancelled.push(row.try_get("", "request_id")?);
-            }
+            renewed.push((
+                row.try_get("", "request_id")?,
+                row.try_get("", "cancel_requested")?,
+            ));
         }
     }
-    Ok(cancelled)
+    Ok(renewed)
 }
 
 /// The statement of [`renew`] (whose plan a test checks).

@@ -2,6 +2,7 @@
 //! orphaned ones, keeping leases, sweeping expired results, and handing
 //! unfinished work back at shutdown.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -254,8 +255,8 @@ impl Jobs {
     }
 
     /// Renews the leases of the jobs this node runs every third of a
-    /// lease, and trips the cancellation of jobs a caller cancelled through
-    /// another node.
+    /// lease, trips the cancellation of jobs a caller cancelled through
+    /// another node, and stops the runs whose lease it lost.
     pub(super) fn spawn_lease_keeper(self: Arc<Self>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let every = self.settings.lease / 3;
@@ -268,15 +269,38 @@ impl Jobs {
                 match store::renew(&self.db.write, &self.node_id, &running, self.lease_until())
                     .await
                 {
-                    Ok(cancelled) => {
-                        for request_id in cancelled {
-                            self.trip(&request_id);
+                    Ok(renewed) => {
+                        let held: HashSet<&str> =
+                            renewed.iter().map(|(id, _)| id.as_str()).collect();
+                        for request_id in running.iter().filter(|id| !held.contains(id.as_str())) {
+                            self.lease_lost(request_id);
+                        }
+                        for (request_id, _) in renewed.iter().filter(|(_, cancel)| *cancel) {
+                            self.trip(request_id);
                         }
                     }
                     Err(err) => tracing::warn!(error = %err, "renewing job leases failed"),
                 }
             }
         })
+    }
+
+    /// `request_id`'s row is no longer this node's to renew: its lease
+    /// lapsed (the database was out of reach for longer) and another node
+    /// took the job, or this node committed its end while the renewal ran.
+    /// A run still going here is stopped, as its end would be refused
+    /// anyway, and what [`super::known::Known`] holds of the job without an
+    /// end is dropped, so that polls here read the row, which may hold
+    /// the other node's end, instead of answering 202 from memory.
+    fn lease_lost(&self, request_id: &str) {
+        if self.is_running(request_id) {
+            tracing::warn!(
+                request_id,
+                "a running job's lease was lost; its run here stops"
+            );
+            self.trip(request_id);
+        }
+        self.waiters.known().settled(request_id);
     }
 
     /// Stops claiming, gives running jobs up to `grace` to finish, then
