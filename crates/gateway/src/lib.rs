@@ -4,11 +4,11 @@
 //! [`pipeline`], in this order: resolve the route, authenticate, count it
 //! against the rate limit, decode the body, authorize it in its project,
 //! answer a replay, dispatch (run now, forward upstream, or park as a
-//! job), write the envelope. Around the pipeline sit the route table built from the
-//! registered services ([`routes`]), the token store ([`tokens`]), the job
-//! table ([`jobs`]), the upstream services calls are forwarded to
-//! ([`upstream`]), the HTTP server ([`server`]) and first-start
-//! [`bootstrap`].
+//! job), write the envelope. Around the pipeline sit the route table built
+//! from the registered services ([`routes`]), the token store
+//! ([`tokens`]), the job table ([`jobs`]), the upstream services calls are
+//! forwarded to ([`upstream`]), the HTTP server ([`server`]) and
+//! first-start [`bootstrap`].
 
 // These docs are for the people who work on the crate: its module docs
 // link to private modules and items (`cargo doc --document-private-items`

@@ -4,9 +4,10 @@
 //! - [`authz`]: the one evaluator of who may call what;
 //! - [`roles`]: custom roles as the evaluator reads them;
 //! - [`scope`]: the projects a caller can see and its role in one;
-//! - [`record`](mod@record): a record loaded only if the caller may see it, at a role,
-//!   in its project, and the [`Scope`](actiongate_service::Scope) an action
-//!   declares for it at registration;
+//! - [`record`](mod@record): a record loaded only if the caller may see
+//!   it, at a role, in its project, and the
+//!   [`Scope`](actiongate_service::Scope) an action declares for it at
+//!   registration;
 //! - [`fields`]: field types checked while the input is decoded;
 //! - [`find`]: lookups by primary key, their SQL built once;
 //! - [`page`]: paging and ordering, the same for every list;

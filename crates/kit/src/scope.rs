@@ -236,11 +236,11 @@ pub async fn project(
     with_role(ctx, db, project, least).await
 }
 
-/// [`project`](fn@project), for a writer whose change must not interleave with
-/// another to the same project (its owner, its members, its default
-/// environment): the project's row stays locked until the transaction
-/// ends (`FOR UPDATE` on PostgreSQL; SQLite has one writer), so such
-/// changes happen one at a time.
+/// [`project`](fn@project), for a writer whose change must not
+/// interleave with another to the same project (its owner, its members,
+/// its default environment): the project's row stays locked until the
+/// transaction ends (`FOR UPDATE` on PostgreSQL; SQLite has one writer),
+/// so such changes happen one at a time.
 pub async fn project_for_update(
     ctx: &Ctx,
     db: &impl ConnectionTrait,
