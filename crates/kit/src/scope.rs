@@ -5,9 +5,10 @@
 //! organization role, its project membership and the grants there of the
 //! teams it is in, never above the token's cap
 //! ([`Principal::project_role`]); its organization role, the better of
-//! its membership and its teams' organization-wide grants ([`org_role`]). The gateway checks a declared scope
-//! with [`role_in_project`]; handlers, inside their own transaction, with
-//! [`project`](fn@project) and [`project_for_update`].
+//! its membership and its teams' organization-wide grants ([`org_role`]).
+//! The gateway checks a declared scope with [`role_in_project`];
+//! handlers, inside their own transaction, with [`project`](fn@project)
+//! and [`project_for_update`].
 
 use actiongate_entity::{org_member, project, project_member, team, team_grant, team_member};
 use actiongate_service::rules::Target;

@@ -64,10 +64,14 @@ impl Jobs {
         })
     }
 
-    /// Trips the cancellation of a job if this node runs it.
-    pub(super) fn trip(&self, request_id: &str) {
-        if let Some(running) = self.running.lock().expect("running lock").get(request_id) {
-            running.ctx.cancellation().cancel();
-        }
+    /// Trips the cancellation of a job if this node runs it; whether it
+    /// does.
+    pub(super) fn trip(&self, request_id: &str) -> bool {
+        let running = self.running.lock().expect("running lock");
+        let Some(run) = running.get(request_id) else {
+            return false;
+        };
+        run.ctx.cancellation().cancel();
+        true
     }
 }

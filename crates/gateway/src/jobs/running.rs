@@ -53,14 +53,6 @@ impl Jobs {
             .collect()
     }
 
-    /// Whether `request_id` runs here.
-    pub(super) fn is_running(&self, request_id: &str) -> bool {
-        self.running
-            .lock()
-            .expect("running lock")
-            .contains_key(request_id)
-    }
-
     /// Forgets a run that ended; returns how long it ran here.
     pub(super) fn untrack(&self, request_id: &str) -> Option<Duration> {
         self.running

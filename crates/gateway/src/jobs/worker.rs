@@ -293,12 +293,11 @@ impl Jobs {
     /// end is dropped, so that polls here read the row, which may hold
     /// the other node's end, instead of answering 202 from memory.
     fn lease_lost(&self, request_id: &str) {
-        if self.is_running(request_id) {
+        if self.trip(request_id) {
             tracing::warn!(
                 request_id,
                 "a running job's lease was lost; its run here stops"
             );
-            self.trip(request_id);
         }
         self.waiters.known().settled(request_id);
     }
