@@ -174,31 +174,42 @@ finish_gateway() {
     fi
 }
 
-# One wrk run: "req/s p50_us p99_us"; $4 overrides CONNECTIONS.
+# CPU time (user and system, all threads) the process $1 has used, in clock
+# ticks.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+# One wrk run against the server $server_pid: "req/s p50_us p99_us cpu_us",
+# the last the server's CPU time per request, which the machine's noise
+# moves less than req/s; $4 overrides CONNECTIONS.
 measure() {
-    local out
+    local out before after
+    before=$(cpu_ticks "$server_pid")
     out=$(BENCH_BODY="$2" BENCH_TOKEN="$3" wrk -t"$THREADS" -c"${4:-$CONNECTIONS}" -d"$DURATION" --latency -s bench/post.lua "$1")
+    after=$(cpu_ticks "$server_pid")
     if grep -q "Non-2xx" <<<"$out"; then
         echo "unexpected non-2xx responses from $1:" >&2
         echo "$out" >&2
         tail -n 20 "$work"/gateway.log >&2
         exit 1
     fi
-    python3 - "$out" <<'PY'
+    python3 - "$out" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
-out = sys.argv[1]
+out, ticks, per_second = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def micros(text):
     value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
     return float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 p50 = micros(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
 p99 = micros(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
-print(rps, p50, p99)
+requests = int(re.search(r"(\d+) requests in", out).group(1))
+print(rps, p50, p99, ticks / per_second * 1e6 / requests)
 PY
 }
 
-# The bare server alone: its req/s, p50 and p99 right now ($1: with that
-# many connections).
+# The bare server alone: its figures (as measure's) right now ($1: with
+# that many connections).
 measure_bare() {
     start_bare
     measure "http://$addr/" '{}' '' "${1:-}"
@@ -356,10 +367,12 @@ for round in $(seq 1 "$ROUNDS"); do
             IFS='|' read -r label gateway_bin <<<"$build"
             bare=$(measure_bare) || exit 1
             start_gateway "$database" "$settings"
+            before=$(cpu_ticks "$server_pid")
             figures=$(CONCURRENCY=$clients DURATION=$async_secs \
                 target/release/actiongate-bench-async "http://$addr" "$token" greeter/v1/report '{}') || exit 1
+            after=$(cpu_ticks "$server_pid")
             finish_gateway
-            echo "$name$label|$figures|$bare" >>"$async_results"
+            echo "$name$label|$figures $((after - before))|$bare" >>"$async_results"
         done
     done
     echo "round $round of $ROUNDS done" >&2
@@ -374,14 +387,18 @@ for line in open(sys.argv[1]):
     name, figures, bare = line.rstrip("\n").split("|")
     rows.setdefault(name, []).append(([float(x) for x in figures.split()], [float(x) for x in bare.split()]))
 fmt = lambda us: f"{us / 1000:.2f}ms" if us >= 1000 else f"{us:.0f}us"
-print(f"{'case':<52}{'req/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}{'bare p50':>10}{'vs bare':>9}")
+print(f"{'case':<52}{'req/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}{'bare p50':>10}{'vs bare':>9}"
+      f"{'CPU/req':>9}{'bare':>7}{'CPU x':>7}")
 med = {}
 for name, runs in rows.items():
-    rps, p50, p99 = [statistics.median(col) for col in zip(*(r for r, _ in runs))]
-    bare_rps, bare_p50, _ = [statistics.median(col) for col in zip(*(b for _, b in runs))]
+    rps, p50, p99, cpu = [statistics.median(col) for col in zip(*(r for r, _ in runs))]
+    bare_rps, bare_p50, _, bare_cpu = [statistics.median(col) for col in zip(*(b for _, b in runs))]
     ratio = statistics.median(r[0] / b[0] for r, b in runs)
+    cpu_ratio = statistics.median(r[3] / b[3] for r, b in runs)
     med[name] = rps
-    print(f"{name:<52}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}{bare_rps:>12.0f}{fmt(bare_p50):>10}{100 * ratio:>8.0f}%")
+    print(f"{name:<52}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}{bare_rps:>12.0f}{fmt(bare_p50):>10}{100 * ratio:>8.0f}%"
+          f"{fmt(cpu):>9}{fmt(bare_cpu):>7}{cpu_ratio:>7.2f}")
+print("CPU/req: the server's CPU time (all threads) per request; CPU x: that of the case over the bare server's")
 secured = med.get("greeter/v1/hello (sync, no database)")
 open_ = med.get("greeter/v1/hello/open (no auth, no limit)")
 if secured and open_:
@@ -408,7 +425,7 @@ print(f"{'case':<52}{'req/s':>10}{'p50':>10}{'p99':>10}")
 med = {}
 for name, runs in rows.items():
     med[name] = [statistics.median(col) for col in zip(*runs)]
-    rps, p50, p99 = med[name]
+    rps, p50, p99 = med[name][:3]
     print(f"{name:<52}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}")
 ours = med.get("proxy: through actiongate (upstream)")
 nginx = med.get("proxy: through nginx (keep-alive)")
@@ -420,17 +437,22 @@ fi
 if [ -s "$async_results" ]; then
     echo
     echo "submit, then long-poll the result: $DURATION per run, median of $ROUNDS, each alone on a fresh gateway"
-    python3 - "$async_results" <<'PY'
+    python3 - "$async_results" "$async_secs" "$(getconf CLK_TCK)" <<'PY'
 import statistics, sys
+seconds, per_second = float(sys.argv[2]), int(sys.argv[3])
 rows = {}
 for line in open(sys.argv[1]):
     name, figures, bare = line.rstrip("\n").split("|")
-    rows.setdefault(name, []).append(([float(x) for x in figures.split()], float(bare.split()[0])))
-print(f"{'case':<52}{'jobs/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}")
+    jobs, p50, p99, ticks = [float(x) for x in figures.split()]
+    # The gateway's CPU time per completed job (its database's not counted).
+    cpu = ticks / per_second * 1e6 / (jobs * seconds)
+    rows.setdefault(name, []).append(((jobs, p50, p99, cpu), float(bare.split()[0])))
+print(f"{'case':<52}{'jobs/s':>10}{'p50':>10}{'p99':>10}{'bare req/s':>12}{'CPU/job':>9}")
 for name, runs in rows.items():
-    jobs, p50, p99 = [statistics.median(col) for col in zip(*(r for r, _ in runs))]
+    jobs, p50, p99, cpu = [statistics.median(col) for col in zip(*(r for r, _ in runs))]
     bare = statistics.median(b for _, b in runs)
-    print(f"{name:<52}{jobs:>10.0f}{p50 / 1000:>8.2f}ms{p99 / 1000:>8.2f}ms{bare:>12.0f}")
+    print(f"{name:<52}{jobs:>10.0f}{p50 / 1000:>8.2f}ms{p99 / 1000:>8.2f}ms{bare:>12.0f}{cpu:>7.0f}us")
+print("CPU/job: the gateway's CPU time (all threads) per completed job, submit and polls included")
 PY
 fi
 
