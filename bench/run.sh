@@ -4,7 +4,8 @@
 # fresh data directory (or a fresh PostgreSQL database), started for the
 # case and stopped after it, with nothing else of the bench running. The
 # bare server is measured right before each case, alone too, and the case
-# is reported beside that figure and as a ratio of it.
+# is reported beside that figure and as a ratio of it, with the server's
+# CPU time per request beside the bare server's.
 #
 # Then the asynchronous path end to end: clients that submit a
 # designated-async call and long-poll its result (bench/async-load), on
