@@ -399,7 +399,8 @@ for name, runs in rows.items():
     med[name] = rps
     print(f"{name:<52}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}{bare_rps:>12.0f}{fmt(bare_p50):>10}{100 * ratio:>8.0f}%"
           f"{fmt(cpu):>9}{fmt(bare_cpu):>7}{cpu_ratio:>7.2f}")
-print("CPU/req: the server's CPU time (all threads) per request; CPU x: that of the case over the bare server's")
+if rows:
+    print("CPU/req: the server's CPU time (all threads) per request; CPU x: that of the case over the bare server's")
 secured = med.get("greeter/v1/hello (sync, no database)")
 open_ = med.get("greeter/v1/hello/open (no auth, no limit)")
 if secured and open_:
