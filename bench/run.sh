@@ -182,8 +182,8 @@ cpu_ticks() {
 }
 
 # One wrk run against the server $server_pid: "req/s p50_us p99_us cpu_us",
-# the last the server's CPU time per request, which the machine's noise
-# moves less than req/s; $4 overrides CONNECTIONS.
+# the last the server's CPU time per request, whatever the client's speed;
+# $4 overrides CONNECTIONS.
 measure() {
     local out before after
     before=$(cpu_ticks "$server_pid")
@@ -427,6 +427,7 @@ print(f"{'case':<52}{'req/s':>10}{'p50':>10}{'p99':>10}")
 med = {}
 for name, runs in rows.items():
     med[name] = [statistics.median(col) for col in zip(*runs)]
+    # Not the CPU figure: for nginx it is its master process's alone.
     rps, p50, p99 = med[name][:3]
     print(f"{name:<52}{rps:>10.0f}{fmt(p50):>10}{fmt(p99):>10}")
 ours = med.get("proxy: through actiongate (upstream)")
